@@ -1,0 +1,59 @@
+"""InMemoryTrackerStore: conversations in this process's memory.
+
+The default when endpoints.yml configures no tracker store. Everything is
+lost when the process stops, and each process (each gunicorn worker) has
+its own conversations: use it for trying trackerweb out and for tests.
+"""
+
+import json
+import threading
+
+from ..base import TrackerStore
+from ..events import dumps
+
+
+class InMemoryTrackerStore(TrackerStore):
+    parameters = frozenset({"url", "event_broker"})
+
+    def __init__(self, url=None, slots=None, event_broker=None):
+        super().__init__(slots=slots, event_broker=event_broker)
+        # sender_id -> list of events serialised as JSON, so no caller can
+        # change stored events through a dict it still holds.
+        self._conversations = {}
+        self._lock = threading.Lock()
+
+    def append(self, sender_id, events):
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        serialised = [dumps(event, index) for index, event in enumerate(events)]
+        with self._lock:
+            self._conversations.setdefault(sender_id, []).extend(serialised)
+        return events
+
+    def retrieve(self, sender_id):
+        with self._lock:
+            stored = self._conversations.get(sender_id)
+            stored = None if stored is None else list(stored)
+        if stored is None:
+            return None
+        return self.new_tracker(sender_id, [json.loads(e) for e in stored], stored=True)
+
+    def keys(self):
+        with self._lock:
+            return iter(sorted(self._conversations))
+
+    def delete(self, sender_id):
+        with self._lock:
+            return self._conversations.pop(sender_id, None) is not None
+
+    def exists(self, sender_id):
+        with self._lock:
+            return sender_id in self._conversations
+
+    def count(self):
+        with self._lock:
+            return len(self._conversations)
+
+    def event_count(self, sender_id):
+        with self._lock:
+            return len(self._conversations.get(sender_id, ()))

@@ -1,0 +1,153 @@
+"""Builds tracker stores from endpoints.yml. The one place stores are made.
+
+`type:` names a backend as Rasa spells it (absent: in-memory; `SQL`,
+`redis`, `mongod`/`mongo`) or gives a dotted path to a custom class. An
+unknown type is an error here, never Rasa's silent fall-back to memory.
+"""
+
+import inspect
+import os
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from .config import domain_path_for, event_broker_section, read_endpoints, tracker_store_section
+from .domain import load_domain_slots
+from .exceptions import ConfigurationError
+
+# Rasa's type names (lower-cased, as Rasa compares them) -> backend class.
+STORE_TYPES = {
+    "memory": "stores.backends.memory.InMemoryTrackerStore",
+    "sql": "stores.backends.sql.SQLTrackerStore",
+    "redis": "stores.backends.redis.RedisTrackerStore",
+    "mongod": "stores.backends.mongo.MongoTrackerStore",
+}
+TYPE_ALIASES = {"in_memory": "memory", "inmemory": "memory", "mongo": "mongod"}
+
+
+def resolve_store_class(store_type):
+    """The backend class for a `type:` value, or a ConfigurationError saying why not."""
+    from .base import TrackerStore
+
+    if store_type is None:
+        key = "memory"
+    elif not isinstance(store_type, str) or not store_type.strip():
+        raise ConfigurationError(f"tracker_store.type must be a name or a dotted path, got {store_type!r}.", "stores.E002")
+    else:
+        key = TYPE_ALIASES.get(store_type.lower(), store_type.lower())
+
+    if key in STORE_TYPES:
+        dotted = STORE_TYPES[key]
+    elif "." in store_type:
+        dotted = store_type
+    else:
+        raise ConfigurationError(
+            f"Unknown tracker_store type {store_type!r}. Use SQL, redis, mongod, leave type out "
+            f"for the in-memory store, or give the dotted path of a TrackerStore subclass.",
+            "stores.E002",
+        )
+    try:
+        store_class = import_string(dotted)
+    except ImportError as e:
+        raise ConfigurationError(
+            f"tracker_store type {store_type!r}: can't import {dotted}: {e}", "stores.E002"
+        ) from e
+    if not (inspect.isclass(store_class) and issubclass(store_class, TrackerStore)):
+        raise ConfigurationError(
+            f"tracker_store type {store_type!r}: {dotted} is not a subclass of stores.base.TrackerStore.",
+            "stores.E003",
+        )
+    return store_class
+
+
+def _accepted_parameters(store_class):
+    """The keys a store class takes; None when it takes any (**kwargs)."""
+    if store_class.__module__.startswith("stores.backends."):
+        return store_class.parameters
+    signature = inspect.signature(store_class.__init__)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return None
+    return frozenset(signature.parameters) - {"self"}
+
+
+def create_tracker_store(section, slots=None, event_broker=None, source="endpoints.yml"):
+    """Build the store a `tracker_store:` section describes (a dict, `type` included).
+
+    Building never connects: a store connects on first use.
+    """
+    params = dict(section)
+    store_type = params.pop("type", None)
+    store_class = resolve_store_class(store_type)
+
+    accepted = _accepted_parameters(store_class)
+    if event_broker is not None and "event_broker" not in params and (accepted is None or "event_broker" in accepted):
+        params["event_broker"] = event_broker
+    if accepted is not None:
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise ConfigurationError(
+                f"tracker_store in {source}: unknown parameter{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(unknown)} for type {store_type or 'in-memory'}. "
+                f"It accepts: {', '.join(sorted(accepted)) or 'no parameters'}.",
+                "stores.E004",
+            )
+    params.setdefault("url", None)
+    try:
+        store = store_class(**params)
+    except ConfigurationError:
+        raise
+    except TypeError as e:
+        raise ConfigurationError(f"tracker_store in {source}: {store_class.__name__} rejected its parameters: {e}", "stores.E005") from e
+    store.slots = slots
+    return store
+
+
+def active_endpoints_path():
+    """The endpoints file in use: --endpoints / $TRACKERWEB_ENDPOINTS, else endpoints.yml beside manage.py."""
+    return Path(os.environ.get("TRACKERWEB_ENDPOINTS") or settings.TRACKERWEB_ENDPOINTS)
+
+
+def create_from_endpoints(path, required=True):
+    """Build the tracker store an endpoints file configures (with its domain's slots)."""
+    endpoints = read_endpoints(path, required=required)
+    domain_path = domain_path_for(path)
+    slots = load_domain_slots(domain_path) if domain_path else None
+    return create_tracker_store(
+        tracker_store_section(endpoints, path),
+        slots=slots,
+        event_broker=event_broker_section(endpoints),
+        source=str(path),
+    )
+
+
+def create_active_store():
+    """Build (without caching) the store the active endpoints file configures.
+
+    A path named with --endpoints or $TRACKERWEB_ENDPOINTS must exist; the
+    default endpoints.yml may be absent (then: the in-memory store).
+    """
+    return create_from_endpoints(active_endpoints_path(), required=bool(os.environ.get("TRACKERWEB_ENDPOINTS")))
+
+
+_active = {}
+_lock = threading.Lock()
+
+
+def load_tracker_store():
+    """The store configured by the active endpoints.yml: one instance per process."""
+    path = active_endpoints_path()
+    with _lock:
+        store = _active.get(path)
+        if store is None:
+            store = _active[path] = create_active_store()
+        return store
+
+
+def forget_tracker_stores():
+    """Drop the cached stores (tests, and after endpoints.yml changed)."""
+    with _lock:
+        for store in _active.values():
+            store.close()
+        _active.clear()

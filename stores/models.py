@@ -1,0 +1,38 @@
+"""The SQL backend's table: Rasa's `events`, column for column.
+
+Rasa's SQLTrackerStore created this table (or will): trackerweb must read
+and write it as it is. Hence `managed = False` — Django never alters it —
+and the table and our extra indexes are made by `stores.backends.sql.
+ensure_schema`, on first use or by `migrate --database tracker_store`.
+"""
+
+from django.db import models
+
+
+class Event(models.Model):
+    id = models.AutoField(primary_key=True)
+    sender_id = models.CharField(max_length=255)
+    type_name = models.CharField(max_length=255)
+    timestamp = models.FloatField(null=True)
+    intent_name = models.CharField(max_length=255, null=True)
+    action_name = models.CharField(max_length=255, null=True)
+    # The event as Rasa's json.dumps wrote it. Never cast to JSON in SQL:
+    # a text holding NUL is stored as \u0000, which PostgreSQL's JSON rejects.
+    data = models.TextField(null=True)
+
+    class Meta:
+        db_table = "events"
+        managed = False
+        indexes = [
+            # Rasa's own index, under Rasa's name.
+            models.Index(fields=["sender_id"], name="ix_events_sender_id"),
+            # Ours, for browsing and for reading a conversation in order.
+            models.Index(fields=["sender_id", "id"], name="ix_events_sender_id_id"),
+            models.Index(fields=["timestamp"], name="ix_events_timestamp"),
+            models.Index(fields=["intent_name"], name="ix_events_intent_name"),
+            models.Index(fields=["action_name"], name="ix_events_action_name"),
+            models.Index(fields=["type_name"], name="ix_events_type_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.type_name} of {self.sender_id} at {self.timestamp}"

@@ -1,0 +1,33 @@
+"""Keeps Rasa's `events` table in the store's database and everything else out of it.
+
+Users, sessions and the admin live in the default database; the SQL store's
+database (Rasa's, perhaps) only ever gets the `events` table.
+"""
+
+from django.db import connections
+
+from .backends.sql import STORE_ALIAS
+
+
+def _is_store_database(alias):
+    return alias == STORE_ALIAS or alias.startswith(STORE_ALIAS + "_")
+
+
+def _is_event_model(model):
+    return model._meta.app_label == "stores" and model._meta.model_name == "event"
+
+
+class TrackerStoreRouter:
+    def db_for_read(self, model, **hints):
+        if _is_event_model(model) and STORE_ALIAS in connections.settings:
+            return STORE_ALIAS
+        return None
+
+    db_for_write = db_for_read
+
+    def allow_migrate(self, db, app_label, model_name=None, **hints):
+        if app_label == "stores" and model_name == "event":
+            return _is_store_database(db)
+        if _is_store_database(db):
+            return False
+        return None

@@ -1,0 +1,386 @@
+"""A conversation: its sender id, its events, and the state Rasa derives from them.
+
+The derivation replays events exactly as Rasa 3.x's `DialogueStateTracker`
+does (each event's `apply_to`, and `applied_events()` for rewind and undo),
+so `current_state()` equals what Rasa's `GET /conversations/{id}/tracker`
+answers for the same events.
+"""
+
+import copy
+
+ACTION_LISTEN = "action_listen"
+ACTION_SESSION_START = "action_session_start"
+
+VERBOSITIES = ("ALL", "APPLIED", "AFTER_RESTART", "NONE")
+
+
+class Slot:
+    """A slot of the assistant's domain: its type decides how a value is set."""
+
+    def __init__(self, name, slot_type="any", initial_value=None):
+        self.name = name
+        self.type = slot_type
+        self.initial_value = initial_value
+
+    def coerce(self, value):
+        # Rasa's ListSlot wraps a single value into a list; other types keep it.
+        if self.type == "list" and value and not isinstance(value, list):
+            return [value]
+        return value
+
+
+def _empty_latest_message():
+    return {"intent": {}, "entities": [], "text": None, "message_id": None, "metadata": {}}
+
+
+def _latest_message_from(event):
+    """What Rasa's `UserUttered(...).parse_data` holds for a stored user event."""
+    parse_data = event.get("parse_data") or {}
+    message = {
+        "intent": parse_data.get("intent") or {},
+        "entities": list(parse_data.get("entities") or []),
+        "text": event.get("text"),
+        "message_id": event.get("message_id"),
+        "metadata": event.get("metadata") or {},
+    }
+    message.update(copy.deepcopy(parse_data))
+    # Rasa's UserUttered keeps `entities` as its own list; EntitiesAdded appends to it.
+    message["entities"] = list(parse_data.get("entities") or [])
+    return message
+
+
+class _ReplayState:
+    """The mutable state of Rasa's tracker while its events are applied in order."""
+
+    def __init__(self, slot_definitions):
+        # Without a domain every slot exists (Rasa's AnySlotDict).
+        self.slot_definitions = slot_definitions
+        self.slots = {}
+        self.reset()
+
+    def reset(self):
+        self.reset_slots()
+        self.paused = False
+        self.latest_action = {}
+        self.latest_message = _empty_latest_message()
+        self.followup_action = ACTION_LISTEN
+        self.active_loop = None
+
+    def reset_slots(self):
+        if self.slot_definitions is None:
+            self.slots = {name: None for name in self.slots}
+        else:
+            self.slots = {
+                name: copy.deepcopy(slot.initial_value)
+                for name, slot in self.slot_definitions.items()
+            }
+
+    def set_slot(self, name, value):
+        if self.slot_definitions is None:
+            self.slots[name] = value
+        elif name in self.slot_definitions:
+            self.slots[name] = self.slot_definitions[name].coerce(value)
+        # Rasa ignores (and logs) a slot the domain doesn't declare.
+
+    @property
+    def latest_action_name(self):
+        return self.latest_action.get("action_name") or self.latest_action.get("action_text")
+
+    def apply(self, event, events_so_far):
+        kind = event.get("event")
+        if kind == "user":
+            self.latest_message = _latest_message_from(event)
+            self.followup_action = None
+        elif kind == "entities":
+            if self.latest_action_name == ACTION_LISTEN:
+                entities = self.latest_message["entities"]
+                for entity in event.get("entities") or []:
+                    if entity not in entities:
+                        entities.append(entity)
+        elif kind == "slot":
+            self.set_slot(event.get("name"), event.get("value"))
+        elif kind == "restart":
+            self.reset()
+            self.followup_action = ACTION_SESSION_START
+        elif kind in ("rewind", "undo"):
+            self.reset()
+            for applied in applied_events(events_so_far):
+                self.apply(applied, events_so_far)
+        elif kind == "reset_slots":
+            self.reset_slots()
+        elif kind == "followup":
+            self.followup_action = event.get("name")
+        elif kind == "pause":
+            self.paused = True
+        elif kind == "resume":
+            self.paused = False
+        elif kind == "action":
+            self._set_latest_action(event)
+            self.followup_action = None
+        elif kind in ("active_loop", "form"):
+            name = event.get("name")
+            if name is None:
+                self.active_loop = None
+            else:
+                self.active_loop = {
+                    "name": name,
+                    "is_interrupted": False,
+                    "rejected": False,
+                    "trigger_message": copy.deepcopy(self.latest_message),
+                }
+        elif kind == "loop_interrupted":
+            self._interrupt_loop(event.get("is_interrupted", False))
+        elif kind == "form_validation":
+            self._interrupt_loop(not event.get("validate", True))
+        elif kind == "action_execution_rejected":
+            if self.active_loop is not None and event.get("name") == self._active_loop_name():
+                self.active_loop["rejected"] = True
+        elif kind == "session_started":
+            self.reset()
+        # Every other type (bot, agent, reminder, export, ...) leaves the state
+        # alone. `export` makes Rasa write a file; stored events are data only.
+
+    def _active_loop_name(self):
+        if not self.active_loop or self.active_loop["name"] == "should_not_be_set":
+            return None
+        return self.active_loop["name"]
+
+    def _set_latest_action(self, event):
+        name = event.get("name")
+        self.latest_action = {"action_name": name} if name else {"action_text": event.get("action_text")}
+        if self.active_loop is not None and self._active_loop_name():
+            self.active_loop["is_interrupted"] = False
+        if self.active_loop is not None and name == self._active_loop_name():
+            self.active_loop["rejected"] = False
+
+    def _interrupt_loop(self, is_interrupted):
+        if self.active_loop is not None:
+            self.active_loop["is_interrupted"] = is_interrupted
+
+
+def _undo_till_previous(types, applied):
+    # Drops events from the end up to and including the latest one of `types`.
+    while applied:
+        if applied.pop().get("event") in types:
+            break
+
+
+def _loop_names(events):
+    return {
+        e.get("name") for e in events if e.get("event") in ("active_loop", "form") and e.get("name")
+    }
+
+
+def _first_loop_execution_or_unhappy_path(loop_name, applied):
+    next_action = None
+    for event in reversed(applied):
+        kind = event.get("event")
+        if kind in ("active_loop", "form") and event.get("name") is None:
+            return True
+        if kind == "action_execution_rejected" and event.get("name") == loop_name:
+            return True
+        if kind == "user" and next_action is not None and next_action != loop_name:
+            return True
+        if kind == "action":
+            if event.get("name") == loop_name:
+                return False
+            next_action = event.get("name")
+    return True
+
+
+def _undo_till_previous_loop_execution(loop_name, applied):
+    offset = 0
+    for event in reversed(applied[:]):
+        kind = event.get("event")
+        if kind == "action" and event.get("name") == loop_name:
+            break
+        if kind in ("action", "user", "user_featurization"):
+            del applied[-1 - offset]
+        else:
+            offset += 1
+
+
+def applied_events(events):
+    """The events that make up the current state: Rasa's `applied_events()`.
+
+    Restarts and session starts begin afresh; rewinds and undos remove what
+    they revert; repeated executions of a loop keep only the latest.
+    """
+    loop_names = _loop_names(events)
+    applied = []
+    for event in events:
+        kind = event.get("event")
+        if kind in ("restart", "session_started"):
+            applied = []
+        elif kind == "undo":
+            _undo_till_previous(("action",), applied)
+        elif kind == "rewind":
+            _undo_till_previous(("user",), applied)
+            _undo_till_previous(("action",), applied)
+        elif (
+            kind == "action"
+            and event.get("name") in loop_names
+            and not _first_loop_execution_or_unhappy_path(event.get("name"), applied)
+        ):
+            _undo_till_previous_loop_execution(event.get("name"), applied)
+        else:
+            applied.append(event)
+    return applied
+
+
+def _opens_session(event):
+    # Rasa's processor sets the session_started_metadata slot, then runs
+    # action_session_start, which logs session_started: all three open a session.
+    if event.get("event") == "slot":
+        return event.get("name") == "session_started_metadata"
+    return event.get("event") == "action" and event.get("name") == ACTION_SESSION_START
+
+
+def split_sessions(events):
+    """Split events into sessions, as Rasa marks them.
+
+    A session begins at `session_started`, together with the
+    `action_session_start` (and session_started_metadata slot) right before it. Events before the
+    first session start (older bots never write one) form a session too.
+    """
+    sessions = []
+    current = []
+    for event in events:
+        if event.get("event") == "session_started":
+            opening = []
+            while current and _opens_session(current[-1]):
+                opening.insert(0, current.pop())
+            if current:
+                sessions.append(current)
+            current = opening
+        current.append(event)
+    if current:
+        sessions.append(current)
+    return sessions
+
+
+class Tracker:
+    """A conversation as trackerweb holds it.
+
+    `events` is every event dict of every session, in stored order. The state
+    Rasa derives (slots, latest message, ...) is computed on demand and
+    cached until events change. Pass the domain's slots as `slots` to get
+    Rasa's slot values exactly; without them every slot that an event set is
+    reported, as Rasa does when it has no domain.
+    """
+
+    def __init__(self, sender_id, events=(), slots=None):
+        self.sender_id = sender_id
+        self.events = list(events)
+        self.slot_definitions = None if slots is None else {slot.name: slot for slot in slots}
+        # {store identity: number of this tracker's events that store holds}.
+        self._stored_counts = {}
+        self._state = None
+        self._state_key = None
+
+    def __repr__(self):
+        return f"<Tracker {self.sender_id!r}: {len(self.events)} events>"
+
+    def __eq__(self, other):
+        return isinstance(other, Tracker) and (self.sender_id, self.events) == (
+            other.sender_id,
+            other.events,
+        )
+
+    def update(self, event):
+        """Add one event dict to the conversation (not yet saved)."""
+        self.events.append(event)
+
+    def mark_stored(self, store_identity, count):
+        self._stored_counts[store_identity] = count
+
+    def stored_count(self, store_identity):
+        return self._stored_counts.get(store_identity)
+
+    def _replayed(self):
+        key = (id(self.events), len(self.events), id(self.events[-1]) if self.events else None)
+        if self._state is None or self._state_key != key:
+            state = _ReplayState(self.slot_definitions)
+            so_far = []
+            for event in self.events:
+                so_far.append(event)
+                state.apply(event, so_far)
+            self._state, self._state_key = state, key
+        return self._state
+
+    @property
+    def slots(self):
+        return dict(self._replayed().slots)
+
+    @property
+    def latest_message(self):
+        return self._replayed().latest_message
+
+    @property
+    def latest_action_name(self):
+        return self._replayed().latest_action_name
+
+    @property
+    def paused(self):
+        return self._replayed().paused
+
+    @property
+    def active_loop(self):
+        return self._replayed().active_loop or {}
+
+    @property
+    def followup_action(self):
+        return self._replayed().followup_action
+
+    @property
+    def latest_event_time(self):
+        return self.events[-1].get("timestamp") if self.events else None
+
+    @property
+    def latest_input_channel(self):
+        for event in reversed(self.events):
+            if event.get("event") == "user":
+                return event.get("input_channel")
+        return None
+
+    @property
+    def sessions(self):
+        return split_sessions(self.events)
+
+    def applied_events(self):
+        return applied_events(self.events)
+
+    def events_after_latest_restart(self):
+        for index in range(len(self.events) - 1, -1, -1):
+            if self.events[index].get("event") == "restart":
+                return self.events[index + 1 :]
+        return list(self.events)
+
+    def current_state(self, include_events="ALL"):
+        """Rasa's tracker dict (`GET /conversations/{id}/tracker`).
+
+        `include_events` is Rasa's verbosity: ALL, APPLIED, AFTER_RESTART or NONE.
+        """
+        verbosity = str(include_events).upper()
+        if verbosity not in VERBOSITIES:
+            raise ValueError(f"include_events must be one of {', '.join(VERBOSITIES)}, got {include_events!r}")
+        events = {
+            "ALL": lambda: list(self.events),
+            "APPLIED": self.applied_events,
+            "AFTER_RESTART": self.events_after_latest_restart,
+            "NONE": lambda: None,
+        }[verbosity]()
+        state = self._replayed()
+        return {
+            "sender_id": self.sender_id,
+            "slots": dict(state.slots),
+            "latest_message": copy.deepcopy(state.latest_message),
+            "latest_event_time": self.latest_event_time,
+            "followup_action": state.followup_action,
+            "paused": state.paused,
+            "events": events,
+            "latest_input_channel": self.latest_input_channel,
+            "active_loop": copy.deepcopy(state.active_loop) if state.active_loop else {},
+            "latest_action": dict(state.latest_action),
+            "latest_action_name": state.latest_action_name,
+        }

@@ -1,0 +1,9 @@
+"""Settings for the test suite: trackerweb's settings, with a test endpoints.yml (in-memory store)."""
+
+import os
+from pathlib import Path
+
+os.environ["TRACKERWEB_ENDPOINTS"] = str(Path(__file__).resolve().parent / "endpoints.yml")
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
+
+from trackerweb.settings import *  # noqa: E402,F401,F403

@@ -1,0 +1,126 @@
+"""The store contract: every backend, on its real server, behaves the same."""
+
+import pytest
+
+from stores.exceptions import InvalidEventError, InvalidSenderId
+from tests.fixtures.rasa import events_by_conversation
+
+
+def turn(t, text="hi", intent="greet"):
+    return [
+        {"event": "user", "timestamp": t, "text": text, "input_channel": "rest", "message_id": f"m{t}",
+         "parse_data": {"intent": {"name": intent, "confidence": 0.8}, "entities": [], "text": text}},
+        {"event": "action", "timestamp": t + 0.1, "name": "utter_greet", "policy": "RulePolicy",
+         "confidence": 1.0, "action_text": None, "hide_rule_turn": False},
+        {"event": "bot", "timestamp": t + 0.2, "text": "Hello!", "data": {}, "metadata": {}},
+    ]
+
+
+def test_it_returns_none_for_an_unknown_conversation(store):
+    assert store.retrieve("nobody") is None
+    assert not store.exists("nobody")
+    assert store.event_count("nobody") == 0
+
+
+def test_it_appends_and_retrieves_events_in_order(store):
+    store.append("alice", turn(1))
+    store.append("alice", turn(2, "bye", "goodbye"))
+    tracker = store.retrieve("alice")
+    assert tracker.sender_id == "alice"
+    assert tracker.events == turn(1) + turn(2, "bye", "goodbye")
+    assert tracker.current_state()["latest_message"]["intent"]["name"] == "goodbye"
+
+
+def test_it_keeps_insertion_order_for_identical_timestamps(store):
+    events = [{"event": "slot", "timestamp": 5.0, "name": "n", "value": i} for i in range(30)]
+    store.append("same-time", events)
+    assert [e["value"] for e in store.retrieve("same-time").events] == list(range(30))
+
+
+def test_it_never_drops_an_event_identical_to_the_one_before(store):
+    event = {"event": "action", "timestamp": 1.0, "name": "action_listen"}
+    store.append("twice", [event, dict(event)])
+    store.append("twice", [dict(event)])
+    assert len(store.retrieve("twice").events) == 3
+
+
+def test_it_lists_keys_counts_and_deletes(store):
+    for sender_id in ["b", "a", "c"]:
+        store.append(sender_id, turn(1))
+    assert sorted(store.keys()) == ["a", "b", "c"]
+    assert store.count() == 3
+    assert store.delete("b") is True
+    assert store.delete("b") is False
+    assert sorted(store.keys()) == ["a", "c"]
+    assert store.retrieve("b") is None
+    assert store.count() == 2
+
+
+def test_save_writes_only_the_new_events(store):
+    tracker = store.get_or_create_tracker("bob")
+    for event in turn(1):
+        tracker.update(event)
+    store.save(tracker)
+    store.save(tracker)  # nothing new: nothing written
+    tracker = store.retrieve("bob")
+    for event in turn(2):
+        tracker.update(event)
+    store.save(tracker)
+    assert store.retrieve("bob").events == turn(1) + turn(2)
+
+
+def test_save_of_a_tracker_from_elsewhere_appends_what_the_store_lacks(store):
+    from stores.trackers import Tracker
+
+    store.append("carol", turn(1))
+    store.save(Tracker("carol", turn(1) + turn(2)))
+    assert store.retrieve("carol").events == turn(1) + turn(2)
+
+
+def test_a_rejected_append_writes_nothing(store):
+    store.append("dave", turn(1))
+    with pytest.raises(InvalidEventError) as caught:
+        store.append("dave", turn(2) + [{"event": "slot", "timestamp": "soon", "name": "x"}])
+    assert caught.value.index == 3 and caught.value.field == "timestamp"
+    assert store.retrieve("dave").events == turn(1)
+
+
+def test_it_refuses_a_sender_id_that_is_not_a_string(store):
+    with pytest.raises(InvalidSenderId):
+        store.append(42, turn(1))
+
+
+@pytest.mark.parametrize("sender_id", ["user with spaces", "path/to/user", "a*b?c[1]", "  padded  ",
+                                       "ünïcödé-用户-🙂", "O'Brien \"q\"; DROP TABLE events;--", "100%_x"])
+def test_it_stores_awkward_sender_ids_without_matching_others(store, sender_id):
+    store.append("plain", turn(1))
+    store.append(sender_id, turn(2))
+    assert store.retrieve(sender_id).events == turn(2)
+    assert store.exists(sender_id)
+    assert sorted(store.keys()) == sorted(["plain", sender_id])
+    store.delete(sender_id)
+    assert store.retrieve("plain").events == turn(1)
+
+
+def test_it_holds_every_fixture_conversation_event_for_event(store):
+    conversations = events_by_conversation()
+    for sender_id, events in conversations.items():
+        store.append(sender_id, events)
+    assert store.count() == len(conversations)
+    for sender_id, events in conversations.items():
+        assert store.retrieve(sender_id).events == events, sender_id
+
+
+def test_retrieved_trackers_are_copies(store):
+    store.append("eve", turn(1))
+    tracker = store.retrieve("eve")
+    tracker.events[0]["text"] = "changed"
+    assert store.retrieve("eve").events[0]["text"] == "hi"
+
+
+def test_it_uses_the_domain_slots_given_to_it(store):
+    from stores.trackers import Slot
+
+    store.slots = [Slot("city", "text"), Slot("mood", "any", initial_value="ok")]
+    store.append("frank", [{"event": "slot", "timestamp": 1, "name": "city", "value": "Rome"}])
+    assert store.retrieve("frank").slots == {"city": "Rome", "mood": "ok"}
