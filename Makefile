@@ -7,7 +7,10 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test check clean
+# Root installs system packages directly; anyone else through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install browser run test check clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +27,14 @@ run: install
 	@echo "trackerweb: http://$(HOST):$(PORT)/"
 	$(PY) manage.py runserver --insecure $(HOST):$(PORT)
 
-test: install
+# Debian's Chromium and its driver, for the tests that use a real browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
+	  echo "Installing Debian's chromium and chromium-driver for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: install browser
 	$(VENV)/bin/pytest
 
 check: install

@@ -129,3 +129,36 @@ def endpoints_file(tmp_path, monkeypatch):
 
     yield write
     forget_tracker_stores()
+
+
+CHROMIUM_HOW_TO_INSTALL = (
+    "Debian's chromium and chromium-driver are needed for the browser tests: `make test` installs them, "
+    "or run `apt-get install chromium chromium-driver`."
+)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Selenium, with a fresh profile, offline-safe flags."""
+    import shutil
+    import tempfile
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium")
+    chromedriver = shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        pytest.fail(CHROMIUM_HOW_TO_INSTALL, pytrace=False)
+    profile = tempfile.mkdtemp(prefix="trackerweb-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)

@@ -1,0 +1,90 @@
+import pytest
+
+from stores import load_tracker_store
+
+XSS = "<script>document.title='pwned'</script>"
+
+
+def conversation(text="hello"):
+    return [
+        {"event": "action", "timestamp": 1700000000.0, "name": "action_session_start"},
+        {"event": "session_started", "timestamp": 1700000000.1},
+        {"event": "user", "timestamp": 1700000001.0, "text": text, "input_channel": "rest",
+         "parse_data": {"intent": {"name": "greet", "confidence": 0.9}, "entities": [], "text": text}},
+        {"event": "slot", "timestamp": 1700000001.5, "name": "city", "value": "Oslo"},
+        {"event": "bot", "timestamp": 1700000002.0, "text": "Hi!", "data": {}},
+    ]
+
+
+@pytest.fixture
+def store(endpoints_file):
+    endpoints_file("")  # the in-memory store, fresh for each test
+    return load_tracker_store()
+
+
+def test_it_lists_the_stored_conversations(client, store):
+    for sender_id in ["alice", "bob", "path/to/carol"]:
+        store.append(sender_id, conversation())
+    page = client.get("/").content.decode()
+    assert '<span id="conversation-total">3</span>' in page
+    assert 'href="/conversations/path/to/carol"' in page
+    assert "alice" in page and "bob" in page
+
+
+def test_it_says_when_no_conversation_is_stored(client, store):
+    assert "No conversations are stored yet." in client.get("/").content.decode()
+
+
+def test_it_pages_through_conversations_by_cursor(client, store):
+    for n in range(60):
+        store.append(f"user-{n:03d}", conversation())
+    first = client.get("/").content.decode()
+    assert "user-049" in first and "user-050" not in first
+    assert 'href="?after=user-049"' in first
+    second = client.get("/?after=user-049").content.decode()
+    assert "user-050" in second and "user-059" in second and "user-049" not in second
+
+
+def test_it_shows_a_conversation_with_its_state(client, store):
+    store.append("alice", conversation())
+    page = client.get("/conversations/alice").content.decode()
+    assert "5 events in 1 session" in page
+    assert "greet" in page and "Hi!" in page
+    assert "<th>city</th><td>Oslo</td>" in page
+
+
+def test_it_escapes_text_from_conversations(client, store):
+    store.append(XSS, conversation(XSS))
+    for url in ["/", "/conversations/" + XSS]:
+        page = client.get(url).content.decode()
+        assert "<script>document" not in page
+        assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in page
+
+
+def test_an_unknown_conversation_is_not_found(client, store):
+    assert client.get("/conversations/nobody").status_code == 404
+
+
+def test_a_store_that_is_down_gets_a_page_naming_it(client, endpoints_file, db_access):
+    endpoints_file("tracker_store:\n  type: SQL\n  dialect: postgresql\n  url: 127.0.0.1\n  port: 1\n"
+                   "  db: botdb\n  password: hunter2\n")
+    response = client.get("/")
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "The tracker store is unavailable" in page
+    assert "postgresql database &#x27;botdb&#x27; on 127.0.0.1:1" in page
+    assert "hunter2" not in page and "Traceback" not in page
+
+
+def test_the_list_page_works_in_a_real_browser(browser, live_server, store):
+    from selenium.webdriver.common.by import By
+
+    store.append("alice", conversation())
+    store.append(XSS, conversation(XSS))
+    browser.get(live_server.url + "/")
+    assert browser.title == "Conversations · trackerweb"  # the stored <script> did not run
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#conversations a")}
+    assert set(links) == {"alice", XSS}
+    browser.find_element(By.LINK_TEXT, "alice").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Conversation alice"
+    assert "greet" in browser.find_element(By.CSS_SELECTOR, "tr.event-user").text
