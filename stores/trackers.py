@@ -86,7 +86,8 @@ class _ReplayState:
     def latest_action_name(self):
         return self.latest_action.get("action_name") or self.latest_action.get("action_text")
 
-    def apply(self, event, events_so_far):
+    def apply(self, event, history, position):
+        """Apply `event`, which is `history[position]` (rewind and undo look back)."""
         kind = event.get("event")
         if kind == "user":
             self.latest_message = _latest_message_from(event)
@@ -104,8 +105,9 @@ class _ReplayState:
             self.followup_action = ACTION_SESSION_START
         elif kind in ("rewind", "undo"):
             self.reset()
-            for applied in applied_events(events_so_far):
-                self.apply(applied, events_so_far)
+            for applied in applied_events(history[: position + 1]):
+                # Applied events hold no rewind or undo: nothing looks back.
+                self.apply(applied, (), 0)
         elif kind == "reset_slots":
             self.reset_slots()
         elif kind == "followup":
@@ -276,7 +278,9 @@ class Tracker:
         # {store identity: number of this tracker's events that store holds}.
         self._stored_counts = {}
         self._state = None
-        self._state_key = None
+        self._state_list = None
+        self._state_count = 0
+        self._state_last = None
 
     def __repr__(self):
         return f"<Tracker {self.sender_id!r}: {len(self.events)} events>"
@@ -298,15 +302,20 @@ class Tracker:
         return self._stored_counts.get(store_identity)
 
     def _replayed(self):
-        key = (id(self.events), len(self.events), id(self.events[-1]) if self.events else None)
-        if self._state is None or self._state_key != key:
-            state = _ReplayState(self.slot_definitions)
-            so_far = []
-            for event in self.events:
-                so_far.append(event)
-                state.apply(event, so_far)
-            self._state, self._state_key = state, key
-        return self._state
+        # Events are appended, not rewritten: the cached state covers a prefix
+        # of them, and only the events after it are applied. So a tracker that
+        # grows by two events costs two events, not its whole history.
+        events = self.events
+        state, count, last = self._state, self._state_count, self._state_last
+        if state is None or self._state_list is not events or count > len(events) or (
+            count and events[count - 1] is not last
+        ):
+            state, count = _ReplayState(self.slot_definitions), 0
+        for position in range(count, len(events)):
+            state.apply(events[position], events, position)
+        self._state, self._state_list = state, events
+        self._state_count, self._state_last = len(events), events[-1] if events else None
+        return state
 
     @property
     def slots(self):
@@ -314,7 +323,7 @@ class Tracker:
 
     @property
     def latest_message(self):
-        return self._replayed().latest_message
+        return copy.deepcopy(self._replayed().latest_message)
 
     @property
     def latest_action_name(self):
@@ -326,7 +335,7 @@ class Tracker:
 
     @property
     def active_loop(self):
-        return self._replayed().active_loop or {}
+        return copy.deepcopy(self._replayed().active_loop) or {}
 
     @property
     def followup_action(self):

@@ -165,3 +165,21 @@ def test_state_follows_events_added_after_it_was_computed():
     assert tracker.slots == {"city": "Oslo"}
     tracker.update(slot(2, "city", "Bergen"))
     assert tracker.slots == {"city": "Bergen"}
+
+
+def test_state_built_event_by_event_equals_a_full_replay():
+    slots = domain_slots()
+    for sender_id, events in events_by_conversation().items():
+        growing = Tracker(sender_id, slots=slots)
+        for count, event in enumerate(events, 1):
+            growing.update(event)
+            if count % 7 == 0 or event["event"] in ("rewind", "undo", "restart"):
+                assert growing.current_state() == Tracker(sender_id, events[:count], slots=slots).current_state()
+        assert growing.current_state() == current_states()[sender_id]
+
+
+def test_replacing_the_events_recomputes_the_state():
+    tracker = Tracker("a", [slot(1, "city", "Oslo")])
+    assert tracker.slots == {"city": "Oslo"}
+    tracker.events = [slot(1, "mood", "fine")]
+    assert tracker.slots == {"mood": "fine"}
