@@ -35,7 +35,7 @@ browser:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 test: install browser
-	$(VENV)/bin/pytest
+	scripts/with-test-mongo $(VENV)/bin/pytest
 
 check: install
 	$(PY) manage.py check

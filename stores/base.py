@@ -21,6 +21,9 @@ class TrackerStore:
     #: The parameters a backend accepts from endpoints.yml, besides `type`.
     #: Any other key is a configuration error.
     parameters = frozenset()
+    #: How trackers of this store derive their state, as Rasa's store of the
+    #: same kind does (see `Tracker`): "all" events, or only "applied" ones.
+    tracker_replay = "all"
     slots = None
     event_broker = None
 
@@ -106,7 +109,7 @@ class TrackerStore:
 
     def new_tracker(self, sender_id, events=(), stored=False):
         """A `Tracker` with this store's domain slots; `stored` marks its events as held here."""
-        tracker = Tracker(sender_id, events, slots=self.slots)
+        tracker = Tracker(sender_id, events, slots=self.slots, replay=self.tracker_replay)
         if stored:
             tracker.mark_stored(self.identity, len(tracker.events))
         return tracker

@@ -58,6 +58,38 @@ class _ReplayState:
         self.slots = {}
         self.reset()
 
+    @classmethod
+    def resume(cls, state, slot_definitions):
+        """The replay state a stored Rasa tracker state dict describes (Mongo keeps one)."""
+        replay = cls(slot_definitions)
+        stored_slots = state.get("slots") or {}
+        if slot_definitions is None:
+            replay.slots = dict(stored_slots)
+        else:
+            replay.slots.update({k: v for k, v in stored_slots.items() if k in slot_definitions})
+        replay.paused = bool(state.get("paused"))
+        replay.latest_action = dict(state.get("latest_action") or {})
+        replay.latest_message = copy.deepcopy(state.get("latest_message")) or _empty_latest_message()
+        replay.followup_action = state.get("followup_action")
+        replay.active_loop = copy.deepcopy(state.get("active_loop")) or None
+        return replay
+
+    def as_dict(self, sender_id, latest_event_time, latest_input_channel, events):
+        """Rasa's tracker dict for this state."""
+        return {
+            "sender_id": sender_id,
+            "slots": dict(self.slots),
+            "latest_message": copy.deepcopy(self.latest_message),
+            "latest_event_time": latest_event_time,
+            "followup_action": self.followup_action,
+            "paused": self.paused,
+            "events": events,
+            "latest_input_channel": latest_input_channel,
+            "active_loop": copy.deepcopy(self.active_loop) if self.active_loop else {},
+            "latest_action": dict(self.latest_action),
+            "latest_action_name": self.latest_action_name,
+        }
+
     def reset(self):
         self.reset_slots()
         self.paused = False
@@ -271,8 +303,15 @@ class Tracker:
     reported, as Rasa does when it has no domain.
     """
 
-    def __init__(self, sender_id, events=(), slots=None):
+    def __init__(self, sender_id, events=(), slots=None, replay="all"):
+        if replay not in ("all", "applied"):
+            raise ValueError(f"replay must be 'all' or 'applied', got {replay!r}")
         self.sender_id = sender_id
+        # How Rasa rebuilt this conversation's state: "all" applies every
+        # event (its SQL and Mongo stores); "applied" replays only
+        # applied_events() (its Redis store's recreate_from_dialogue), which
+        # for a form can report an earlier latest_message.
+        self.replay = replay
         self.events = list(events)
         self.slot_definitions = None if slots is None else {slot.name: slot for slot in slots}
         # {store identity: number of this tracker's events that store holds}.
@@ -307,6 +346,14 @@ class Tracker:
         # grows by two events costs two events, not its whole history.
         events = self.events
         state, count, last = self._state, self._state_count, self._state_last
+        if self.replay == "applied":
+            if state is None or self._state_list is not events or count != len(events) or (count and events[-1] is not last):
+                state = _ReplayState(self.slot_definitions)
+                for event in applied_events(events):
+                    state.apply(event, (), 0)
+                self._state, self._state_list = state, events
+                self._state_count, self._state_last = len(events), events[-1] if events else None
+            return state
         if state is None or self._state_list is not events or count > len(events) or (
             count and events[count - 1] is not last
         ):
@@ -379,17 +426,31 @@ class Tracker:
             "AFTER_RESTART": self.events_after_latest_restart,
             "NONE": lambda: None,
         }[verbosity]()
-        state = self._replayed()
-        return {
-            "sender_id": self.sender_id,
-            "slots": dict(state.slots),
-            "latest_message": copy.deepcopy(state.latest_message),
-            "latest_event_time": self.latest_event_time,
-            "followup_action": state.followup_action,
-            "paused": state.paused,
-            "events": events,
-            "latest_input_channel": self.latest_input_channel,
-            "active_loop": copy.deepcopy(state.active_loop) if state.active_loop else {},
-            "latest_action": dict(state.latest_action),
-            "latest_action_name": state.latest_action_name,
-        }
+        return self._replayed().as_dict(self.sender_id, self.latest_event_time, self.latest_input_channel, events)
+
+
+def state_after(sender_id, previous_state, new_events, slots=None, load_history=None):
+    """Rasa's tracker state (without events) once `new_events` follow a stored state.
+
+    For stores that keep the state beside the events (Mongo): an append
+    applies only the new events to the stored state instead of replaying the
+    history. A rewind or undo looks back, so then `load_history()` must give
+    the stored events and the whole conversation is replayed.
+    """
+    slot_definitions = None if slots is None else {slot.name: slot for slot in slots}
+    if previous_state is None or any(e.get("event") in ("rewind", "undo") for e in new_events):
+        history = load_history() if previous_state is not None and load_history else []
+        state = Tracker(sender_id, list(history) + list(new_events), slots=slots).current_state("NONE")
+    else:
+        replay = _ReplayState.resume(previous_state, slot_definitions)
+        for event in new_events:
+            replay.apply(event, (), 0)
+        users = [e for e in new_events if e.get("event") == "user"]
+        state = replay.as_dict(
+            sender_id,
+            new_events[-1].get("timestamp") if new_events else previous_state.get("latest_event_time"),
+            users[-1].get("input_channel") if users else previous_state.get("latest_input_channel"),
+            None,
+        )
+    del state["events"]
+    return state

@@ -13,6 +13,8 @@ import pytest
 from psycopg2 import sql
 
 from stores.backends.memory import InMemoryTrackerStore
+from stores.backends.mongo import MongoTrackerStore
+from stores.backends.redis import RedisTrackerStore
 from stores.backends.sql import SQLTrackerStore
 from stores.handler import forget_tracker_stores
 
@@ -97,7 +99,92 @@ def postgres_store(pg_database, db_access):
     store.close()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+REDIS = {
+    "host": os.environ.get("TRACKERWEB_TEST_REDIS_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("TRACKERWEB_TEST_REDIS_PORT", "6379")),
+}
+REDIS_HOW_TO_START = (
+    "Redis is not reachable on {host}:{port}. The tests need the real server: start it with "
+    "`redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no` "
+    "(or point TRACKERWEB_TEST_REDIS_HOST/PORT at one)."
+)
+REDIS_LEASE = "trackerweb:test-run-db:{}"
+
+
+def redis_client(db=0):
+    import redis
+
+    client = redis.Redis(host=REDIS["host"], port=REDIS["port"], db=db, socket_connect_timeout=3)
+    try:
+        client.ping()
+    except redis.ConnectionError as e:
+        pytest.fail(REDIS_HOW_TO_START.format(**REDIS) + f"\n{e}", pytrace=False)
+    return client
+
+
+@pytest.fixture(scope="session")
+def redis_db():
+    """A Redis database number of this test run's own, leased in db 0 so parallel runs never share one."""
+    registry = redis_client(0)
+    for db in range(15, 0, -1):
+        if registry.set(REDIS_LEASE.format(db), f"pid {os.getpid()}", nx=True, ex=4 * 3600):
+            break
+    else:
+        pytest.fail("All Redis databases 1-15 are leased by other test runs (keys trackerweb:test-run-db:* in db 0).")
+    redis_client(db).flushdb()
+    yield db
+    redis_client(db).flushdb()
+    registry.delete(REDIS_LEASE.format(db))
+
+
+@pytest.fixture
+def redis_store(redis_db):
+    redis_client(redis_db).flushdb()
+    store = RedisTrackerStore(url=REDIS["host"], port=REDIS["port"], db=redis_db)
+    yield store
+    store.close()
+
+
+MONGO_HOW_TO_START = (
+    "No MongoDB for the tests: run them with `make test`, which starts a MongoDB-compatible server "
+    "(scripts/with-test-mongo), or set TRACKERWEB_TEST_MONGO_URL to a MongoDB you may write to."
+)
+
+
+@pytest.fixture(scope="session")
+def mongo_url():
+    import pymongo
+
+    url = os.environ.get("TRACKERWEB_TEST_MONGO_URL")
+    if not url:
+        pytest.fail(MONGO_HOW_TO_START, pytrace=False)
+    try:
+        pymongo.MongoClient(url, serverSelectionTimeoutMS=3000).admin.command("ping")
+    except pymongo.errors.PyMongoError as e:
+        pytest.fail(f"MongoDB at {url} does not answer: {e}\n{MONGO_HOW_TO_START}", pytrace=False)
+    return url
+
+
+@pytest.fixture
+def mongo_database(mongo_url):
+    """A database of this test's own (dropping collections under load can hang the test server)."""
+    import pymongo
+
+    name = unique_database_name("trackerweb_test")
+    yield name
+    client = pymongo.MongoClient(mongo_url)
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture
+def mongo_store(mongo_url, mongo_database):
+    store = MongoTrackerStore(url=mongo_url, db=mongo_database)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres", "redis", "mongo"])
 def store(request):
     """Each backend in turn, on its real server: the contract tests run against all."""
     if request.param == "memory":

@@ -208,3 +208,33 @@ def test_trackerweb_endpoints_names_the_file_too(tmp_path):
     assert result.returncode == 0, result.stderr
     missing = run_manage("check", env_extra={"TRACKERWEB_ENDPOINTS": str(tmp_path / "nope.yml")}, tmp_path=tmp_path)
     assert missing.returncode != 0 and "stores.E001" in missing.stderr
+
+
+def test_type_redis_gets_every_redis_parameter(tmp_path, monkeypatch):
+    from stores.backends.redis import RedisTrackerStore
+
+    monkeypatch.setenv("REDIS_PASSWORD", "pw")
+    store = build("tracker_store:\n  type: redis\n  url: cache.local\n  port: 6380\n  db: 2\n"
+                  "  password: ${REDIS_PASSWORD}\n  record_exp: 30000\n  use_ssl: true\n  key_prefix: tenant42\n",
+                  tmp_path)
+    assert isinstance(store, RedisTrackerStore)
+    assert (store.host, store.port, store.db, store.record_exp, store.use_ssl, store.key_prefix) == (
+        "cache.local", 6380, 2, 30000, True, "tenant42:tracker:")
+    assert store.cache_settings()["LOCATION"] == "rediss://:pw@cache.local:6380/2"
+
+
+def test_type_redis_has_rasas_defaults(tmp_path):
+    store = build("tracker_store:\n  type: redis\n", tmp_path)
+    assert (store.host, store.port, store.db, store.record_exp, store.use_ssl, store.key_prefix) == (
+        "localhost", 6379, 0, None, False, "tracker:")
+
+
+@pytest.mark.parametrize("type_name", ["mongod", "mongo", "Mongod"])
+def test_type_mongod_gets_every_mongo_parameter(tmp_path, type_name):
+    from stores.backends.mongo import MongoTrackerStore
+
+    store = build(f"tracker_store:\n  type: {type_name}\n  url: mongodb://m1:27017,m2:27017/?replicaSet=rs\n"
+                  "  db: bot\n  username: rasa\n  password: pw\n  collection: convs\n  auth_source: bots\n", tmp_path)
+    assert isinstance(store, MongoTrackerStore)
+    assert (store.db_name, store.collection_name, store.auth_source) == ("bot", "convs", "bots")
+    assert store.describe() == "MongoDB at m1:27017, m2:27017, collection bot.convs"

@@ -1,0 +1,218 @@
+"""MongoTrackerStore: one document per conversation, as Rasa 3.x writes them.
+
+Parameters are Rasa's: `url` (mongodb://localhost:27017; options in the URL
+such as `?ssl=true` are honoured), `db` (rasa), `username`, `password`,
+`collection` (conversations), `auth_source` (admin).
+
+A document holds `sender_id`, `events`, and Rasa's tracker state beside them
+(`slots`, `latest_message`, `paused`, ...), which Rasa's own tools read. An
+append is one atomic `update_one`: `$push` with `$each` of the new events and
+`$set` of the new state. Rasa re-reads the whole conversation to find the new
+events; here a tracker knows which of its events are stored, and the new
+state comes from the stored state plus the new events, so no history is read
+(a rewind or undo, which looks back, is the exception).
+"""
+
+import re
+from contextlib import contextmanager
+
+from ..base import TrackerStore
+from ..events import dumps
+from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
+from ..trackers import state_after
+
+SERVER_TIMEOUT_MS = 5000
+# An int64 that Rasa (or an older bot) may have stored as the sender id.
+INTEGER = re.compile(r"-?[0-9]{1,18}")
+
+
+def _text(key, value):
+    if value is None:
+        return None
+    if isinstance(value, (dict, list, bool)) or str(value) == "":
+        raise ConfigurationError(f"tracker_store.{key} must be a non-empty string, got {value!r}", "stores.E005")
+    return str(value)
+
+
+class MongoTrackerStore(TrackerStore):
+    parameters = frozenset({"url", "db", "username", "password", "collection", "auth_source", "event_broker"})
+
+    def __init__(self, url="mongodb://localhost:27017", db="rasa", username=None, password=None,
+                 collection="conversations", auth_source="admin", event_broker=None, slots=None):
+        super().__init__(slots=slots, event_broker=event_broker)
+        self.url = _text("url", url) or "mongodb://localhost:27017"
+        self.db_name = _text("db", db) or "rasa"
+        self.collection_name = _text("collection", collection) or "conversations"
+        self.auth_source = _text("auth_source", auth_source) or "admin"
+        self._username = _text("username", username)
+        self._password = _text("password", password)
+        self._client = None
+        self._collection = None
+        self._hosts = self._parse_hosts()
+
+    def _parse_hosts(self):
+        from pymongo.errors import InvalidURI
+        from pymongo.uri_parser import parse_uri
+
+        try:
+            parsed = parse_uri(self.url if "://" in self.url else f"mongodb://{self.url}")
+        except (InvalidURI, ValueError) as e:
+            raise ConfigurationError(f"tracker_store.url is not a MongoDB URL: {e}", "stores.E005") from e
+        self._url_options = {name.lower() for name in parsed["options"]}
+        return ", ".join(f"{host}:{port}" for host, port in parsed["nodelist"]) or self.url.split("@")[-1]
+
+    def describe(self):
+        return f"MongoDB at {self._hosts}, collection {self.db_name}.{self.collection_name}"
+
+    def __repr__(self):
+        return f"<MongoTrackerStore {self.describe()}>"
+
+    @contextmanager
+    def _errors(self):
+        """Turn pymongo's errors into ours, naming the store and never the password."""
+        from pymongo import errors
+
+        try:
+            yield
+        except errors.OperationFailure as e:
+            if e.code in (13, 18):  # Unauthorized, AuthenticationFailed
+                raise StoreUnavailable(f"The MongoDB tracker store ({self.describe()}) refused the "
+                                       f"username or password: {e.details.get('errmsg', e) if e.details else e}") from e
+            raise StoreError(f"The MongoDB tracker store ({self.describe()}) failed: {e}") from e
+        except (errors.ConnectionFailure, errors.ServerSelectionTimeoutError) as e:
+            raise StoreUnavailable(f"The MongoDB tracker store ({self.describe()}) is unavailable: "
+                                   f"{str(e).split(', Timeout:')[0]}") from e
+        except errors.PyMongoError as e:
+            raise StoreError(f"The MongoDB tracker store ({self.describe()}) failed: {e}") from e
+
+    @property
+    def conversations(self):
+        """The collection, connected and indexed on first use."""
+        if self._collection is None:
+            import pymongo
+
+            options = {}
+            if self._username:
+                options = {"username": self._username, "password": self._password, "authSource": self.auth_source}
+            # Fail within seconds when the server is away, unless the URL says otherwise
+            # (keyword arguments would override the URL's own options).
+            for name in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
+                if name.lower() not in self._url_options:
+                    options[name] = SERVER_TIMEOUT_MS
+            with self._errors():
+                client = pymongo.MongoClient(self.url, connect=False, **options)
+                collection = client[self.db_name][self.collection_name]
+                self._ensure_unique_sender_index(collection)
+            self._client, self._collection = client, collection
+        return self._collection
+
+    @staticmethod
+    def _ensure_unique_sender_index(collection):
+        from pymongo.errors import OperationFailure
+
+        for index in collection.list_indexes():
+            if list(index["key"]) == ["sender_id"]:
+                # Rasa makes a plain index on sender_id; changing it would mean
+                # dropping it under a running bot, so a collection Rasa made keeps it.
+                return
+        try:
+            collection.create_index("sender_id", unique=True)
+        except OperationFailure as e:
+            if e.code not in (85, 86):  # an equivalent index appeared meanwhile
+                raise
+
+    @staticmethod
+    def _filter(sender_id):
+        if INTEGER.fullmatch(sender_id):
+            return {"sender_id": {"$in": [sender_id, int(sender_id)]}}
+        return {"sender_id": sender_id}
+
+    # -- writing ---------------------------------------------------------------
+
+    def _push(self, sender_id, events, state):
+        from pymongo.errors import DuplicateKeyError
+
+        for index, event in enumerate(events):
+            dumps(event, index)  # refuse what JSON (and so Rasa) can't hold, before writing
+        del state["sender_id"]
+        update = {"$push": {"events": {"$each": events}}, "$set": state, "$setOnInsert": {"sender_id": sender_id}}
+        with self._errors():
+            try:
+                self.conversations.update_one(self._filter(sender_id), update, upsert=True)
+            except DuplicateKeyError:
+                # Two writers created the conversation at once; it exists now.
+                self.conversations.update_one(self._filter(sender_id), update)
+
+    def append(self, sender_id, events):
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        with self._errors():
+            previous = self.conversations.find_one(self._filter(sender_id), {"events": 0, "_id": 0})
+        state = state_after(sender_id, previous, events, self.slots,
+                            load_history=lambda: self.retrieve(sender_id).events)
+        self._push(sender_id, events, state)
+        return events
+
+    def save(self, tracker):
+        stored = tracker.stored_count(self.identity)
+        if stored is None:
+            stored = self.event_count(tracker.sender_id)
+        new_events = self.validated(tracker.events[stored:])
+        if new_events or (stored == 0 and not self.exists(tracker.sender_id)):
+            self.check_sender_id(tracker.sender_id)
+            # The tracker holds the whole conversation: its state needs no read.
+            self._push(tracker.sender_id, new_events, self._state_of(tracker))
+        tracker.mark_stored(self.identity, max(stored, len(tracker.events)))
+
+    def _state_of(self, tracker):
+        if tracker.slot_definitions is None and self.slots is not None:
+            # A tracker made elsewhere, without the domain: derive Rasa's slots.
+            tracker = self.new_tracker(tracker.sender_id, tracker.events)
+        state = tracker.current_state("NONE")
+        del state["events"]
+        return state
+
+    # -- reading ---------------------------------------------------------------
+
+    def retrieve(self, sender_id):
+        if not isinstance(sender_id, str):
+            return None
+        with self._errors():
+            document = self.conversations.find_one(self._filter(sender_id), {"events": 1, "_id": 0})
+        if document is None:
+            return None
+        events = document.get("events") or []
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise StoreError(f"The MongoDB document of {sender_id!r} ({self.describe()}) has no list of events")
+        return self.new_tracker(sender_id, events, stored=True)
+
+    def keys(self):
+        with self._errors():
+            for document in self.conversations.find({}, {"sender_id": 1, "_id": 0}).sort("sender_id", 1):
+                if "sender_id" in document:
+                    yield str(document["sender_id"])
+
+    def delete(self, sender_id):
+        with self._errors():
+            return self.conversations.delete_many(self._filter(sender_id)).deleted_count > 0
+
+    def exists(self, sender_id):
+        with self._errors():
+            return self.conversations.count_documents(self._filter(sender_id), limit=1) > 0
+
+    def count(self):
+        with self._errors():
+            return self.conversations.count_documents({})
+
+    def event_count(self, sender_id):
+        pipeline = [
+            {"$match": self._filter(sender_id)},
+            {"$project": {"_id": 0, "n": {"$size": {"$ifNull": ["$events", []]}}}},
+        ]
+        with self._errors():
+            return sum(document["n"] for document in self.conversations.aggregate(pipeline))
+
+    def close(self):
+        if self._client is not None:
+            self._client.close()
+            self._client = self._collection = None
