@@ -10,7 +10,7 @@ PORT ?= 8000
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run test check clean
+.PHONY: install browser run test bench check clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ browser:
 
 test: install browser
 	scripts/with-test-mongo $(VENV)/bin/pytest
+
+# Speed goals live here, not in unit tests: results go into BENCHMARKS.md.
+bench: install
+	scripts/with-test-mongo $(PY) bench/write_path.py --write BENCHMARKS.md
 
 check: install
 	$(PY) manage.py check

@@ -15,6 +15,7 @@ state comes from the stored state plus the new events, so no history is read
 
 import re
 from contextlib import contextmanager
+from urllib.parse import parse_qsl, urlsplit
 
 from ..base import TrackerStore
 from ..events import dumps
@@ -54,6 +55,11 @@ class MongoTrackerStore(TrackerStore):
         from pymongo.errors import InvalidURI
         from pymongo.uri_parser import parse_uri
 
+        if self.url.startswith("mongodb+srv://"):
+            # Parsing an SRV URL looks its hosts up in DNS: not at start-up.
+            parts = urlsplit(self.url)
+            self._url_options = {name.lower() for name, _ in parse_qsl(parts.query)}
+            return parts.hostname or self.url.split("@")[-1]
         try:
             parsed = parse_uri(self.url if "://" in self.url else f"mongodb://{self.url}")
         except (InvalidURI, ValueError) as e:

@@ -135,6 +135,12 @@ def test_options_in_the_url_are_honoured(mongo_url):
     store.close()
 
 
+def test_an_srv_url_is_not_looked_up_at_start_up():
+    store = MongoTrackerStore(url="mongodb+srv://bot:pw@cluster0.example.invalid/?retryWrites=true&serverSelectionTimeoutMS=900")
+    assert store.describe() == "MongoDB at cluster0.example.invalid, collection rasa.conversations"
+    assert "serverselectiontimeoutms" in store._url_options
+
+
 def test_defaults_are_rasas():
     store = MongoTrackerStore()
     assert (store.url, store.db_name, store.collection_name, store.auth_source) == (
