@@ -5,8 +5,22 @@ correct defaults built on the required ones, which a backend overrides when
 it can do better natively.
 """
 
+from . import matching
 from .events import parse_events
 from .exceptions import InvalidSenderId
+from .query import (
+    ConversationFilter,
+    DistinctNames,
+    Page,
+    Statistics,
+    after_cursor,
+    check_bucket,
+    check_order,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+    sort_key,
+)
 from .trackers import Tracker
 
 
@@ -104,6 +118,91 @@ class TrackerStore:
     def get_or_create_tracker(self, sender_id):
         """The stored conversation, or a new empty (unsaved) one."""
         return self.retrieve(sender_id) or self.new_tracker(sender_id)
+
+    # -- queries: what the dashboard and the API ask ---------------------
+    # The defaults below read every conversation: they are the reference
+    # (stores.matching says what each filter means) and what the in-memory
+    # store uses. Database backends override them with native queries.
+
+    def conversation_summaries(self, flt=None, *, order="-last_event_time", cursor=None, limit=None):
+        """A `Page` of `ConversationSummary` for the conversations `flt` selects.
+
+        `order` is "-last_event_time" (newest activity first) or "sender_id";
+        `cursor` is the `next_cursor` of the previous page. `total` counts
+        every conversation the filter selects.
+        """
+        flt = flt or ConversationFilter()
+        order, limit = check_order(order), page_size(limit)
+        key = decode_cursor(order, cursor)
+        selected = sorted(self._matching_summaries(flt), key=sort_key(order))
+        after = [s for s in selected if after_cursor(order, s, key)]
+        items = after[:limit]
+        next_cursor = encode_cursor(order, items[-1]) if len(after) > limit else None
+        return Page(items=items, total=len(selected), next_cursor=next_cursor)
+
+    def count_conversations(self, flt=None):
+        """How many conversations `flt` selects."""
+        return sum(1 for _ in self._matching_summaries(flt or ConversationFilter()))
+
+    def filtered_events(self, flt=None):
+        """Yield (sender_id, event) for the conversations `flt` selects, in sender-id order,
+        each conversation's events in stored order and within since/until. Constant memory
+        but for one conversation at a time."""
+        flt = flt or ConversationFilter()
+        for sender_id in sorted(self._matching_sender_ids(flt)):
+            tracker = self.retrieve(sender_id)
+            for event in tracker.events if tracker else ():
+                if matching.in_range(event, flt):
+                    yield sender_id, event
+
+    def statistics(self, flt=None, *, bucket="day", top=10):
+        """`Statistics` over the events of the selected conversations (within since/until)."""
+        flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
+        counters = matching.new_counters()
+        conversations = events = 0
+        for sender_id in self._matching_sender_ids(flt):
+            tracker = self.retrieve(sender_id)
+            conversations += 1
+            events += matching.count_into(counters, tracker.events, flt, bucket)
+        return self._statistics_from(counters, bucket, top, conversations, events)
+
+    @staticmethod
+    def _statistics_from(counters, bucket, top, conversations, events):
+        days, intents, actions, channels = counters
+        return Statistics(
+            bucket=bucket,
+            events_over_time=[(start, n, users) for start, (n, users) in sorted(days.items())],
+            top_intents=matching.top(intents, top),
+            top_actions=matching.top(actions, top),
+            conversations_per_channel=matching.top(channels, len(channels)),
+            conversations=conversations,
+            events=events,
+        )
+
+    def distinct_names(self):
+        """Every intent, action and event type name stored, sorted (for filter pickers)."""
+        intents, actions, types = set(), set(), set()
+        for sender_id in self.keys():
+            tracker = self.retrieve(sender_id)
+            for event in tracker.events if tracker else ():
+                types.add(event.get("event"))
+                if matching.is_user(event) and matching.intent_of(event) is not None:
+                    intents.add(matching.intent_of(event))
+                elif matching.is_action(event) and isinstance(event.get("name"), str):
+                    actions.add(event["name"])
+        return DistinctNames(sorted(intents), sorted(actions), sorted(t for t in types if isinstance(t, str)))
+
+    def _matching_summaries(self, flt):
+        for sender_id in self.keys():
+            tracker = self.retrieve(sender_id)
+            if tracker is None:
+                continue
+            summary = matching.summarize(sender_id, tracker.events)
+            if summary and matching.matches(flt, sender_id, tracker.events, summary):
+                yield summary
+
+    def _matching_sender_ids(self, flt):
+        return (summary.sender_id for summary in self._matching_summaries(flt))
 
     # -- helpers for backends -------------------------------------------
 

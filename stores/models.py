@@ -36,3 +36,46 @@ class Event(models.Model):
 
     def __str__(self):
         return f"{self.type_name} of {self.sender_id} at {self.timestamp}"
+
+
+class ConversationRow(models.Model):
+    """trackerweb's summary of one conversation in the SQL store, kept beside Rasa's table.
+
+    Listing and filtering conversations by activity over a million events
+    can't group the events table on every page; this table is updated in
+    the same transaction as our own appends, and catches up with rows a
+    bot wrote directly (see stores.backends.sql). Rasa never reads it.
+    """
+
+    sender_id = models.CharField(max_length=255, primary_key=True)
+    first_event_time = models.FloatField(null=True)
+    last_event_time = models.FloatField(null=True)
+    events = models.IntegerField(default=0)
+    user_messages = models.IntegerField(default=0)
+    session_starts = models.IntegerField(default=0)
+    latest_intent = models.CharField(max_length=255, null=True)
+    input_channel = models.TextField(null=True)
+    min_confidence = models.FloatField(null=True)
+    has_fallback = models.BooleanField(default=False)
+    # The highest events.id folded into this row.
+    last_event_id = models.IntegerField(default=0)
+
+    class Meta:
+        db_table = "trackerweb_conversations"
+        managed = False
+        indexes = [
+            models.Index(fields=["-last_event_time", "sender_id"], name="tw_conv_activity"),
+            models.Index(fields=["user_messages"], name="tw_conv_user_messages"),
+            models.Index(fields=["min_confidence"], name="tw_conv_min_confidence"),
+        ]
+
+
+class SummaryWatermark(models.Model):
+    """Up to which events.id the summaries have looked for rows written by others."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    event_id = models.IntegerField()
+
+    class Meta:
+        db_table = "trackerweb_summary_state"
+        managed = False

@@ -19,14 +19,31 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Collate, Floor, StrIndex
 
+from .. import matching
 from ..base import TrackerStore
 from ..events import action_name, dumps, intent_name
 from ..exceptions import ConfigurationError, InvalidEventError, InvalidSenderId, StoreError, StoreUnavailable
+from ..query import (
+    ConversationFilter,
+    ConversationSummary,
+    DistinctNames,
+    Page,
+    Statistics,
+    check_bucket,
+    check_order,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 
 STORE_ALIAS = "tracker_store"
 COLUMN_LENGTH = 255
 INSERT_BATCH = 500
+# How far below the watermark a refresh looks again for late-committed rows.
+SUMMARY_MARGIN = 1000
 
 DIALECT_ENGINES = {
     "sqlite": "django.db.backends.sqlite3",
@@ -130,6 +147,10 @@ def database_settings(dialect="sqlite", url=None, port=None, db="rasa.db", usern
     }
 
 
+def _fits(name):
+    return name if name is None or len(name) <= COLUMN_LENGTH else None
+
+
 def _same_database(configured, wanted):
     return all(configured.get(key) == value for key, value in wanted.items())
 
@@ -148,38 +169,51 @@ def register_database(settings_dict, preferred_alias=None):
 
 
 def ensure_schema(alias, schema_editor=None):
-    """Create the `events` table and the indexes browsing needs, where missing.
+    """Create Rasa's `events` table, our summary tables, and the indexes browsing needs, where missing.
 
-    Never alters an existing column: a table Rasa made is used as it is.
-    Safe to run concurrently and repeatedly.
+    Never alters an existing column of Rasa's: a table Rasa made is used as
+    it is. Safe to run concurrently and repeatedly.
     """
-    from ..models import Event
+    from ..models import ConversationRow, Event, SummaryWatermark
 
     connection = connections[alias]
 
     def editor():
         return nullcontext(schema_editor) if schema_editor else connection.schema_editor()
 
-    table = Event._meta.db_table
-    with connection.cursor() as cursor:
-        has_table = table in connection.introspection.table_names(cursor)
-    if not has_table:
-        try:
-            with editor() as e:
-                e.create_model(Event)
-        except DatabaseError:
-            with connection.cursor() as cursor:
-                if table not in connection.introspection.table_names(cursor):
+    def tables():
+        with connection.cursor() as cursor:
+            return set(connection.introspection.table_names(cursor))
+
+    for model in (Event, ConversationRow, SummaryWatermark):
+        table = model._meta.db_table
+        if table not in tables():
+            try:
+                with editor() as e:
+                    e.create_model(model)
+                    if model is ConversationRow and connection.vendor == "postgresql":
+                        # Sender ids sort by code point on every backend: the
+                        # same pages and cursors everywhere, whatever the
+                        # database's locale.
+                        e.execute(f'ALTER TABLE {table} ALTER COLUMN sender_id TYPE varchar(255) COLLATE "C"')
+            except DatabaseError:
+                if table not in tables():
                     raise
+        _ensure_indexes(connection, model, editor)
+
+
+def _ensure_indexes(connection, model, editor):
+    table = model._meta.db_table
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
     indexed = {tuple(c["columns"]) for c in constraints.values() if c.get("index")}
-    for index in Event._meta.indexes:
-        if index.name in constraints or tuple(index.fields) in indexed:
+    for index in model._meta.indexes:
+        columns = tuple(field.lstrip("-") for field in index.fields)
+        if index.name in constraints or columns in indexed and not any(f.startswith("-") for f in index.fields):
             continue
         try:
             with editor() as e:
-                e.add_index(Event, index)
+                e.add_index(model, index)
         except DatabaseError:
             # Another process made it first; anything else shows up below.
             with connection.cursor() as cursor:
@@ -312,6 +346,8 @@ class SQLTrackerStore(TrackerStore):
         if rows:
             with self._errors(), transaction.atomic(using=self.alias):
                 self._events().bulk_create(rows, batch_size=INSERT_BATCH)
+                if all(row.id for row in rows):  # databases that return ids; refresh_summaries covers the rest
+                    self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
         return events
 
     def retrieve(self, sender_id):
@@ -341,8 +377,11 @@ class SQLTrackerStore(TrackerStore):
             yield from query.iterator(chunk_size=2000)
 
     def delete(self, sender_id):
+        from ..models import ConversationRow
+
         with self._errors(), transaction.atomic(using=self.alias):
             deleted, _ = self._events().filter(sender_id=sender_id).delete()
+            ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
         return deleted > 0
 
     def exists(self, sender_id):
@@ -356,3 +395,288 @@ class SQLTrackerStore(TrackerStore):
     def event_count(self, sender_id):
         with self._errors():
             return self._events().filter(sender_id=sender_id).count()
+
+    # -- summaries: one row per conversation, beside Rasa's table -------------
+
+    def _fold_into_summary(self, sender_id, numbered_events):
+        """Add events (with their row ids, in id order) to the sender's summary row.
+
+        Runs inside the transaction that wrote them (or read them), with the
+        row locked, so concurrent writers of one conversation fold in turn.
+        """
+        from ..models import ConversationRow
+
+        rows = ConversationRow.objects.using(self.alias)
+        rows.bulk_create([ConversationRow(sender_id=sender_id)], ignore_conflicts=True)
+        summary = rows.select_for_update().get(sender_id=sender_id)
+        new = [(row_id, event) for row_id, event in numbered_events if row_id > summary.last_event_id]
+        if not new:
+            return
+        for row_id, event in new:
+            timestamp = matching.timestamp_of(event)
+            if summary.events == 0:
+                summary.first_event_time = timestamp
+            summary.last_event_time = timestamp
+            summary.events += 1
+            kind = event.get("event")
+            if kind == "session_started":
+                summary.session_starts += 1
+            elif matching.is_user(event):
+                summary.user_messages += 1
+                summary.latest_intent = _fits(matching.intent_of(event))
+                summary.input_channel = event.get("input_channel") if isinstance(event.get("input_channel"), str) else None
+                confidence = matching.confidence_of(event)
+                if confidence is not None and (summary.min_confidence is None or confidence < summary.min_confidence):
+                    summary.min_confidence = confidence
+            elif matching.is_fallback(event):
+                summary.has_fallback = True
+        summary.last_event_id = new[-1][0]
+        summary.save(using=self.alias)
+
+    def refresh_summaries(self, margin=SUMMARY_MARGIN):
+        """Fold rows that others (a running bot) wrote since the last look into the summaries.
+
+        Looks at rows above the watermark less a margin, so rows whose
+        transactions committed late are still found; rows already folded are
+        skipped by their id. `reindex` rebuilds everything from scratch.
+        """
+        from ..models import ConversationRow, SummaryWatermark
+
+        with self._errors():
+            newest = self._events().order_by("-id").values_list("id", flat=True).first()
+            marks = SummaryWatermark.objects.using(self.alias)
+            mark = marks.filter(name="events").values_list("event_id", flat=True).first() or 0
+            if (newest or 0) < mark:
+                # The events table was emptied or reset under us: start afresh.
+                return self.reindex()
+            if newest is None or newest == mark:
+                return 0
+            start = max(0, mark - margin)
+            newest_by_sender = dict(
+                self._events().filter(id__gt=start).values("sender_id").annotate(top=Max("id")).values_list("sender_id", "top")
+            )
+            folded = dict(
+                ConversationRow.objects.using(self.alias)
+                .filter(sender_id__in=list(newest_by_sender)).values_list("sender_id", "last_event_id")
+            ) if len(newest_by_sender) <= 5000 else self._all_folded_ids()
+            stale = [sender for sender, top in newest_by_sender.items() if top > folded.get(sender, 0)]
+            for sender_id in stale:
+                with transaction.atomic(using=self.alias):
+                    rows = self._events().filter(sender_id=sender_id, id__gt=folded.get(sender_id, 0)).order_by("id")
+                    self._fold_into_summary(
+                        sender_id,
+                        [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows.values_list("id", "data")],
+                    )
+            marks.update_or_create(name="events", defaults={"event_id": newest})
+            return len(stale)
+
+    def _all_folded_ids(self):
+        from ..models import ConversationRow
+
+        return dict(ConversationRow.objects.using(self.alias).values_list("sender_id", "last_event_id"))
+
+    def reindex(self):
+        """Rebuild every summary from the events table. Returns the number of conversations."""
+        from ..models import ConversationRow, SummaryWatermark
+
+        with self._errors():
+            with transaction.atomic(using=self.alias):
+                ConversationRow.objects.using(self.alias).all().delete()
+                SummaryWatermark.objects.using(self.alias).all().delete()
+            # Everything is above watermark 0: refresh folds every conversation.
+            return self.refresh_summaries(margin=0)
+
+    # -- queries: natively, on the summaries and the events' indexed columns ----
+
+    def _order_sender(self):
+        # Code-point order on every backend; the summary column is already "C".
+        return Collate("sender_id", "C") if connections[self.alias].vendor == "postgresql" else F("sender_id")
+
+    def _selected(self, flt):
+        """The summary rows `flt` selects, as a query (nothing loaded yet)."""
+        from ..models import ConversationRow
+
+        self.refresh_summaries()
+        rows = ConversationRow.objects.using(self.alias).filter(events__gt=0)
+        if flt.sender_id is not None:
+            rows = rows.filter(sender_id=flt.sender_id)
+        if flt.sender_contains is not None:
+            # instr()/strpos(): case-sensitive on SQLite and PostgreSQL alike, unlike LIKE.
+            rows = rows.annotate(sender_match=StrIndex("sender_id", Value(flt.sender_contains))).filter(sender_match__gt=0)
+        if flt.min_user_messages is not None:
+            rows = rows.filter(user_messages__gte=flt.min_user_messages)
+        if flt.max_user_messages is not None:
+            rows = rows.filter(user_messages__lte=flt.max_user_messages)
+        if flt.max_confidence is not None:
+            rows = rows.filter(min_confidence__lt=flt.max_confidence)
+        if flt.has_fallback is not None:
+            rows = rows.filter(has_fallback=flt.has_fallback)
+        for events in self._event_conditions(flt):
+            rows = rows.filter(Exists(events.filter(sender_id=OuterRef("sender_id"))))
+        for senders in self._verified_senders(flt):
+            rows = rows.filter(sender_id__in=senders)
+        return rows
+
+    def _event_conditions(self, flt):
+        """Event-level filters the indexed columns answer exactly, as event queries."""
+        events = self._events()
+        if flt.since is not None or flt.until is not None:
+            yield events.filter(**_range_lookups(flt))
+        if flt.intents:
+            yield events.filter(type_name="user", intent_name__in=flt.intents)
+        if flt.actions:
+            yield events.filter(type_name="action", action_name__in=flt.actions)
+        if flt.event_types:
+            yield events.filter(type_name__in=_stored_type_names(flt.event_types))
+        if flt.slot is not None and flt.slot_value is None:
+            yield events.filter(type_name="slot", action_name=flt.slot)
+
+    def _verified_senders(self, flt):
+        """Sender ids for filters on what only `data` holds (entities, channels, slot values, text).
+
+        No column holds them and `data` must not be cast to JSON (rows with
+        \\u0000 break PostgreSQL's JSON): LIKE narrows the rows, then each
+        candidate event is decoded and checked exactly.
+        """
+        events = self._events()
+        if flt.entities:
+            names = Q()
+            for name in flt.entities:
+                names |= Q(data__contains=f'"entity": {_json_text(name)}')
+            yield self._senders_where(events.filter(names, type_name="user"),
+                                      lambda e: any(n in flt.entities for n in matching.entity_names(e)))
+        if flt.channels:
+            names = Q()
+            for name in flt.channels:
+                names |= Q(data__contains=f'"input_channel": {_json_text(name)}')
+            yield self._senders_where(events.filter(names, type_name="user"),
+                                      lambda e: e.get("input_channel") in flt.channels)
+        if flt.slot is not None and flt.slot_value is not None:
+            yield self._senders_where(events.filter(type_name="slot", action_name=flt.slot),
+                                      lambda e: matching.slot_value_text(e.get("value")) == flt.slot_value)
+        if flt.text is not None:
+            needle = matching.ascii_lower(flt.text)
+            yield self._senders_where(
+                events.filter(type_name__in=("user", "bot"), data__icontains=_json_text(flt.text)[1:-1]),
+                lambda e: isinstance(e.get("text"), str) and needle in matching.ascii_lower(e["text"]))
+
+    def _senders_where(self, events, test):
+        found = set()
+        with self._errors():
+            rows = events.values_list("sender_id", "id", "data").iterator(chunk_size=5000)
+            for sender_id, row_id, data in rows:
+                if sender_id not in found and test(self._decode(sender_id, row_id, data)):
+                    found.add(sender_id)
+        return sorted(found)
+
+    def conversation_summaries(self, flt=None, *, order="-last_event_time", cursor=None, limit=None):
+        flt = flt or ConversationFilter()
+        order, limit = check_order(order), page_size(limit)
+        key = decode_cursor(order, cursor)
+        with self._errors():
+            rows = self._selected(flt)
+            total = rows.count()
+            if order == "sender_id":
+                if key:
+                    rows = rows.filter(sender_id__gt=key[0])
+                rows = rows.order_by(self._order_sender())
+            else:
+                if key:
+                    rows = rows.filter(Q(last_event_time__lt=key[0]) | Q(last_event_time=key[0], sender_id__gt=key[1]))
+                rows = rows.order_by("-last_event_time", self._order_sender())
+            page = [_summary(row) for row in rows[: limit + 1]]
+        items = page[:limit]
+        return Page(items=items, total=total, next_cursor=encode_cursor(order, items[-1]) if len(page) > limit else None)
+
+    def count_conversations(self, flt=None):
+        with self._errors():
+            return self._selected(flt or ConversationFilter()).count()
+
+    def _selected_events(self, flt):
+        events = self._events().filter(sender_id__in=Subquery(self._selected(flt).values("sender_id")))
+        if flt.since is not None or flt.until is not None:
+            events = events.filter(**_range_lookups(flt))
+        return events
+
+    def filtered_events(self, flt=None):
+        flt = flt or ConversationFilter()
+        with self._errors():
+            rows = (self._selected_events(flt).order_by(self._order_sender(), "id")
+                    .values_list("sender_id", "id", "data").iterator(chunk_size=2000))
+            for sender_id, row_id, data in rows:
+                yield sender_id, self._decode(sender_id, row_id, data)
+
+    def statistics(self, flt=None, *, bucket="day", top=10):
+        flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
+        size = 86400 if bucket == "day" else 3600
+        with self._errors():
+            selected = self._selected(flt)
+            events = self._selected_events(flt)
+            over_time = (events.exclude(timestamp=None).annotate(slot_start=Floor(F("timestamp") / size))
+                         .values("slot_start").annotate(n=Count("id"), users=Count("id", filter=Q(type_name="user")))
+                         .order_by("slot_start"))
+            intents = (events.filter(type_name="user").exclude(intent_name=None).values("intent_name")
+                       .annotate(n=Count("id")).values_list("intent_name", "n"))
+            actions = (events.filter(type_name="action").exclude(action_name=None).values("action_name")
+                       .annotate(n=Count("id")).values_list("action_name", "n"))
+            channels = (selected.exclude(input_channel=None).values("input_channel")
+                        .annotate(n=Count("sender_id")).values_list("input_channel", "n"))
+            return Statistics(
+                bucket=bucket,
+                events_over_time=[(int(row["slot_start"]) * size, row["n"], row["users"]) for row in over_time],
+                top_intents=matching.top(dict(intents), top),
+                top_actions=matching.top(dict(actions), top),
+                conversations_per_channel=matching.top(dict(channels), 10**6),
+                conversations=selected.count(),
+                events=events.count(),
+            )
+
+    def distinct_names(self):
+        with self._errors():
+            events = self._events()
+            intents = events.filter(type_name="user").exclude(intent_name=None).values_list("intent_name", flat=True)
+            actions = events.filter(type_name="action").exclude(action_name=None).values_list("action_name", flat=True)
+            types = events.values_list("type_name", flat=True)
+            return DistinctNames(
+                sorted(set(intents.distinct())),
+                sorted(set(actions.distinct())),
+                sorted({LEGACY_TYPE_NAMES.get(t, t) for t in types.distinct()}),
+            )
+
+
+# Rasa's SQL store writes the class's old type name for legacy events whose
+# data says the new one: `form` rows hold active_loop events.
+LEGACY_TYPE_NAMES = {"form": "active_loop", "form_validation": "loop_interrupted"}
+
+
+def _stored_type_names(types):
+    names = set(types)
+    names.update(old for old, new in LEGACY_TYPE_NAMES.items() if new in types)
+    return sorted(names)
+
+
+def _range_lookups(flt):
+    lookups = {}
+    if flt.since is not None:
+        lookups["timestamp__gte"] = flt.since
+    if flt.until is not None:
+        lookups["timestamp__lte"] = flt.until
+    return lookups
+
+
+def _json_text(text):
+    """How Rasa's json.dumps writes a string inside `data`: quoted, non-ASCII escaped."""
+    return json.dumps(text)
+
+
+def _summary(row):
+    return ConversationSummary(
+        sender_id=row.sender_id,
+        first_event_time=row.first_event_time,
+        last_event_time=row.last_event_time,
+        events=row.events,
+        user_messages=row.user_messages,
+        sessions=max(row.session_starts, 1),
+        latest_intent=row.latest_intent,
+        input_channel=row.input_channel,
+    )

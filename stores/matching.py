@@ -1,0 +1,177 @@
+"""What a filter means, in plain Python, over one conversation's events.
+
+This is the reference every backend's native query must agree with (the
+conformance suite checks it), and what the in-memory store uses directly.
+"""
+
+import json
+from collections import Counter
+
+from .query import ConversationSummary, bucket_start
+
+
+def is_user(event):
+    return event.get("event") == "user"
+
+
+def is_action(event):
+    return event.get("event") == "action"
+
+
+def intent_of(event):
+    parse_data = event.get("parse_data")
+    intent = parse_data.get("intent") if isinstance(parse_data, dict) else None
+    return intent.get("name") if isinstance(intent, dict) else None
+
+
+def confidence_of(event):
+    parse_data = event.get("parse_data")
+    intent = parse_data.get("intent") if isinstance(parse_data, dict) else None
+    confidence = intent.get("confidence") if isinstance(intent, dict) else None
+    return confidence if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) else None
+
+
+def entity_names(event):
+    parse_data = event.get("parse_data")
+    entities = parse_data.get("entities") if isinstance(parse_data, dict) else None
+    if not isinstance(entities, list):
+        return []
+    return [e["entity"] for e in entities if isinstance(e, dict) and isinstance(e.get("entity"), str)]
+
+
+def ascii_lower(text):
+    """Lower-case ASCII letters only: text search ignores their case, and only theirs, everywhere."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+
+
+def slot_value_text(value):
+    """How `slot_value` compares: a string as it is, any other value as its JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def is_fallback(event):
+    name = event.get("name")
+    return is_action(event) and isinstance(name, str) and name.endswith("fallback")
+
+
+def timestamp_of(event):
+    ts = event.get("timestamp")
+    return ts if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
+
+
+def in_range(event, flt):
+    ts = timestamp_of(event)
+    if flt.since is None and flt.until is None:
+        return True
+    if ts is None:
+        return False
+    return (flt.since is None or ts >= flt.since) and (flt.until is None or ts <= flt.until)
+
+
+def summarize(sender_id, events):
+    """The conversation's summary row, or None for a conversation without events."""
+    if not events:
+        return None
+    users = [e for e in events if is_user(e)]
+    sessions = sum(1 for e in events if e.get("event") == "session_started")
+    latest_user = users[-1] if users else None
+    return ConversationSummary(
+        sender_id=sender_id,
+        first_event_time=timestamp_of(events[0]),
+        last_event_time=timestamp_of(events[-1]),
+        events=len(events),
+        user_messages=len(users),
+        sessions=max(sessions, 1),
+        latest_intent=intent_of(latest_user) if latest_user else None,
+        input_channel=latest_user.get("input_channel") if latest_user else None,
+    )
+
+
+def event_predicates(flt):
+    """One test per event-level filter: each must hold for some event of the conversation."""
+    tests = []
+    if flt.since is not None or flt.until is not None:
+        tests.append(lambda e: in_range(e, flt))
+    if flt.intents:
+        tests.append(lambda e: is_user(e) and intent_of(e) in flt.intents)
+    if flt.actions:
+        tests.append(lambda e: is_action(e) and e.get("name") in flt.actions)
+    if flt.event_types:
+        tests.append(lambda e: e.get("event") in flt.event_types)
+    if flt.entities:
+        tests.append(lambda e: is_user(e) and any(name in flt.entities for name in entity_names(e)))
+    if flt.slot is not None:
+        tests.append(lambda e: e.get("event") == "slot" and e.get("name") == flt.slot and (
+            flt.slot_value is None or slot_value_text(e.get("value")) == flt.slot_value))
+    if flt.channels:
+        tests.append(lambda e: is_user(e) and e.get("input_channel") in flt.channels)
+    if flt.text is not None:
+        needle = ascii_lower(flt.text)
+        tests.append(lambda e: e.get("event") in ("user", "bot") and isinstance(e.get("text"), str)
+                     and needle in ascii_lower(e["text"]))
+    if flt.max_confidence is not None:
+        tests.append(lambda e: is_user(e) and confidence_of(e) is not None and confidence_of(e) < flt.max_confidence)
+    if flt.has_fallback is True:
+        tests.append(is_fallback)
+    return tests
+
+
+def matches(flt, sender_id, events, summary=None):
+    """Whether the conversation passes every filter."""
+    summary = summary or summarize(sender_id, events)
+    if summary is None:
+        return False
+    if flt.sender_id is not None and sender_id != flt.sender_id:
+        return False
+    if flt.sender_contains is not None and flt.sender_contains not in sender_id:
+        return False
+    if flt.min_user_messages is not None and summary.user_messages < flt.min_user_messages:
+        return False
+    if flt.max_user_messages is not None and summary.user_messages > flt.max_user_messages:
+        return False
+    if flt.has_fallback is False and any(is_fallback(e) for e in events):
+        return False
+    return all(any(test(e) for e in events) for test in event_predicates(flt))
+
+
+def count_into(counters, events, flt, bucket):
+    """Add one selected conversation to the statistics counters; return how many of its events count.
+
+    Events count when they are within since/until. A conversation counts
+    once for its channel: the input channel of its latest user message.
+    """
+    days, intents, actions, channels = counters
+    total = 0
+    for event in events:
+        if not in_range(event, flt):
+            continue
+        total += 1
+        ts = timestamp_of(event)
+        if ts is not None:
+            start = bucket_start(ts, bucket)
+            days.setdefault(start, [0, 0])
+            days[start][0] += 1
+            if is_user(event):
+                days[start][1] += 1
+        if is_user(event):
+            name = intent_of(event)
+            if name is not None:
+                intents[name] += 1
+        elif is_action(event) and isinstance(event.get("name"), str):
+            actions[event["name"]] += 1
+    summary = summarize(None, events)
+    if summary and summary.input_channel is not None:
+        channels[summary.input_channel] += 1
+    return total
+
+
+def new_counters():
+    return {}, Counter(), Counter(), Counter()
+
+
+def top(counter, n):
+    """The n largest counts, ties broken by name, as [(name, count)]."""
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:n]

@@ -1,0 +1,368 @@
+"""The questions the dashboard and the API ask of a store: filters, pages, summaries, statistics.
+
+One validated value object (`ConversationFilter`) describes which
+conversations to look at; every backend answers it natively, and
+`stores.matching` says, in plain Python, what each filter means.
+
+What a filter means (every backend gives the same answer):
+- Filters combine with AND; the names in one list combine with OR.
+- `sender_id` is exact; `sender_contains` a case-sensitive substring.
+- `since`/`until` (epoch seconds, inclusive): the conversation has an event
+  with a timestamp in that range.
+- `intents`: a user message with one of these intents; `actions`: an
+  executed action of one of these names; `event_types`: an event of one of
+  these types; `entities`: a user message with an entity of one of these
+  names; `channels`: a user message from one of these input channels.
+- `slot` (and `slot_value`): a slot event for that slot (setting it to that
+  value: a string is compared as it is, any other value as its JSON).
+- `text`: a user or bot message whose text contains it, ignoring the case of
+  ASCII letters (other characters must match exactly, on every backend).
+- `min_user_messages`/`max_user_messages`: bounds on the number of user messages.
+- `max_confidence`: a user message whose intent confidence is below it.
+- `has_fallback`: True, an action whose name ends in "fallback" ran; False, none did.
+Conversations without events are never listed.
+
+Statistics count the events of the selected conversations that fall within
+since/until; "conversations per channel" counts each selected conversation
+once, under the input channel of its latest user message.
+"""
+
+import base64
+import binascii
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+
+from .events import KNOWN_EVENT_TYPES
+
+MAX_PAGE_SIZE = 500
+DEFAULT_PAGE_SIZE = 50
+MAX_NAMES = 100
+MAX_TEXT = 1000
+ORDERS = ("-last_event_time", "sender_id")
+BUCKETS = ("day", "hour")
+
+
+class FilterError(ValueError):
+    """A filter value can't be used. `field` names the parameter."""
+
+    def __init__(self, field_name, problem):
+        self.field = field_name
+        self.problem = problem
+        super().__init__(f"{field_name}: {problem}")
+
+
+def _name_list(name, value):
+    if value is None or value == "" or value == []:
+        return ()
+    if isinstance(value, str):
+        value = [part for part in value.split(",")]
+    if not isinstance(value, (list, tuple)):
+        raise FilterError(name, f"must be a list of names, got {type(value).__name__}")
+    if len(value) > MAX_NAMES:
+        raise FilterError(name, f"at most {MAX_NAMES} names, got {len(value)}")
+    names = []
+    for item in value:
+        if not isinstance(item, str):
+            raise FilterError(name, f"names must be strings, got {json.dumps(item, default=repr)[:40]}")
+        item = item.strip()
+        if not item or len(item) > 255:
+            raise FilterError(name, "names must be 1 to 255 characters")
+        names.append(item)
+    return tuple(dict.fromkeys(names))
+
+
+def _text(name, value, limit=255):
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise FilterError(name, f"must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise FilterError(name, f"must be at most {limit} characters")
+    if "\x00" in value:
+        raise FilterError(name, "must not contain NUL characters")
+    return value
+
+
+def _timestamp(name, value):
+    """Epoch seconds from a number, a numeric string, or an ISO 8601 date/time (UTC if no zone)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    if isinstance(value, bool):
+        raise FilterError(name, "must be a date, a date-time or epoch seconds")
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text)
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise FilterError(name, f"{value!r} is not a date (2024-05-01), a date-time "
+                                        f"(2024-05-01T12:00:00+02:00) or epoch seconds") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return moment.timestamp()
+    else:
+        raise FilterError(name, f"must be a date, a date-time or epoch seconds, got {type(value).__name__}")
+    if not math.isfinite(number):
+        raise FilterError(name, "must be a finite number")
+    return number
+
+
+def _count(name, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise FilterError(name, "must be a whole number")
+    try:
+        number = int(value) if not isinstance(value, float) or value.is_integer() else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number < 0 or number > 10**9:
+        raise FilterError(name, f"must be a whole number from 0 to 1000000000, got {value!r}")
+    return number
+
+
+def _confidence(name, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise FilterError(name, "must be a number between 0 and 1")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise FilterError(name, f"must be a number between 0 and 1, got {value!r}") from None
+    if not 0 <= number <= 1:
+        raise FilterError(name, f"must be between 0 and 1, got {number}")
+    return number
+
+
+def _flag(name, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+        return False
+    raise FilterError(name, f"must be true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    """Which conversations to look at. Build it with `ConversationFilter.build(...)`, which validates."""
+
+    sender_id: str = None
+    sender_contains: str = None
+    since: float = None
+    until: float = None
+    intents: tuple = ()
+    actions: tuple = ()
+    event_types: tuple = ()
+    entities: tuple = ()
+    slot: str = None
+    slot_value: str = None
+    channels: tuple = ()
+    text: str = None
+    min_user_messages: int = None
+    max_user_messages: int = None
+    max_confidence: float = None
+    has_fallback: bool = None
+
+    @classmethod
+    def build(cls, **values):
+        """A validated filter; raises `FilterError` naming the first bad value."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise FilterError(unknown[0], "is not a filter")
+        checked = {
+            "sender_id": _text("sender_id", values.get("sender_id")),
+            "sender_contains": _text("sender_contains", values.get("sender_contains")),
+            "since": _timestamp("since", values.get("since")),
+            "until": _timestamp("until", values.get("until")),
+            "intents": _name_list("intents", values.get("intents")),
+            "actions": _name_list("actions", values.get("actions")),
+            "event_types": _name_list("event_types", values.get("event_types")),
+            "entities": _name_list("entities", values.get("entities")),
+            "slot": _text("slot", values.get("slot")),
+            "slot_value": _text("slot_value", values.get("slot_value"), MAX_TEXT),
+            "channels": _name_list("channels", values.get("channels")),
+            "text": _text("text", values.get("text"), MAX_TEXT),
+            "min_user_messages": _count("min_user_messages", values.get("min_user_messages")),
+            "max_user_messages": _count("max_user_messages", values.get("max_user_messages")),
+            "max_confidence": _confidence("max_confidence", values.get("max_confidence")),
+            "has_fallback": _flag("has_fallback", values.get("has_fallback")),
+        }
+        unknown_types = [t for t in checked["event_types"] if t not in KNOWN_EVENT_TYPES]
+        if unknown_types:
+            raise FilterError("event_types", f"unknown event type {unknown_types[0]!r}; "
+                                             f"known: {', '.join(sorted(KNOWN_EVENT_TYPES))}")
+        if checked["since"] is not None and checked["until"] is not None and checked["since"] > checked["until"]:
+            raise FilterError("since", "must not be later than until")
+        if checked["slot_value"] is not None and checked["slot"] is None:
+            raise FilterError("slot_value", "needs slot")
+        low, high = checked["min_user_messages"], checked["max_user_messages"]
+        if low is not None and high is not None and low > high:
+            raise FilterError("min_user_messages", "must not be more than max_user_messages")
+        return cls(**checked)
+
+    @classmethod
+    def from_query(cls, params):
+        """From query parameters (a QueryDict or a dict of lists/strings); lists may repeat or use commas."""
+        values = {}
+        for f in fields(cls):
+            if hasattr(params, "getlist"):
+                given = params.getlist(f.name)
+            else:
+                given = params.get(f.name)
+                given = given if isinstance(given, list) else ([] if given is None else [given])
+            if not given:
+                continue
+            if f.default == ():
+                values[f.name] = [name for item in given for name in str(item).split(",") if name.strip()]
+            elif len(given) > 1:
+                raise FilterError(f.name, "given more than once")
+            else:
+                values[f.name] = given[0]
+        return cls.build(**values)
+
+    def as_query(self):
+        """Query parameters that rebuild this filter (lists comma-joined)."""
+        query = {}
+        for name, value in asdict(self).items():
+            if value in (None, ()):
+                continue
+            query[name] = ",".join(value) if isinstance(value, tuple) else (
+                str(value).lower() if isinstance(value, bool) else str(value))
+        return query
+
+    @property
+    def is_empty(self):
+        return self == ConversationFilter()
+
+    def text_pattern(self):
+        """A regex for `text`: literal, with ASCII letters matching either case (Mongo uses it)."""
+        return "".join(f"[{c.lower()}{c.upper()}]" if c.isascii() and c.isalpha() else re.escape(c) for c in self.text)
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    sender_id: str
+    first_event_time: float
+    last_event_time: float
+    events: int
+    user_messages: int
+    sessions: int
+    latest_intent: str = None
+    input_channel: str = None
+
+    def as_dict(self):
+        return asdict(self)
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    next_cursor: str = None
+
+
+@dataclass
+class Statistics:
+    """Counts over the events of the conversations a filter selects (within since/until)."""
+
+    bucket: str
+    events_over_time: list = field(default_factory=list)  # [(bucket start, events, user messages)]
+    top_intents: list = field(default_factory=list)  # [(name, count)]
+    top_actions: list = field(default_factory=list)
+    conversations_per_channel: list = field(default_factory=list)
+    conversations: int = 0
+    events: int = 0
+
+
+@dataclass
+class DistinctNames:
+    """Every intent, action and event type name the store holds (for filter pickers)."""
+
+    intents: list = field(default_factory=list)
+    actions: list = field(default_factory=list)
+    event_types: list = field(default_factory=list)
+
+
+def page_size(value):
+    if value is None or value == "":
+        return DEFAULT_PAGE_SIZE
+    size = _count("limit", value)
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise FilterError("limit", f"must be from 1 to {MAX_PAGE_SIZE}, got {size}")
+    return size
+
+
+def check_order(order):
+    order = order or ORDERS[0]
+    if order not in ORDERS:
+        raise FilterError("order", f"must be one of {', '.join(ORDERS)}, got {order!r}")
+    return order
+
+
+def check_bucket(bucket):
+    bucket = bucket or "day"
+    if bucket not in BUCKETS:
+        raise FilterError("bucket", f"must be day or hour, got {bucket!r}")
+    return bucket
+
+
+def bucket_start(timestamp, bucket):
+    size = 86400 if bucket == "day" else 3600
+    return math.floor(timestamp / size) * size
+
+
+def encode_cursor(order, summary):
+    """An opaque token for the position after `summary` in `order`."""
+    key = [summary.sender_id] if order == "sender_id" else [summary.last_event_time, summary.sender_id]
+    return base64.urlsafe_b64encode(json.dumps([order, *key]).encode()).decode().rstrip("=")
+
+
+def decode_cursor(order, cursor):
+    """The sort key a cursor points after: (sender_id,) or (last_event_time, sender_id)."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise FilterError("cursor", "is not a cursor this server gave out") from None
+    if not isinstance(value, list) or not value or value[0] != order:
+        raise FilterError("cursor", f"belongs to another order than {order}")
+    key = value[1:]
+    if order == "sender_id" and len(key) == 1 and isinstance(key[0], str):
+        return tuple(key)
+    if (order != "sender_id" and len(key) == 2 and isinstance(key[0], (int, float))
+            and not isinstance(key[0], bool) and isinstance(key[1], str)):
+        return tuple(key)
+    raise FilterError("cursor", "is not a cursor this server gave out")
+
+
+def after_cursor(order, summary, key):
+    """Whether `summary` comes after the cursor position `key` in `order`."""
+    if key is None:
+        return True
+    if order == "sender_id":
+        return summary.sender_id > key[0]
+    last, sender = key
+    return summary.last_event_time < last or (summary.last_event_time == last and summary.sender_id > sender)
+
+
+def sort_key(order):
+    if order == "sender_id":
+        return lambda s: s.sender_id
+    return lambda s: (-s.last_event_time, s.sender_id)

@@ -1,0 +1,249 @@
+"""One conformance suite: the same filters on the same data give the same answers on every backend.
+
+The expected answers come from `stores.matching` (the plain-Python meaning
+of each filter) applied to the seed data directly, never through a store.
+"""
+
+import pytest
+
+from stores import matching
+from stores.query import ConversationFilter, FilterError
+from tests.fixtures.rasa import events_by_conversation
+
+T0 = 1_700_100_000.0
+
+
+def user(t, text, intent, confidence=0.9, channel="rest", entities=()):
+    return {"event": "user", "timestamp": t, "text": text, "input_channel": channel,
+            "parse_data": {"intent": {"name": intent, "confidence": confidence},
+                           "entities": [{"entity": e, "value": "x"} for e in entities], "text": text}}
+
+
+def action(t, name):
+    return {"event": "action", "timestamp": t, "name": name, "policy": None, "confidence": None}
+
+
+def bot(t, text):
+    return {"event": "bot", "timestamp": t, "text": text, "data": {}}
+
+
+def slot(t, name, value):
+    return {"event": "slot", "timestamp": t, "name": name, "value": value}
+
+
+def crafted():
+    """Small conversations aimed at the edges of each filter."""
+    return {
+        "case/ascii": [action(T0, "action_session_start"), {"event": "session_started", "timestamp": T0 + 1},
+                       user(T0 + 2, "I live in BERLIN", "inform", 0.31, "slack", ["city"]),
+                       bot(T0 + 3, "Hello Berlin!"), action(T0 + 4, "action_default_fallback")],
+        "case/unicode": [user(T0 + 100, "Ünïcode ÜBER", "inform", 0.95, "telegram"), bot(T0 + 101, "über alles"),
+                         slot(T0 + 102, "num_people", 4.0), slot(T0 + 103, "flag", True)],
+        "percent%_like": [user(T0 + 200, "100% sure_x", "affirm", 0.2, "rest"), slot(T0 + 201, "cuisine", "it%_"),
+                          action(T0 + 202, "my_custom_fallback")],
+        "gap": [user(T0 + 1000, "early", "greet"), user(T0 + 900_000, "late", "goodbye", channel=None)],
+        "no-user": [action(T0 + 50, "action_listen"), {"event": "pause", "timestamp": T0 + 51}],
+        "empty": [],
+        "dotted.sender$name": [user(T0 + 300, "{\"$gt\": \"\"}", "inform"), bot(T0 + 301, "quote \" and \\ back")],
+    }
+
+
+def seed_data():
+    data = dict(events_by_conversation())
+    data.update(crafted())
+    return data
+
+
+FILTERS = [
+    {},
+    {"sender_id": "default"},
+    {"sender_id": "nobody"},
+    {"sender_contains": "/"},
+    {"sender_contains": "agent"},
+    {"sender_contains": "%_"},
+    {"since": 1700050000},
+    {"until": 1700010000},
+    {"since": 1700001000, "until": 1700020000},
+    {"since": T0 + 5000, "until": T0 + 6000},  # inside the gap of "gap": no event there
+    {"intents": ["greet"]},
+    {"intents": ["greet", "goodbye"]},
+    {"actions": ["utter_greet"]},
+    {"actions": ["action_default_fallback", "my_custom_fallback"]},
+    {"event_types": ["rewind"]},
+    {"event_types": ["active_loop"]},
+    {"event_types": ["session_started", "pause"]},
+    {"entities": ["cuisine"]},
+    {"entities": ["city", "number"]},
+    {"slot": "cuisine"},
+    {"slot": "cuisine", "slot_value": "italian"},
+    {"slot": "cuisine", "slot_value": "it%_"},
+    {"slot": "num_people", "slot_value": "4.0"},
+    {"slot": "flag", "slot_value": "true"},
+    {"channels": ["slack"]},
+    {"channels": ["rest", "telegram"]},
+    {"text": "berlin"},
+    {"text": "BERLIN"},
+    {"text": "über"},
+    {"text": "Über"},
+    {"text": "<script>"},
+    {"text": "100%"},
+    {"text": "sure_x"},
+    {"text": "{\"$gt\""},
+    {"text": "quote \" and \\"},
+    {"min_user_messages": 3},
+    {"max_user_messages": 1},
+    {"min_user_messages": 2, "max_user_messages": 4},
+    {"max_confidence": 0.5},
+    {"has_fallback": True},
+    {"has_fallback": False},
+    {"intents": ["inform"], "since": 1700020000, "until": 1700060000},
+    {"text": "a", "channels": ["rest"], "min_user_messages": 2},
+    {"intents": ["greet"], "actions": ["utter_greet"], "event_types": ["user"], "has_fallback": False},
+]
+
+
+def expected_summaries(data, flt, order):
+    summaries = [matching.summarize(s, e) for s, e in data.items()]
+    selected = [s for s in summaries if s and matching.matches(flt, s.sender_id, data[s.sender_id], s)]
+    key = (lambda s: s.sender_id) if order == "sender_id" else (lambda s: (-s.last_event_time, s.sender_id))
+    return sorted(selected, key=key)
+
+
+@pytest.fixture
+def seeded(store):
+    for sender_id, events in seed_data().items():
+        store.append(sender_id, events)
+    return store
+
+
+def all_pages(store, flt, order, limit):
+    items, cursor, totals = [], None, set()
+    while True:
+        page = store.conversation_summaries(flt, order=order, cursor=cursor, limit=limit)
+        items += page.items
+        totals.add(page.total)
+        assert len(page.items) <= limit
+        if not page.next_cursor:
+            return items, totals
+        cursor = page.next_cursor
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=[str(f) for f in FILTERS])
+def test_every_backend_selects_the_same_conversations(seeded, filters):
+    flt = ConversationFilter.build(**filters)
+    data = seed_data()
+    for order in ["-last_event_time", "sender_id"]:
+        expected = expected_summaries(data, flt, order)
+        items, totals = all_pages(seeded, flt, order, limit=7)
+        assert items == expected, order
+        assert totals == {len(expected)}
+    assert seeded.count_conversations(flt) == len(expected)
+
+
+@pytest.mark.parametrize("filters", FILTERS[:12] + FILTERS[26:30] + FILTERS[-3:],
+                         ids=[str(f) for f in FILTERS[:12] + FILTERS[26:30] + FILTERS[-3:]])
+def test_every_backend_streams_the_same_events_and_statistics(seeded, filters):
+    flt = ConversationFilter.build(**filters)
+    data = seed_data()
+    selected = sorted(s.sender_id for s in expected_summaries(data, flt, "sender_id"))
+    expected_events = [(s, e) for s in selected for e in data[s] if matching.in_range(e, flt)]
+    assert list(seeded.filtered_events(flt)) == expected_events
+    for bucket in ["day", "hour"]:
+        counters = matching.new_counters()
+        total = sum(matching.count_into(counters, data[s], flt, bucket) for s in selected)
+        expected = seeded._statistics_from(counters, bucket, 5, len(selected), total)
+        assert seeded.statistics(flt, bucket=bucket, top=5) == expected
+
+
+def test_distinct_names_are_the_same_on_every_backend(seeded):
+    data = seed_data()
+    events = [e for conversation in data.values() for e in conversation]
+    names = seeded.distinct_names()
+    assert names.intents == sorted({matching.intent_of(e) for e in events if e["event"] == "user"} - {None})
+    assert names.actions == sorted({e["name"] for e in events if e["event"] == "action" and e.get("name")})
+    assert names.event_types == sorted({e["event"] for e in events})
+
+
+def test_a_deleted_conversation_leaves_every_query(seeded):
+    seeded.delete("case/ascii")
+    for filters in [{}, {"text": "berlin"}, {"channels": ["slack"]}, {"has_fallback": True}]:
+        flt = ConversationFilter.build(**filters)
+        assert "case/ascii" not in [s.sender_id for s in all_pages(seeded, flt, "sender_id", 50)[0]]
+    assert "inform" in seeded.distinct_names().intents
+
+
+def test_appends_update_what_queries_see(seeded):
+    flt = ConversationFilter.build(intents=["brand_new_intent"])
+    assert seeded.count_conversations(flt) == 0
+    seeded.append("default", [user(2e9, "hello again", "brand_new_intent", channel="webchat")])
+    page = seeded.conversation_summaries(flt)
+    assert [s.sender_id for s in page.items] == ["default"]
+    assert page.items[0].last_event_time == 2e9
+    assert page.items[0].latest_intent == "brand_new_intent"
+    assert page.items[0].input_channel == "webchat"
+    newest = seeded.conversation_summaries(limit=1).items[0]
+    assert newest.sender_id == "default"
+
+
+def test_a_summary_counts_what_rasa_counts(seeded):
+    [summary] = seeded.conversation_summaries(ConversationFilter.build(sender_id="default")).items
+    events = events_by_conversation()["default"]
+    assert summary.events == len(events)
+    assert summary.first_event_time == events[0]["timestamp"]
+    assert summary.last_event_time == events[-1]["timestamp"]
+    assert summary.user_messages == sum(e["event"] == "user" for e in events)
+
+
+@pytest.mark.parametrize("params, name", [
+    ({"since": "yesterday-ish"}, "since"),
+    ({"until": "2024-13-45"}, "until"),
+    ({"since": "2024-05-02", "until": "2024-05-01"}, "since"),
+    ({"event_types": ["no_such_type"]}, "event_types"),
+    ({"intents": [{"$gt": ""}]}, "intents"),
+    ({"sender_id": {"$ne": None}}, "sender_id"),
+    ({"text": ["a"]}, "text"),
+    ({"min_user_messages": "1; DROP TABLE events"}, "min_user_messages"),
+    ({"max_confidence": "2"}, "max_confidence"),
+    ({"max_confidence": "nan"}, "max_confidence"),
+    ({"has_fallback": "perhaps"}, "has_fallback"),
+    ({"slot_value": "x"}, "slot_value"),
+    ({"min_user_messages": 5, "max_user_messages": 2}, "min_user_messages"),
+    ({"colour": "red"}, "colour"),
+    ({"sender_id": "a\x00b"}, "sender_id"),
+])
+def test_bad_filter_values_are_clear_errors(params, name):
+    with pytest.raises(FilterError) as caught:
+        ConversationFilter.build(**params)
+    assert caught.value.field == name
+
+
+@pytest.mark.parametrize("params", [{"limit": 10**9}, {"limit": 0}, {"order": "data; --"}, {"cursor": "garbage!"}])
+def test_bad_paging_values_are_clear_errors_before_any_query(params):
+    from stores.backends.memory import InMemoryTrackerStore
+
+    with pytest.raises(FilterError):
+        InMemoryTrackerStore().conversation_summaries(**params)
+
+
+def test_filters_come_from_query_parameters():
+    from django.http import QueryDict
+
+    flt = ConversationFilter.from_query(QueryDict(
+        "intents=greet,goodbye&intents=inform&since=2023-11-14T22:13:20Z&has_fallback=false&text=hi"))
+    assert flt.intents == ("greet", "goodbye", "inform")
+    assert flt.since == 1700000000.0
+    assert flt.has_fallback is False
+    assert ConversationFilter.from_query(flt.as_query()) == flt
+    with pytest.raises(FilterError, match="given more than once"):
+        ConversationFilter.from_query(QueryDict("text=a&text=b"))
+
+
+def test_a_cursor_from_another_order_is_refused():
+    from stores.backends.memory import InMemoryTrackerStore
+
+    store = InMemoryTrackerStore()
+    for n in range(3):
+        store.append(f"s{n}", [user(T0 + n, "hi", "greet")])
+    cursor = store.conversation_summaries(order="sender_id", limit=1).next_cursor
+    with pytest.raises(FilterError, match="another order"):
+        store.conversation_summaries(order="-last_event_time", cursor=cursor)
