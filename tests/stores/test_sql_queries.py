@@ -1,0 +1,67 @@
+"""The SQL store's summaries stay true when a bot writes Rasa's table directly."""
+
+import json
+import shutil
+
+from django.db import connections
+
+from stores import matching
+from stores.backends.sql import SQLTrackerStore
+from stores.query import ConversationFilter
+from tests.fixtures.rasa import SQLITE_DB, events_by_conversation
+
+
+def insert_like_rasa(store, sender_id, events):
+    """Rows as Rasa 3.6's SQLTrackerStore inserts them, bypassing trackerweb."""
+    with connections[store.alias].cursor() as cursor:
+        for event in events:
+            cursor.execute(
+                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, action_name, data) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [sender_id, event["event"], event["timestamp"], matching.intent_of(event), event.get("name"),
+                 json.dumps(event)],
+            )
+
+
+def user(t, intent):
+    return {"event": "user", "timestamp": t, "text": intent, "input_channel": "rest",
+            "parse_data": {"intent": {"name": intent, "confidence": 0.4}, "entities": []}}
+
+
+def test_rows_a_bot_wrote_directly_show_up_in_the_next_query(sql_store):
+    sql_store.append("ours", [user(1.0, "greet")])
+    insert_like_rasa(sql_store, "bots", [user(2.0, "order_pizza"), user(3.0, "affirm")])
+    insert_like_rasa(sql_store, "ours", [user(4.0, "goodbye")])
+    page = sql_store.conversation_summaries()
+    assert [(s.sender_id, s.events, s.latest_intent) for s in page.items] == [("ours", 2, "goodbye"), ("bots", 2, "affirm")]
+    assert sql_store.count_conversations(ConversationFilter.build(intents=["order_pizza"])) == 1
+    assert sql_store.count_conversations(ConversationFilter.build(max_confidence=0.5)) == 2
+
+
+def test_a_database_rasa_wrote_is_summarised_on_first_query(tmp_path, db_access):
+    path = tmp_path / "rasa.db"
+    shutil.copy(SQLITE_DB, path)
+    store = SQLTrackerStore(db=str(path))
+    expected = [matching.summarize(s, e) for s, e in sorted(events_by_conversation().items())]
+    page = store.conversation_summaries(order="sender_id", limit=500)
+    assert page.items == expected
+    assert page.total == 49
+    store.close()
+
+
+def test_reindex_rebuilds_every_summary(sql_store):
+    for sender_id, events in list(events_by_conversation().items())[:10]:
+        sql_store.append(sender_id, events)
+    before = sql_store.conversation_summaries(order="sender_id", limit=100).items
+    with connections[sql_store.alias].cursor() as cursor:
+        cursor.execute("UPDATE trackerweb_conversations SET events = 0, latest_intent = 'wrong'")
+    assert sql_store.reindex() == 10
+    assert sql_store.conversation_summaries(order="sender_id", limit=100).items == before
+
+
+def test_an_emptied_events_table_empties_the_summaries(sql_store):
+    sql_store.append("a", [user(1.0, "greet")])
+    assert sql_store.count_conversations() == 1
+    with connections[sql_store.alias].cursor() as cursor:
+        cursor.execute("DELETE FROM events")
+    assert sql_store.count_conversations() == 0
