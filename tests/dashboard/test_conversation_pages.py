@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from stores import load_tracker_store
@@ -38,11 +40,25 @@ def test_it_says_when_no_conversation_is_stored(client, store):
 def test_it_pages_through_conversations_by_cursor(client, store):
     for n in range(60):
         store.append(f"user-{n:03d}", conversation())
-    first = client.get("/").content.decode()
-    assert "user-049" in first and "user-050" not in first
-    assert 'href="?after=user-049"' in first
-    second = client.get("/?after=user-049").content.decode()
+    first = client.get("/?order=sender_id").content
+    assert b"user-049" in first and b"user-050" not in first
+    next_url = re.search(rb'href="(\?[^"]+)" rel="next"', first).group(1).decode().replace("&amp;", "&")
+    second = client.get("/" + next_url).content.decode()
     assert "user-050" in second and "user-059" in second and "user-049" not in second
+
+
+def test_filters_in_the_url_select_conversations(client, store):
+    store.append("greeter", conversation())
+    store.append("silent", [{"event": "action", "timestamp": 1.0, "name": "action_listen"}])
+    page = client.get("/?intents=greet").content.decode()
+    assert "greeter" in page and "silent" not in page
+    assert '<span id="conversation-total">1</span>' in page
+
+
+def test_a_bad_filter_is_a_clear_400(client, store):
+    response = client.get("/?since=someday")
+    assert response.status_code == 400
+    assert "since: &#x27;someday&#x27; is not a date" in response.content.decode()
 
 
 def test_it_shows_a_conversation_with_its_state(client, store):
@@ -83,7 +99,7 @@ def test_the_list_page_works_in_a_real_browser(browser, live_server, store):
     store.append(XSS, conversation(XSS))
     browser.get(live_server.url + "/")
     assert browser.title == "Conversations · trackerweb"  # the stored <script> did not run
-    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#conversations a")}
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#conversations td a")}
     assert set(links) == {"alice", XSS}
     browser.find_element(By.LINK_TEXT, "alice").click()
     assert browser.find_element(By.TAG_NAME, "h1").text == "Conversation alice"

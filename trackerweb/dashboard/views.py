@@ -1,14 +1,15 @@
 """The dashboard's pages. They speak only the store interface, never a backend."""
 
 import functools
-import itertools
 from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 from django.http import Http404
 from django.shortcuts import render
 
 from stores import load_tracker_store
 from stores.exceptions import StoreError, StoreUnavailable
+from stores.query import ConversationFilter, FilterError
 
 PAGE_SIZE = 50
 
@@ -31,16 +32,23 @@ def store_errors_as_pages(view):
 @store_errors_as_pages
 def conversation_list(request):
     store = load_tracker_store()
-    after = request.GET.get("after", "")
-    # keys() come in sender-id order; the cursor is the last id shown.
-    remaining = (key for key in store.keys() if key > after) if after else store.keys()
-    page = list(itertools.islice(remaining, PAGE_SIZE + 1))
+    try:
+        flt = ConversationFilter.from_query(request.GET)
+        page = store.conversation_summaries(flt, order=request.GET.get("order"), cursor=request.GET.get("cursor"),
+                                            limit=PAGE_SIZE)
+    except FilterError as e:
+        return render(request, "dashboard/conversation_list.html", {"store": store, "error": e}, status=400)
+    query = flt.as_query()
+    if request.GET.get("order"):
+        query["order"] = request.GET["order"]
     context = {
         "store": store,
-        "total": store.count(),
-        "sender_ids": page[:PAGE_SIZE],
-        "next_after": page[PAGE_SIZE - 1] if len(page) > PAGE_SIZE else None,
-        "after": after,
+        "page": page,
+        "rows": [{**summary.as_dict(), "started": _as_time(summary.first_event_time),
+                  "last_active": _as_time(summary.last_event_time)} for summary in page.items],
+        "next_query": urlencode({**query, "cursor": page.next_cursor}) if page.next_cursor else None,
+        "first_query": urlencode(query),
+        "paged": bool(request.GET.get("cursor")),
     }
     return render(request, "dashboard/conversation_list.html", context)
 
