@@ -26,12 +26,15 @@ class Event(models.Model):
         indexes = [
             # Rasa's own index, under Rasa's name.
             models.Index(fields=["sender_id"], name="ix_events_sender_id"),
-            # Ours, for browsing and for reading a conversation in order.
+            # Ours, for browsing and for reading a conversation in order. Each
+            # filter column comes with sender_id, so "which conversations have
+            # an event like this" is answered from the index alone.
             models.Index(fields=["sender_id", "id"], name="ix_events_sender_id_id"),
-            models.Index(fields=["timestamp"], name="ix_events_timestamp"),
-            models.Index(fields=["intent_name"], name="ix_events_intent_name"),
-            models.Index(fields=["action_name"], name="ix_events_action_name"),
-            models.Index(fields=["type_name"], name="ix_events_type_name"),
+            models.Index(fields=["timestamp", "sender_id"], name="ix_events_timestamp_sender"),
+            models.Index(fields=["intent_name", "sender_id"], name="ix_events_intent_sender"),
+            # action_name holds every event's name (slot names too): with the type beside it.
+            models.Index(fields=["action_name", "type_name", "sender_id"], name="ix_events_action_sender"),
+            models.Index(fields=["type_name", "sender_id"], name="ix_events_type_sender"),
         ]
 
     def __str__(self):

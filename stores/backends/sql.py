@@ -13,6 +13,7 @@ for any other configuration (a second endpoints file, tests).
 
 import hashlib
 import json
+from dataclasses import replace
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -525,7 +526,9 @@ class SQLTrackerStore(TrackerStore):
         if flt.since is not None or flt.until is not None:
             yield events.filter(**_range_lookups(flt))
         if flt.intents:
-            yield events.filter(type_name="user", intent_name__in=flt.intents)
+            # Rasa fills intent_name from parse_data, which only user events
+            # carry: no type condition, so the index alone answers.
+            yield events.filter(intent_name__in=flt.intents)
         if flt.actions:
             yield events.filter(type_name="action", action_name__in=flt.actions)
         if flt.event_types:
@@ -595,7 +598,11 @@ class SQLTrackerStore(TrackerStore):
             return self._selected(flt or ConversationFilter()).count()
 
     def _selected_events(self, flt):
-        events = self._events().filter(sender_id__in=Subquery(self._selected(flt).values("sender_id")))
+        events = self._events()
+        if replace(flt, since=None, until=None) != ConversationFilter():
+            events = events.filter(sender_id__in=Subquery(self._selected(flt).values("sender_id")))
+        # (With no filter but since/until every event in the range belongs to a
+        # selected conversation: no join needed.)
         if flt.since is not None or flt.until is not None:
             events = events.filter(**_range_lookups(flt))
         return events
