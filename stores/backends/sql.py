@@ -495,6 +495,10 @@ class SQLTrackerStore(TrackerStore):
 
     def _selected(self, flt):
         """The summary rows `flt` selects, as a query (nothing loaded yet)."""
+        return self._selection(flt)[0]
+
+    def _selection(self, flt):
+        """(summary rows `flt` selects, their number when already known without a count)."""
         from ..models import ConversationRow
 
         self.refresh_summaries()
@@ -512,13 +516,36 @@ class SQLTrackerStore(TrackerStore):
             rows = rows.filter(min_confidence__lt=flt.max_confidence)
         if flt.has_fallback is not None:
             rows = rows.filter(has_fallback=flt.has_fallback)
-        for events in self._event_conditions(flt):
-            # An uncorrelated IN: both databases run the subquery once (a hashed
-            # semi-join), where a correlated EXISTS made SQLite probe per row.
-            rows = rows.filter(sender_id__in=Subquery(events.values("sender_id")))
+        known_total = None
+        if connections[self.alias].vendor == "postgresql":
+            # PostgreSQL misjudges how many conversations a semi-join keeps and
+            # may rescan a materialised subquery for every conversation (seconds
+            # on a million events). Each condition's conversations come from an
+            # index-only scan instead, intersected here; the planner hashes the
+            # resulting list.
+            senders = self._senders_meeting_event_conditions(flt)
+            if senders is not None:
+                rows = rows.filter(sender_id__in=sorted(senders))
+                if _only_event_conditions(flt):
+                    # Every conversation with events has its summary row.
+                    known_total = len(senders)
+        else:
+            # SQLite runs an uncorrelated IN once, into a temporary index.
+            for events in self._event_conditions(flt):
+                rows = rows.filter(sender_id__in=Subquery(events.values("sender_id")))
+            for senders in self._verified_senders(flt):
+                rows = rows.filter(sender_id__in=senders)
+        return rows, known_total
+
+    def _senders_meeting_event_conditions(self, flt):
+        """The sender ids meeting every event-level filter, or None when there is none."""
+        selected = None
+        conditions = [set(events.values_list("sender_id", flat=True).distinct()) for events in self._event_conditions(flt)]
+        for senders in sorted(conditions, key=len):
+            selected = senders if selected is None else selected & senders
         for senders in self._verified_senders(flt):
-            rows = rows.filter(sender_id__in=senders)
-        return rows
+            selected = set(senders) if selected is None else selected & set(senders)
+        return selected
 
     def _event_conditions(self, flt):
         """Event-level filters the indexed columns answer exactly, as event queries."""
@@ -579,8 +606,9 @@ class SQLTrackerStore(TrackerStore):
         order, limit = check_order(order), page_size(limit)
         key = decode_cursor(order, cursor)
         with self._errors():
-            rows = self._selected(flt)
-            total = rows.count()
+            rows, total = self._selection(flt)
+            if total is None:
+                total = rows.count()
             if order == "sender_id":
                 if key:
                     rows = rows.filter(sender_id__gt=key[0])
@@ -662,6 +690,11 @@ def _stored_type_names(types):
     names = set(types)
     names.update(old for old, new in LEGACY_TYPE_NAMES.items() if new in types)
     return sorted(names)
+
+
+def _only_event_conditions(flt):
+    return replace(flt, sender_id=None, sender_contains=None, min_user_messages=None, max_user_messages=None,
+                   max_confidence=None, has_fallback=None) == flt
 
 
 def _range_lookups(flt):
