@@ -40,6 +40,7 @@ test: install browser
 # Speed goals live here, not in unit tests: results go into BENCHMARKS.md.
 bench: install
 	scripts/with-test-mongo $(PY) bench/write_path.py --write BENCHMARKS.md
+	scripts/with-test-mongo $(PY) bench/queries.py --write BENCHMARKS.md
 
 check: install
 	$(PY) manage.py check
