@@ -7,3 +7,7 @@ os.environ["TRACKERWEB_ENDPOINTS"] = str(Path(__file__).resolve().parent / "endp
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-not-secret")
 
 from trackerweb.settings import *  # noqa: E402,F401,F403
+
+# A file, not SQLite's in-memory database, for the test database: the live
+# server of the browser tests runs in another thread and needs its own connection.
+DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ.get("TMPDIR", "/tmp"), f"trackerweb-test-{os.getpid()}.sqlite3")}

@@ -82,12 +82,17 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "trackerweb.dashboard.access.roles",
             ],
         },
     },
 ]
 
 WSGI_APPLICATION = "trackerweb.wsgi.application"
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:conversation_list"
+LOGOUT_REDIRECT_URL = "login"
 
 # The tracker store: endpoints.yml, as a Rasa bot reads it.
 TRACKERWEB_ENDPOINTS = os.environ.get("TRACKERWEB_ENDPOINTS") or str(BASE_DIR / "endpoints.yml")

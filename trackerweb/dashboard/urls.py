@@ -1,10 +1,14 @@
 from django.urls import path
 
-from . import views
+from . import conversation, editing, listing
 
 app_name = "dashboard"
 
+# Sender ids may hold slashes: each route that takes one starts with its own
+# word and ends with the id, so no id can be mistaken for another route.
 urlpatterns = [
-    path("", views.conversation_list, name="conversation_list"),
-    path("conversations/<path:sender_id>", views.conversation_detail, name="conversation_detail"),
+    path("", listing.conversation_list, name="conversation_list"),
+    path("conversations/<path:sender_id>", conversation.conversation_detail, name="conversation_detail"),
+    path("delete/<path:sender_id>", editing.delete_conversation, name="delete_conversation"),
+    path("audit/", editing.audit_log, name="audit_log"),
 ]

@@ -3,20 +3,24 @@
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
 from stores import load_tracker_store
 from stores.demo import demo_conversations
 from stores.exceptions import StoreError
+from trackerweb.dashboard.access import ROLES
 
 
 class Command(BaseCommand):
     help = (
-        "Create an admin user with a random password when there is no user (the password is "
+        "Create the viewer, editor and admin groups; create an admin user with a random password when there is no user (the password is "
         "printed once), and load demo conversations when the tracker store is empty."
     )
 
     def handle(self, *args, **options):
+        for role in ROLES:
+            Group.objects.get_or_create(name=role)
         User = get_user_model()
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)
