@@ -7,7 +7,7 @@ it can do better natively.
 
 from . import matching
 from .events import parse_events
-from .exceptions import InvalidSenderId
+from .exceptions import ConversationChanged, InvalidSenderId
 from .query import (
     ConversationFilter,
     DistinctNames,
@@ -97,6 +97,24 @@ class TrackerStore:
             # one (Rasa's in-memory, Redis and Mongo stores do; SQL can't).
             self.append(tracker.sender_id, new_events)
         tracker.mark_stored(self.identity, max(stored, len(tracker.events)))
+
+    def replace_events(self, sender_id, events, expected_count=None):
+        """Replace the conversation's events with `events` (to correct or remove an event).
+
+        Validates first: a malformed event changes nothing. With
+        `expected_count`, refuses (`ConversationChanged`) when the store no
+        longer holds that many events — someone appended meanwhile, and
+        replacing would drop their events. Backends do it atomically; this
+        default (delete, then append) is for custom stores.
+        """
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        if expected_count is not None and self.event_count(sender_id) != expected_count:
+            raise ConversationChanged(sender_id)
+        self.delete(sender_id)
+        if events:
+            self.append(sender_id, events)
+        return events
 
     def exists(self, sender_id):
         """Whether a conversation with this sender id is stored."""

@@ -37,3 +37,12 @@ class StoreUnavailable(StoreError):
 
 class InvalidSenderId(StoreError, ValueError):
     """A sender id the store can't hold (wrong type, too long for the backend)."""
+
+
+class ConversationChanged(StoreError):
+    """The conversation changed since it was read; nothing was written."""
+
+    def __init__(self, sender_id):
+        self.sender_id = sender_id
+        super().__init__(f"The conversation {sender_id!r} changed meanwhile (new events arrived); "
+                         f"nothing was changed. Reload it and try again.")

@@ -4,8 +4,6 @@ Users, sessions and the admin live in the default database; the SQL store's
 database (Rasa's, perhaps) only ever gets the `events` table.
 """
 
-from django.db import connections
-
 from .backends.sql import STORE_ALIAS
 
 
@@ -17,10 +15,23 @@ def _is_event_model(model):
     return model._meta.app_label == "stores" and model._meta.model_name == "event"
 
 
+def active_sql_alias():
+    """The database alias of the configured store, when it is the SQL store."""
+    from . import load_tracker_store
+    from .backends.sql import SQLTrackerStore
+    from .exceptions import ConfigurationError
+
+    try:
+        store = load_tracker_store()
+    except ConfigurationError:
+        return None
+    return store.alias if isinstance(store, SQLTrackerStore) else None
+
+
 class TrackerStoreRouter:
     def db_for_read(self, model, **hints):
-        if _is_event_model(model) and STORE_ALIAS in connections.settings:
-            return STORE_ALIAS
+        if _is_event_model(model):
+            return active_sql_alias()
         return None
 
     db_for_write = db_for_read

@@ -10,6 +10,7 @@ import threading
 
 from ..base import TrackerStore
 from ..events import dumps
+from ..exceptions import ConversationChanged
 
 
 class InMemoryTrackerStore(TrackerStore):
@@ -28,6 +29,19 @@ class InMemoryTrackerStore(TrackerStore):
         serialised = [dumps(event, index) for index, event in enumerate(events)]
         with self._lock:
             self._conversations.setdefault(sender_id, []).extend(serialised)
+        return events
+
+    def replace_events(self, sender_id, events, expected_count=None):
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        serialised = [dumps(event, index) for index, event in enumerate(events)]
+        with self._lock:
+            if expected_count is not None and len(self._conversations.get(sender_id, ())) != expected_count:
+                raise ConversationChanged(sender_id)
+            if serialised:
+                self._conversations[sender_id] = serialised
+            else:
+                self._conversations.pop(sender_id, None)
         return events
 
     def retrieve(self, sender_id):

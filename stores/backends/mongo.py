@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import matching
 from ..base import TrackerStore
 from ..events import dumps
-from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
+from ..exceptions import ConfigurationError, ConversationChanged, StoreError, StoreUnavailable
 from ..query import (
     ConversationFilter,
     ConversationSummary,
@@ -170,6 +170,30 @@ class MongoTrackerStore(TrackerStore):
         state = state_after(sender_id, previous, events, self.slots,
                             load_history=lambda: self.retrieve(sender_id).events)
         self._push(sender_id, events, state)
+        return events
+
+    def replace_events(self, sender_id, events, expected_count=None):
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        if not events:
+            if expected_count is not None and self.event_count(sender_id) != expected_count:
+                raise ConversationChanged(sender_id)
+            self.delete(sender_id)
+            return events
+        for index, event in enumerate(events):
+            dumps(event, index)
+        state = self._state_of(self.new_tracker(sender_id, events))
+        del state["sender_id"]
+        selector = self._filter(sender_id)
+        if expected_count is not None:
+            # The count is checked in the same atomic update that replaces the events.
+            selector = {"$and": [selector, {"$expr": {"$eq": [{"$size": {"$ifNull": ["$events", []]}}, expected_count]}}]}
+        with self._errors():
+            result = self.conversations.update_one(selector, {"$set": {**state, "events": events}})
+        if result.matched_count == 0:
+            if expected_count is not None:
+                raise ConversationChanged(sender_id)
+            self._push(sender_id, events, {**state, "sender_id": sender_id})
         return events
 
     def save(self, tracker):

@@ -62,7 +62,7 @@ from urllib.parse import quote, urlencode
 from .. import matching
 from ..base import TrackerStore
 from ..events import dumps
-from ..exceptions import ConfigurationError, StoreError, StoreUnavailable
+from ..exceptions import ConfigurationError, ConversationChanged, StoreError, StoreUnavailable
 from ..query import (
     MAX_TEXT,
     ConversationFilter,
@@ -652,6 +652,30 @@ class RedisTrackerStore(TrackerStore):
                                                   index_entries(self.index_namespace, events)], client=pipe)
                     pipe.execute()
                     return True
+                except redis.WatchError:
+                    continue
+
+    def replace_events(self, sender_id, events, expected_count=None):
+        import redis
+
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        key = self.key(sender_id)
+        with self._errors(), self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    if expected_count is not None and len(self._decode(key, pipe.get(key))) != expected_count:
+                        raise ConversationChanged(sender_id)
+                    pipe.multi()
+                    if events:
+                        self._call("replace", [key], [serialise(sender_id, events), str(self.record_exp or 0),
+                                                      self.index_namespace, sender_id,
+                                                      index_entries(self.index_namespace, events)], client=pipe)
+                    else:
+                        self._call("delete", [key], [self.index_namespace, sender_id], client=pipe)
+                    pipe.execute()
+                    return events
                 except redis.WatchError:
                     continue
 

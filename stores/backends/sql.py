@@ -26,7 +26,14 @@ from django.db.models.functions import Collate, Floor, StrIndex
 from .. import matching
 from ..base import TrackerStore
 from ..events import action_name, dumps, intent_name
-from ..exceptions import ConfigurationError, InvalidEventError, InvalidSenderId, StoreError, StoreUnavailable
+from ..exceptions import (
+    ConfigurationError,
+    ConversationChanged,
+    InvalidEventError,
+    InvalidSenderId,
+    StoreError,
+    StoreUnavailable,
+)
 from ..query import (
     ConversationFilter,
     ConversationSummary,
@@ -349,6 +356,26 @@ class SQLTrackerStore(TrackerStore):
                 self._events().bulk_create(rows, batch_size=INSERT_BATCH)
                 if all(row.id for row in rows):  # databases that return ids; refresh_summaries covers the rest
                     self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
+        return events
+
+    def replace_events(self, sender_id, events, expected_count=None):
+        from ..models import ConversationRow
+
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        rows = [self._row(sender_id, event, index) for index, event in enumerate(events)]
+        with self._errors(), transaction.atomic(using=self.alias):
+            summaries = ConversationRow.objects.using(self.alias)
+            # Lock the conversation (its summary row) against concurrent appends.
+            summaries.bulk_create([ConversationRow(sender_id=sender_id)], ignore_conflicts=True)
+            summaries.select_for_update().get(sender_id=sender_id)
+            if expected_count is not None and self._events().filter(sender_id=sender_id).count() != expected_count:
+                raise ConversationChanged(sender_id)
+            self._events().filter(sender_id=sender_id).delete()
+            summaries.filter(sender_id=sender_id).delete()
+            self._events().bulk_create(rows, batch_size=INSERT_BATCH)
+            if rows and all(row.id for row in rows):
+                self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
         return events
 
     def retrieve(self, sender_id):
@@ -722,3 +749,15 @@ def _summary(row):
         latest_intent=row.latest_intent,
         input_channel=row.input_channel,
     )
+
+
+def resummarize(store, sender_id):
+    """Fold one conversation's summary again from all its rows (after an edit in Django's admin)."""
+    from ..models import ConversationRow
+
+    with store._errors(), transaction.atomic(using=store.alias):
+        ConversationRow.objects.using(store.alias).filter(sender_id=sender_id).delete()
+        rows = store._events().filter(sender_id=sender_id).order_by("id").values_list("id", "data")
+        numbered = [(row_id, store._decode(sender_id, row_id, data)) for row_id, data in rows]
+        if numbered:
+            store._fold_into_summary(sender_id, numbered)

@@ -102,5 +102,5 @@ def test_the_list_page_works_in_a_real_browser(transactional_db, browser, live_s
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#conversations td a")}
     assert set(links) == {"alice", XSS}
     browser.find_element(By.LINK_TEXT, "alice").click()
-    assert browser.find_element(By.TAG_NAME, "h1").text == "Conversation alice"
-    assert "greet" in browser.find_element(By.CSS_SELECTOR, "tr.event-user").text
+    assert browser.current_url.endswith("/conversations/alice")
+    assert "greet" in browser.find_element(By.TAG_NAME, "main").text

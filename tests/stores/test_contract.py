@@ -124,3 +124,40 @@ def test_it_uses_the_domain_slots_given_to_it(store):
     store.slots = [Slot("city", "text"), Slot("mood", "any", initial_value="ok")]
     store.append("frank", [{"event": "slot", "timestamp": 1, "name": "city", "value": "Rome"}])
     assert store.retrieve("frank").slots == {"city": "Rome", "mood": "ok"}
+
+
+def test_replace_events_corrects_a_conversation(store):
+    from stores.query import ConversationFilter
+
+    store.append("fix", turn(1) + turn(2, "bye", "goodbye"))
+    corrected = turn(1) + turn(2, "bye", "affirm")
+    store.replace_events("fix", corrected, expected_count=6)
+    assert store.retrieve("fix").events == corrected
+    assert store.count_conversations(ConversationFilter.build(intents=["goodbye"])) == 0
+    assert store.count_conversations(ConversationFilter.build(intents=["affirm"])) == 1
+    store.replace_events("fix", turn(1))
+    assert store.retrieve("fix").events == turn(1)
+    assert store.conversation_summaries().items[0].events == 3
+
+
+def test_replace_events_refuses_when_events_arrived_meanwhile(store):
+    from stores.exceptions import ConversationChanged
+
+    store.append("busy", turn(1))
+    store.append("busy", turn(2))  # a bot wrote while an editor was correcting
+    with pytest.raises(ConversationChanged):
+        store.replace_events("busy", turn(1)[:2], expected_count=3)
+    assert store.retrieve("busy").events == turn(1) + turn(2)
+
+
+def test_replace_events_with_a_bad_event_changes_nothing(store):
+    store.append("safe", turn(1))
+    with pytest.raises(InvalidEventError):
+        store.replace_events("safe", [{"event": "user", "timestamp": "later"}])
+    assert store.retrieve("safe").events == turn(1)
+
+
+def test_replacing_with_no_events_removes_the_conversation(store):
+    store.append("gone", turn(1))
+    store.replace_events("gone", [], expected_count=3)
+    assert not store.exists("gone")

@@ -14,10 +14,12 @@ class AuditEntry(models.Model):
     DELETE_CONVERSATION = "delete_conversation"
     DELETE_EVENT = "delete_event"
     EDIT_EVENT = "edit_event"
+    ADD_EVENT = "add_event"
     ACTIONS = [
         (DELETE_CONVERSATION, "deleted a conversation"),
         (DELETE_EVENT, "deleted an event"),
         (EDIT_EVENT, "corrected an event"),
+        (ADD_EVENT, "added an event"),
     ]
 
     when = models.DateTimeField(auto_now_add=True, db_index=True)

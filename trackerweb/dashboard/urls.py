@@ -8,7 +8,10 @@ app_name = "dashboard"
 # word and ends with the id, so no id can be mistaken for another route.
 urlpatterns = [
     path("", listing.conversation_list, name="conversation_list"),
+    path("stats.json", listing.conversation_stats, name="conversation_stats"),
     path("conversations/<path:sender_id>", conversation.conversation_detail, name="conversation_detail"),
     path("delete/<path:sender_id>", editing.delete_conversation, name="delete_conversation"),
+    path("delete-event/<int:index>/<path:sender_id>", editing.delete_event, name="delete_event"),
+    path("edit-event/<int:index>/<path:sender_id>", editing.edit_event, name="edit_event"),
     path("audit/", editing.audit_log, name="audit_log"),
 ]

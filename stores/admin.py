@@ -1,0 +1,67 @@
+"""Django's admin lists and edits the SQL store's `events` rows.
+
+An edited row stays a row Rasa can read: `data` must be a valid event, and
+the columns Rasa derives from it (type_name, timestamp, intent_name,
+action_name) are filled from it as Rasa fills them. Each change updates the
+conversation's summary and goes into trackerweb's audit log.
+"""
+
+import json
+
+from django import forms
+from django.contrib import admin
+from . import load_tracker_store
+from .backends.sql import SQLTrackerStore, resummarize
+from .events import action_name, dumps, intent_name, validate_event
+from .exceptions import InvalidEventError
+from .models import Event
+
+
+class EventAdminForm(forms.ModelForm):
+    class Meta:
+        model = Event
+        fields = ["sender_id", "data"]
+
+    def clean_data(self):
+        try:
+            event = validate_event(json.loads(self.cleaned_data["data"] or ""))
+        except ValueError as e:  # json's errors and InvalidEventError alike
+            problem = e.problem if isinstance(e, InvalidEventError) else f"not valid JSON: {e}"
+            raise forms.ValidationError(problem) from None
+        self.event = event
+        return dumps(event)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    form = EventAdminForm
+    list_display = ["id", "sender_id", "type_name", "timestamp", "intent_name", "action_name"]
+    list_filter = ["type_name"]
+    search_fields = ["=sender_id", "intent_name", "action_name"]
+    ordering = ["-id"]
+    show_full_result_count = False  # no COUNT(*) over millions of rows on every page
+
+    def has_module_permission(self, request):
+        # Only when the configured store is the SQL store.
+        return isinstance(load_tracker_store(), SQLTrackerStore) and super().has_module_permission(request)
+
+    def save_model(self, request, obj, form, change):
+        event = form.event
+        obj.type_name, obj.timestamp = event["event"], event.get("timestamp")
+        obj.intent_name, obj.action_name = intent_name(event), action_name(event)
+        super().save_model(request, obj, form, change)
+        self._after_change(request, obj, "edit_event" if change else "add_event")
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self._after_change(request, obj, "delete_event")
+
+    def _after_change(self, request, obj, action):
+        from trackerweb.dashboard.models import AuditEntry
+
+        store = load_tracker_store()
+        if isinstance(store, SQLTrackerStore):
+            resummarize(store, obj.sender_id)
+        AuditEntry.objects.create(user=request.user, username=request.user.get_username(), action=action,
+                                  sender_id=obj.sender_id, event_type=obj.type_name,
+                                  detail=f"in Django's admin, events row {obj.pk}")

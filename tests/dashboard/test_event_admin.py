@@ -1,0 +1,58 @@
+"""Django's admin edits the SQL store's rows as Rasa would have written them, and audits it."""
+
+import json
+
+import pytest
+
+from stores import load_tracker_store
+from stores.query import ConversationFilter
+from tests.dashboard.conftest import make_user
+from trackerweb.dashboard.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def active_sql_store(endpoints_file, tmp_path, db_access):
+    endpoints_file(f"tracker_store:\n  type: SQL\n  db: {tmp_path / 'bot.db'}\n")
+    store = load_tracker_store()
+    store.append("alice", [{"event": "user", "timestamp": 1.0, "text": "hi",
+                            "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}}])
+    return store
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(make_user("root", is_superuser=True, is_staff=True))
+    return client
+
+
+def test_the_admin_lists_the_stores_events(admin_client, active_sql_store):
+    page = admin_client.get("/admin/stores/event/").content.decode()
+    assert "alice" in page and "greet" in page
+
+
+def test_an_admin_edit_fills_rasas_columns_and_is_audited(admin_client, active_sql_store):
+    from stores.models import Event
+
+    row = Event.objects.using(active_sql_store.alias).get()
+    corrected = {"event": "user", "timestamp": 5.0, "text": "hello", "parse_data": {"intent": {"name": "affirm"}}}
+    response = admin_client.post(f"/admin/stores/event/{row.pk}/change/",
+                                 {"sender_id": "alice", "data": json.dumps(corrected)})
+    assert response.status_code == 302
+    row.refresh_from_db(using=active_sql_store.alias)
+    assert (row.type_name, row.timestamp, row.intent_name) == ("user", 5.0, "affirm")
+    assert active_sql_store.count_conversations(ConversationFilter.build(intents=["affirm"])) == 1
+    assert active_sql_store.conversation_summaries().items[0].latest_intent == "affirm"
+    assert AuditEntry.objects.get().action == "edit_event"
+
+
+def test_an_admin_edit_with_a_bad_event_is_a_form_error(admin_client, active_sql_store):
+    from stores.models import Event
+
+    row = Event.objects.using(active_sql_store.alias).get()
+    response = admin_client.post(f"/admin/stores/event/{row.pk}/change/",
+                                 {"sender_id": "alice", "data": '{"event": "user", "timestamp": "x"}'})
+    assert response.status_code == 200 and "must be a finite number" in response.content.decode()
+    row.refresh_from_db(using=active_sql_store.alias)
+    assert json.loads(row.data)["text"] == "hi"
