@@ -281,7 +281,9 @@ class MongoTrackerStore(TrackerStore):
 
     def _query(self, flt):
         """The MongoDB filter document for `flt`: one clause per filter, all AND-ed."""
-        clauses = [{"events.0": {"$exists": True}}]
+        # Conversations with events: Rasa's latest_event_time is a number exactly
+        # then, and its index serves the activity order too.
+        clauses = [{"latest_event_time": {"$type": "number"}}]
         if flt.sender_id is not None:
             clauses.append(self._filter(flt.sender_id))
         if flt.sender_contains is not None:
