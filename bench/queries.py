@@ -188,6 +188,24 @@ def mongo_by_hand(url, db):
     return query, stats
 
 
+def list_page_renderer(store):
+    """The dashboard's list page, rendered by its view on the server (no network, no browser)."""
+    from django.contrib.auth.models import User
+    from django.test import RequestFactory
+
+    from stores.handler import set_tracker_store
+    from trackerweb.dashboard.listing import conversation_list
+
+    set_tracker_store(store)  # the one the dashboard's views find
+    request = RequestFactory().get("/")
+    request.user = User(username="bench", is_superuser=True, is_active=True)
+
+    def render():
+        response = conversation_list(request)
+        assert response.status_code == 200, response.status_code
+    return render
+
+
 def backends(workdir):
     sqlite_path = Path(workdir) / "bench.db"
     yield ("sqlite", SQLTrackerStore(db=str(sqlite_path)),
@@ -255,6 +273,9 @@ def run(conversations, events_each, only):
                     rows.append((name, case, selected, first, last, raw_first, raw_last))
                     print(f"{name:10} {case:20} {selected:6}: first {first:8.1f} last {last:8.1f} "
                           f"(by hand {raw_first:8.1f} / {raw_last:8.1f}) ms", file=sys.stderr)
+                list_page = median_ms(list_page_renderer(store))
+                rows.append((name, "list page, server render", conversations, list_page, None, None, None))
+                print(f"{name:10} list page rendered in {list_page:.1f} ms", file=sys.stderr)
                 try:
                     ours = median_ms(lambda: store.statistics(ConversationFilter()))
                 except StoreError as e:
@@ -262,7 +283,7 @@ def run(conversations, events_each, only):
                     ours = None
                 raw = median_ms(lambda: stats_by_hand(ConversationFilter()))
                 rows.append((name, "statistics", conversations, ours, None, raw, None))
-                print(f"{name:10} statistics: {ours} ms (by hand {raw:.1f})", file=sys.stderr)
+                print(f"{name:10} statistics: {ours if ours is None else round(ours, 1)} ms (by hand {raw:.1f})", file=sys.stderr)
             finally:
                 cleanup()
     return rows

@@ -145,6 +145,12 @@ def load_tracker_store():
         return store
 
 
+def set_tracker_store(store):
+    """Make `store` the one `load_tracker_store()` returns in this process (benchmarks, tools)."""
+    with _lock:
+        _active[active_endpoints_path()] = store
+
+
 def forget_tracker_stores():
     """Drop the cached stores (tests, and after endpoints.yml changed)."""
     with _lock:
