@@ -56,6 +56,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "stores",
     "trackerweb.dashboard",
 ]
@@ -89,6 +92,33 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "trackerweb.wsgi.application"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "trackerweb.api.authentication.QueryTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["trackerweb.api.permissions.IsViewer"],
+    "DEFAULT_THROTTLE_CLASSES": ["trackerweb.api.throttling.PerTokenThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"per_token": os.environ.get("TRACKERWEB_API_RATE", "600/minute")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "trackerweb.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "trackerweb API",
+    "DESCRIPTION": "Query, export and write conversations of Rasa-style tracker stores.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Served from our own static files: the docs page works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:conversation_list"

@@ -6,5 +6,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # The API first: Rasa's /conversations/{id}/tracker must win over the
+    # dashboard's /conversations/<sender id> page.
+    path("", include("trackerweb.api.urls")),
     path("", include("trackerweb.dashboard.urls")),
 ]

@@ -1,0 +1,36 @@
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from stores import load_tracker_store
+
+
+def user_with_role(name, role=None):
+    user = User.objects.create_user(name, password="not used here")
+    if role:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+def token_client(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def api_store(endpoints_file):
+    """A fresh in-memory store, the configured one for the API."""
+    endpoints_file("")
+    return load_tracker_store()
+
+
+@pytest.fixture
+def viewer_api(db):
+    return token_client(user_with_role("api-viewer", "viewer"))
+
+
+@pytest.fixture
+def editor_api(db):
+    return token_client(user_with_role("api-editor", "editor"))
