@@ -41,6 +41,7 @@ test: install browser
 bench: install
 	scripts/with-test-mongo $(PY) bench/write_path.py --write BENCHMARKS.md
 	scripts/with-test-mongo $(PY) bench/queries.py --write BENCHMARKS.md
+	$(PY) bench/export.py --write BENCHMARKS.md
 
 check: install
 	$(PY) manage.py check

@@ -251,6 +251,7 @@ class SQLTrackerStore(TrackerStore):
         if self.login_db and not self.settings_dict["ENGINE"].endswith("postgresql"):
             raise _bad_value("login_db", "is only supported with the postgresql dialect")
         self._alias = None
+        self._code_point_column = None
 
     def __repr__(self):
         return f"<SQLTrackerStore {self.describe()}>"
@@ -663,12 +664,39 @@ class SQLTrackerStore(TrackerStore):
         return events
 
     def filtered_events(self, flt=None):
+        for sender_id, row_id, data in self._filtered_rows(flt):
+            yield sender_id, self._decode(sender_id, row_id, data)
+
+    def filtered_events_json(self, flt=None):
+        # Rows hold each event as JSON already: pass the text on undecoded.
+        for sender_id, row_id, data in self._filtered_rows(flt):
+            if isinstance(data, str) and data.startswith("{") and data.endswith("}"):
+                yield sender_id, data
+            else:
+                yield sender_id, dumps(self._decode(sender_id, row_id, data))
+
+    def _filtered_rows(self, flt):
         flt = flt or ConversationFilter()
         with self._errors():
-            rows = (self._selected_events(flt).order_by(self._order_sender(), "id")
+            rows = (self._selected_events(flt).order_by(self._events_sender_order(), "id")
                     .values_list("sender_id", "id", "data").iterator(chunk_size=2000))
-            for sender_id, row_id, data in rows:
-                yield sender_id, self._decode(sender_id, row_id, data)
+            yield from rows
+
+    def _events_sender_order(self):
+        """Code-point order of events.sender_id, by its own index where its collation already is."""
+        connection = connections[self.alias]
+        if connection.vendor != "postgresql":
+            return F("sender_id")
+        if self._code_point_column is None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT coalesce(c.collname, d.datcollate) FROM pg_attribute a JOIN pg_class t ON t.oid = a.attrelid "
+                    "LEFT JOIN pg_collation c ON c.oid = a.attcollation AND c.collname <> 'default' "
+                    "JOIN pg_database d ON d.datname = current_database() "
+                    "WHERE t.relname = 'events' AND a.attname = 'sender_id'")
+                collation = (cursor.fetchone() or [""])[0] or ""
+            self._code_point_column = collation.lower() in CODE_POINT_COLLATIONS
+        return F("sender_id") if self._code_point_column else Collate("sender_id", "C")
 
     def statistics(self, flt=None, *, bucket="day", top=10):
         flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
@@ -707,6 +735,9 @@ class SQLTrackerStore(TrackerStore):
                 sorted({LEGACY_TYPE_NAMES.get(t, t) for t in types.distinct()}),
             )
 
+
+# Collations that order text by code point, as Python does.
+CODE_POINT_COLLATIONS = {"c", "posix", "c.utf-8", "c.utf8", "ucs_basic"}
 
 # Rasa's SQL store writes the class's old type name for legacy events whose
 # data says the new one: `form` rows hold active_loop events.

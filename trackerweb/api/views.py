@@ -195,8 +195,7 @@ class EventExport(APIView):
                    (200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request):
-        flt = conversation_filter(request)
-        return export_response(request, load_tracker_store().filtered_events(flt))
+        return export_response(request, load_tracker_store(), conversation_filter(request))
 
 
 class Statistics(APIView):
