@@ -88,6 +88,8 @@ def test_a_store_that_is_down_gets_a_page_naming_it(viewer_client, endpoints_fil
 
 def test_the_list_page_works_in_a_real_browser(transactional_db, browser, live_server, store, viewer):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
 
     from tests.dashboard.conftest import PASSWORD
 
@@ -97,10 +99,14 @@ def test_the_list_page_works_in_a_real_browser(transactional_db, browser, live_s
     assert "/accounts/login/" in browser.current_url
     browser.find_element(By.ID, "id_username").send_keys("vera")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.login button").click()
+    login = browser.find_element(By.CSS_SELECTOR, "form.login button")
+    login.click()
+    WebDriverWait(browser, 10).until(staleness_of(login))
     assert browser.title == "Conversations · trackerweb"  # the stored <script> did not run
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#conversations td a")}
     assert set(links) == {"alice", XSS}
-    browser.find_element(By.LINK_TEXT, "alice").click()
+    link = browser.find_element(By.LINK_TEXT, "alice")
+    link.click()
+    WebDriverWait(browser, 10).until(staleness_of(link))
     assert browser.current_url.endswith("/conversations/alice")
     assert "greet" in browser.find_element(By.TAG_NAME, "main").text

@@ -1,17 +1,35 @@
-"""The conversation list: summaries for the filter in the URL, cursor pages."""
+"""The conversation list: the filter form, summaries for the filter in the URL, cursor pages;
+stats.json: the statistics of the same filter, for the page's charts.
 
+The page itself never computes statistics (slow on a big store): its script
+fetches them from stats.json, with the same query parameters.
+"""
+
+import functools
+import time
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
+from django.core.cache import cache
+from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from stores import load_tracker_store
+from stores.exceptions import StoreError, StoreUnavailable
 from stores.query import ConversationFilter, FilterError
 
 from .access import viewer_required
 from .errors import store_errors_as_pages
+from .forms import ConversationFilterForm
 
 PAGE_SIZE = 50
+# distinct_names() reads an index of every event: too slow for every page
+# view on a big store, and a name that appeared a minute ago can wait.
+PICKER_NAMES_SECONDS = 60
+# A filter's time range up to this long is charted per hour, longer per day.
+HOURLY_UP_TO_SECONDS = 3 * 86400
+BUCKET_SECONDS = {"day": 86400, "hour": 3600}
 
 
 def as_time(timestamp):
@@ -20,26 +38,110 @@ def as_time(timestamp):
     return datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
+def picker_names(store):
+    """The store's `DistinctNames`, cached briefly in Django's cache (local memory by default).
+
+    Keyed by the store instance: stores.handler keeps one per process for
+    as long as the process runs, and a new one after the endpoints change.
+    """
+    key = f"trackerweb:distinct-names:{type(store).__qualname__}:{id(store)}"
+    names = cache.get(key)
+    if names is None:
+        names = store.distinct_names()
+        cache.set(key, names, PICKER_NAMES_SECONDS)
+    return names
+
+
 @viewer_required
 @store_errors_as_pages
 def conversation_list(request):
     store = load_tracker_store()
+    form = ConversationFilterForm(request.GET, names=picker_names(store))
+    if not form.is_valid():
+        return render_list(request, store, form, status=400)
     try:
-        flt = ConversationFilter.from_query(request.GET)
-        page = store.conversation_summaries(flt, order=request.GET.get("order"), cursor=request.GET.get("cursor"),
+        page = store.conversation_summaries(form.filter, order=form.order, cursor=request.GET.get("cursor"),
                                             limit=PAGE_SIZE)
     except FilterError as e:
-        return render(request, "dashboard/conversation_list.html", {"store": store, "error": e}, status=400)
-    query = flt.as_query()
-    if request.GET.get("order"):
-        query["order"] = request.GET["order"]
+        form.add_filter_error(e)
+        return render_list(request, store, form, status=400)
+    return render_list(request, store, form, page=page, paged=bool(request.GET.get("cursor")))
+
+
+def render_list(request, store, form, page=None, paged=False, status=200):
+    query = form.filter.as_query() if form.filter else {}
+    order_query = {**query, "order": form.order} if request.GET.get("order") else query
     context = {
         "store": store,
+        "form": form,
+        "error": form.filter_error,
+        "filtered": bool(query),
         "page": page,
-        "rows": [{**summary.as_dict(), "started": as_time(summary.first_event_time),
-                  "last_active": as_time(summary.last_event_time)} for summary in page.items],
-        "next_query": urlencode({**query, "cursor": page.next_cursor}) if page.next_cursor else None,
-        "first_query": urlencode(query),
-        "paged": bool(request.GET.get("cursor")),
+        "rows": [summary_row(summary) for summary in page.items] if page else [],
+        "next_query": urlencode({**order_query, "cursor": page.next_cursor}) if page and page.next_cursor else None,
+        "first_query": urlencode(order_query),
+        "paged": paged,
+        "stats_url": f"{reverse('dashboard:conversation_stats')}?{urlencode(query)}",
     }
-    return render(request, "dashboard/conversation_list.html", context)
+    return render(request, "dashboard/conversation_list.html", context, status=status)
+
+
+def summary_row(summary):
+    return {**summary.as_dict(), "started": as_time(summary.first_event_time),
+            "last_active": as_time(summary.last_event_time)}
+
+
+def store_errors_as_json(view):
+    """stats.json's twin of store_errors_as_pages: a store that is down is a 503 naming it, in JSON."""
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except StoreUnavailable as e:
+            return JsonResponse({"error": {"message": str(e)}}, status=503)
+        except StoreError as e:
+            return JsonResponse({"error": {"message": str(e)}}, status=500)
+
+    return wrapper
+
+
+@viewer_required
+@store_errors_as_json
+def conversation_stats(request):
+    """The statistics of the filter in the query (the list page's parameters; `bucket=day|hour` optional)."""
+    store = load_tracker_store()
+    try:
+        flt = ConversationFilter.from_query(request.GET)
+        stats = store.statistics(flt, bucket=request.GET.get("bucket") or bucket_for(flt))
+    except FilterError as e:
+        return JsonResponse({"error": {"field": e.field, "problem": e.problem, "message": str(e)}}, status=400)
+    return JsonResponse(statistics_as_json(stats))
+
+
+def bucket_for(flt):
+    """Hours for a short time range (a few days: too few points by the day), else days.
+
+    A range without an end ("since yesterday") runs until now.
+    """
+    if flt.since is None:
+        return "day"
+    until = flt.until if flt.until is not None else time.time()
+    return "hour" if until - flt.since <= HOURLY_UP_TO_SECONDS else "day"
+
+
+def statistics_as_json(stats):
+    def named_counts(pairs):
+        return [{"name": name, "count": count} for name, count in pairs]
+
+    return {
+        "bucket": stats.bucket,
+        "bucket_seconds": BUCKET_SECONDS[stats.bucket],
+        "conversations": stats.conversations,
+        "events": stats.events,
+        "events_over_time": [{"start": start, "events": events, "user_messages": users}
+                             for start, events, users in stats.events_over_time],
+        "top_intents": named_counts(stats.top_intents),
+        "top_actions": named_counts(stats.top_actions),
+        "conversations_per_channel": named_counts(stats.conversations_per_channel),
+    }

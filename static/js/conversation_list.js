@@ -1,0 +1,197 @@
+// The conversation list page: charts of the current filter, and short URLs from the filter form.
+// Only an enhancement: without it the form still filters and the table still lists.
+(function () {
+  "use strict";
+
+  const DAY = 86400;
+  const MAX_FILLED_POINTS = 5000;
+  const LABEL_CHARACTERS = 20;
+  const PALETTE = ["#3b6fd8", "#e07a1f", "#4c8c6a", "#b4436c", "#7a5cc4", "#c9a227", "#2b9bb0", "#8a8f98"];
+
+  // Only the filters in use go into the URL: links stay short enough to share.
+  function dropEmptyParameters(form) {
+    form.addEventListener("formdata", (event) => {
+      for (const name of new Set(event.formData.keys())) {
+        if (event.formData.getAll(name).every((value) => value === "")) {
+          event.formData.delete(name);
+        }
+      }
+    });
+  }
+
+  function bucketLabel(start, bucket) {
+    const iso = new Date(start * 1000).toISOString(); // UTC, as the store counts
+    return bucket === "hour" ? `${iso.slice(0, 10)} ${iso.slice(11, 16)}` : iso.slice(0, 10);
+  }
+
+  // The store lists only buckets that have events; a quiet hour or day is a zero, not a gap
+  // nobody sees. Hours fill whole UTC days, so even one busy hour shows its day around it.
+  function withQuietBuckets(points, size) {
+    if (points.length === 0) {
+      return points;
+    }
+    let first = points[0].start;
+    let last = points[points.length - 1].start;
+    if (size < DAY) {
+      first -= first % DAY;
+      last += DAY - size - (last % DAY);
+    }
+    if ((last - first) / size > MAX_FILLED_POINTS) {
+      return points;
+    }
+    const byStart = new Map(points.map((point) => [point.start, point]));
+    const filled = [];
+    for (let start = first; start <= last; start += size) {
+      filled.push(byStart.get(start) || { start, events: 0, user_messages: 0 });
+    }
+    return filled;
+  }
+
+  function counted(number, noun) {
+    return `${number.toLocaleString("en")} ${noun}${number === 1 ? "" : "s"}`;
+  }
+
+  function shortened(label) {
+    return label.length > LABEL_CHARACTERS ? `${label.slice(0, LABEL_CHARACTERS - 1)}…` : label;
+  }
+
+  function fillNumbers(figure, rows) {
+    const body = figure.querySelector(".chart-numbers tbody");
+    body.replaceChildren(...rows.map((cells) => {
+      const row = document.createElement("tr");
+      for (const value of cells) {
+        const cell = document.createElement("td");
+        cell.textContent = String(value);
+        row.append(cell);
+      }
+      return row;
+    }));
+  }
+
+  function overTimeChart(figure, stats) {
+    const points = withQuietBuckets(stats.events_over_time, stats.bucket_seconds);
+    figure.querySelector(".bucket").textContent = stats.bucket;
+    fillNumbers(figure, stats.events_over_time.map((p) => [bucketLabel(p.start, stats.bucket), p.events,
+      p.user_messages]));
+    return new Chart(figure.querySelector("canvas"), {
+      type: "bar",
+      data: {
+        labels: points.map((p) => bucketLabel(p.start, stats.bucket)),
+        datasets: [
+          { label: "Events", data: points.map((p) => p.events), backgroundColor: PALETTE[0] },
+          { label: "User messages", data: points.map((p) => p.user_messages), backgroundColor: PALETTE[1] },
+        ],
+      },
+      options: {
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          y: { beginAtZero: true, ticks: { precision: 0 } },
+          x: { ticks: { maxRotation: 0, autoSkipPadding: 12 } },
+        },
+      },
+    });
+  }
+
+  function rankingChart(figure, items, label, color) {
+    fillNumbers(figure, items.map((item) => [item.name, item.count]));
+    return new Chart(figure.querySelector("canvas"), {
+      type: "bar",
+      data: {
+        labels: items.map((item) => item.name),
+        datasets: [{ label, data: items.map((item) => item.count), backgroundColor: color, maxBarThickness: 24 }],
+      },
+      options: {
+        indexAxis: "y",
+        plugins: { legend: { display: false } },
+        scales: {
+          x: { beginAtZero: true, ticks: { precision: 0 } },
+          y: { ticks: { autoSkip: false, callback(value) { return shortened(this.getLabelForValue(value)); } } },
+        },
+      },
+    });
+  }
+
+  function channelChart(figure, items) {
+    fillNumbers(figure, items.map((item) => [item.name, item.count]));
+    return new Chart(figure.querySelector("canvas"), {
+      type: "doughnut",
+      data: {
+        labels: items.map((item) => item.name),
+        datasets: [{ label: "Conversations", data: items.map((item) => item.count),
+          backgroundColor: items.map((_, index) => PALETTE[index % PALETTE.length]) }],
+      },
+      options: { plugins: { legend: { position: "right" } } },
+    });
+  }
+
+  function drawCharts(section, stats) {
+    const figure = (name) => section.querySelector(`[data-chart="${name}"]`);
+    const status = section.querySelector(".charts-status");
+    status.textContent = `${counted(stats.events, "event")} in ${counted(stats.conversations, "conversation")}`;
+    if (stats.events === 0) {
+      section.querySelector(".chart-grid").hidden = true;
+      return null;
+    }
+    rankingChart(figure("intents"), stats.top_intents, "User messages", PALETTE[0]);
+    rankingChart(figure("actions"), stats.top_actions, "Runs", PALETTE[2]);
+    channelChart(figure("channels"), stats.conversations_per_channel);
+    return overTimeChart(figure("over-time"), stats);
+  }
+
+  // The server charts by the hour when the filter's range is short; when a
+  // longer (or no) range holds only a few days of events, days are too coarse too.
+  function tooFewDays(stats) {
+    const points = stats.events_over_time;
+    return stats.bucket === "day" && points.length > 0 && points[points.length - 1].start - points[0].start < 3 * DAY;
+  }
+
+  async function fetchStatistics(url) {
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    const body = await response.json();
+    if (!response.ok) {
+      throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+    }
+    return body;
+  }
+
+  async function loadCharts(section) {
+    const status = section.querySelector(".charts-status");
+    const url = new URL(section.dataset.statsUrl, window.location.href);
+    section.hidden = false;
+    section.setAttribute("aria-busy", "true");
+    try {
+      const stats = await fetchStatistics(url);
+      const overTime = drawCharts(section, stats);
+      if (overTime && !url.searchParams.has("bucket") && tooFewDays(stats)) {
+        url.searchParams.set("bucket", "hour");
+        const hourly = await fetchStatistics(url);
+        overTime.destroy();
+        overTimeChart(section.querySelector('[data-chart="over-time"]'), hourly);
+      }
+    } catch (error) {
+      section.querySelector(".chart-grid").hidden = true;
+      status.textContent = `The charts could not be loaded: ${error.message}`;
+      status.classList.add("error");
+    } finally {
+      section.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function setUpCharts() {
+    // The page is server-rendered and charts are small: animating them only delays reading.
+    Chart.defaults.animation = false;
+    Chart.defaults.maintainAspectRatio = false;
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    Chart.defaults.color = "#1d2430";
+  }
+
+  const form = document.getElementById("filters");
+  if (form) {
+    dropEmptyParameters(form);
+  }
+  const section = document.getElementById("charts");
+  if (section && window.Chart) {
+    setUpCharts();
+    loadCharts(section);
+  }
+})();

@@ -1,0 +1,158 @@
+"""The conversation list's filter form: ConversationFilter's URL parameters as widgets.
+
+The form renders; `ConversationFilter.from_query` validates. One validator
+means the page, stats.json and anything else reading these parameters agree
+on what they mean, and a `FilterError` becomes an error on the field it
+names. Field names are the parameter names, so submitting the form (GET)
+puts the filter in the URL, where it can be bookmarked and shared.
+"""
+
+import math
+from datetime import datetime, timezone
+
+from django import forms
+
+from stores.events import KNOWN_EVENT_TYPES
+from stores.query import ORDERS, ConversationFilter, FilterError, check_order
+
+ORDER_LABELS = {"-last_event_time": "Newest activity first", "sender_id": "Sender id"}
+FALLBACK_CHOICES = [("", "Any"), ("true", "Yes"), ("false", "No")]
+PICKER_ROWS = 6
+# How the form is laid out: (legend, field names).
+FIELDSETS = [
+    ("Who", ["sender_id", "sender_contains", "channels"]),
+    ("When (UTC)", ["since", "until"]),
+    ("What happened (Ctrl/⌘-click to pick several)", ["intents", "actions", "event_types"]),
+    ("What was said and set", ["text", "entities", "slot", "slot_value"]),
+    ("How it went", ["min_user_messages", "max_user_messages", "max_confidence", "has_fallback"]),
+]
+
+
+class NameListSelect(forms.SelectMultiple):
+    """A multi-select that also reads comma-joined values (`?intents=a,b`), as ConversationFilter does."""
+
+    def value_from_datadict(self, data, files, name):
+        values = super().value_from_datadict(data, files, name)
+        return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+class AnyValueAccepted:
+    """Choices to offer, not to enforce: every value goes on to ConversationFilter, which judges it."""
+
+    def valid_value(self, value):
+        return True
+
+
+class NameListField(AnyValueAccepted, forms.MultipleChoiceField):
+    widget = NameListSelect
+
+
+class OfferedChoiceField(AnyValueAccepted, forms.ChoiceField):
+    pass
+
+
+class UTCDateTimeInput(forms.DateTimeInput):
+    """`<input type="datetime-local">` for since/until, showing whatever the URL gave as UTC.
+
+    The URL may hold a date, an ISO date-time with a zone or epoch seconds;
+    the input can only show "YYYY-MM-DDTHH:MM[:SS]", so the value is
+    converted, rounded outwards to the second (`round_up` for until) so that
+    submitting the form again never narrows the range.
+    """
+
+    input_type = "datetime-local"
+
+    def __init__(self, round_up=False, attrs=None):
+        super().__init__(attrs={"step": "1", **(attrs or {})})
+        self.round_up = round_up
+
+    def format_value(self, value):
+        epoch = epoch_seconds(value)
+        if epoch is None:
+            return None
+        moment = datetime.fromtimestamp(math.ceil(epoch) if self.round_up else math.floor(epoch), tz=timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S" if moment.second else "%Y-%m-%dT%H:%M")
+
+
+def epoch_seconds(value):
+    """A since/until value read exactly as ConversationFilter reads it; None when it can't be."""
+    try:
+        return ConversationFilter.build(since=value).since
+    except FilterError:
+        return None
+
+
+def text_input(placeholder=None):
+    return forms.TextInput(attrs={"placeholder": placeholder} if placeholder else None)
+
+
+class ConversationFilterForm(forms.Form):
+    """Every filter of `ConversationFilter`, and the order of the list.
+
+    Fields are lenient (text, names, no choice checks) so that every value
+    reaches `ConversationFilter`, whose `FilterError` then lands on the field
+    it names. After `is_valid()`, `filter` and `order` hold the result.
+    """
+
+    sender_id = forms.CharField(label="Sender id", required=False, widget=text_input("exact"))
+    sender_contains = forms.CharField(label="Sender id contains", required=False)
+    since = forms.CharField(label="From", required=False, widget=UTCDateTimeInput())
+    until = forms.CharField(label="Until", required=False, widget=UTCDateTimeInput(round_up=True),
+                            help_text="Both UTC, inclusive: conversations with an event in between.")
+    intents = NameListField(label="Intents", required=False)
+    actions = NameListField(label="Actions", required=False)
+    event_types = NameListField(label="Event types", required=False)
+    text = forms.CharField(label="Text contains", required=False, help_text="In a user or bot message; any case.")
+    entities = forms.CharField(label="Entity", required=False, widget=text_input("e.g. cuisine"))
+    channels = forms.CharField(label="Channel", required=False, widget=text_input("e.g. rest"))
+    slot = forms.CharField(label="Slot", required=False)
+    slot_value = forms.CharField(label="Slot value", required=False, help_text="Needs a slot.")
+    min_user_messages = forms.CharField(label="User messages, at least", required=False,
+                                        widget=forms.NumberInput(attrs={"min": 0}))
+    max_user_messages = forms.CharField(label="User messages, at most", required=False,
+                                        widget=forms.NumberInput(attrs={"min": 0}))
+    max_confidence = forms.CharField(
+        label="Low confidence: below", required=False,
+        widget=forms.NumberInput(attrs={"min": 0, "max": 1, "step": "0.01", "placeholder": "e.g. 0.5"}),
+        help_text="A user message whose intent confidence is below this.")
+    has_fallback = OfferedChoiceField(label="Has a fallback", required=False, choices=FALLBACK_CHOICES)
+    order = OfferedChoiceField(label="Sort by", required=False,
+                              choices=[(order, ORDER_LABELS[order]) for order in ORDERS])
+
+    def __init__(self, data, *, names):
+        """`names`: the store's `DistinctNames`, offered in the intent and action pickers."""
+        super().__init__(data)
+        self.filter = self.order = self.filter_error = None
+        self._offer("intents", names.intents)
+        self._offer("actions", names.actions)
+        self._offer("event_types", KNOWN_EVENT_TYPES)
+
+    def _offer(self, name, names):
+        # The URL's own names stay offered (and selected) even when the store
+        # no longer holds them, so submitting again keeps the filter.
+        field = self.fields[name]
+        given = field.widget.value_from_datadict(self.data, None, name)
+        field.choices = [(value, value) for value in sorted({*names, *given})]
+        field.widget.attrs["size"] = PICKER_ROWS
+
+    def fieldsets(self):
+        return [(legend, [self[name] for name in names]) for legend, names in FIELDSETS]
+
+    def clean(self):
+        try:
+            self.filter = ConversationFilter.from_query(self.data)
+            self.order = check_order(self.data.get("order"))
+        except FilterError as e:
+            self.add_filter_error(e)
+        return self.cleaned_data
+
+    def add_filter_error(self, error):
+        """Show a FilterError on the field it names (above the form when no field does, e.g. a cursor).
+
+        `filter_error` keeps it whole ("since: ..."), for the summary above the form.
+        """
+        self.filter_error = error
+        if error.field in self.fields:
+            self.add_error(error.field, error.problem)
+        else:
+            self.add_error(None, str(error))
