@@ -37,6 +37,6 @@ class Command(BaseCommand):
                     store.append(sender_id, events)
                 self.stdout.write(f"Loaded {len(conversations)} demo conversations into {store!r}.")
             else:
-                self.stdout.write(f"The tracker store already holds conversations: no demo data loaded.")
+                self.stdout.write("The tracker store already holds conversations: no demo data loaded.")
         except StoreError as e:
             raise CommandError(str(e)) from e
