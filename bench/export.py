@@ -35,11 +35,9 @@ def pg_store(name, **extra):
                            username=servers.PG["user"], db=name, **extra)
 
 
-def load(name, conversations, events_each):
+def load(store, conversations, events_each):
     from bench.queries import generate
-    from bench import servers
 
-    store = pg_store(name, login_db=servers.PG["login_db"])
     for sender_id, events in generate(conversations, events_each).items():
         store.append(sender_id, events)
     store.close()
@@ -101,10 +99,11 @@ def run(args):
     from bench import servers
 
     setup_django()
-    name = servers.unique_name("trackerweb_export")
+    scratch = servers.scratch_postgres("trackerweb_export")
+    name = scratch.name
     results = {}
     try:
-        load(name, args.conversations, args.events)
+        load(scratch.store, args.conversations, args.events)
         for what in ["raw", "ndjson", "csv"]:
             child = subprocess.run([sys.executable, __file__, "--measure", what, "--database", name],
                                    capture_output=True, text=True)
@@ -113,7 +112,7 @@ def run(args):
             results[what] = json.loads(child.stdout.strip().splitlines()[-1])
             print(what, results[what], file=sys.stderr)
     finally:
-        servers.drop_pg_database(name)
+        scratch.cleanup()
     total = args.conversations * args.events
     raw_rate = total / results["raw"]["seconds"]
     lines = [f"{total:,} events ({args.conversations:,} conversations) from PostgreSQL; each run in a fresh process.", "",

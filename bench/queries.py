@@ -29,14 +29,11 @@ import django  # noqa: E402
 
 django.setup()
 
-import psycopg2  # noqa: E402
-import pymongo  # noqa: E402
 import redis  # noqa: E402
 
 from bench import servers  # noqa: E402
 from bench.write_path import write_between_markers  # noqa: E402
 from stores import matching  # noqa: E402
-from stores.backends.mongo import MongoTrackerStore  # noqa: E402
 from stores.backends.redis import RedisTrackerStore  # noqa: E402
 from stores.backends.sql import SQLTrackerStore  # noqa: E402
 from stores.exceptions import StoreError  # noqa: E402
@@ -165,8 +162,7 @@ def redis_by_hand(db):
     return query, stats
 
 
-def mongo_by_hand(url, db):
-    collection = pymongo.MongoClient(url)[db]["conversations"]
+def mongo_by_hand(collection):
 
     def query(flt, last_offset):
         match = {}
@@ -211,30 +207,15 @@ def backends(workdir):
     yield ("sqlite", SQLTrackerStore(db=str(sqlite_path)),
            sql_by_hand(lambda: sqlite3.connect(sqlite_path), "?", "LIKE"), lambda: None)
 
-    pg_name = servers.unique_name("trackerweb_bench")
-    pg_store = SQLTrackerStore(dialect="postgresql", url=servers.PG["host"], port=servers.PG["port"],
-                               username=servers.PG["user"], db=pg_name, login_db=servers.PG["login_db"])
-
-    def pg_connect():
-        return psycopg2.connect(host=servers.PG["host"], port=servers.PG["port"], user=servers.PG["user"], dbname=pg_name)
-
-    def pg_cleanup():
-        pg_store.close()
-        servers.drop_pg_database(pg_name)
-    yield "postgresql", pg_store, sql_by_hand(pg_connect, "%s", "ILIKE"), pg_cleanup
+    pg = servers.scratch_postgres()
+    yield "postgresql", pg.store, sql_by_hand(pg.connect, "%s", "ILIKE"), pg.cleanup
 
     db = servers.lease_redis_db()
     yield ("redis", RedisTrackerStore(url=servers.REDIS["host"], port=servers.REDIS["port"], db=db),
            redis_by_hand(db), lambda: servers.release_redis_db(db))
 
-    url = servers.mongo_url()
-    mongo_db = servers.unique_name("trackerweb_bench")
-    mongo_store = MongoTrackerStore(url=url, db=mongo_db)
-
-    def mongo_cleanup():
-        mongo_store.close()
-        pymongo.MongoClient(url).drop_database(mongo_db)
-    yield "mongodb", mongo_store, mongo_by_hand(url, mongo_db), mongo_cleanup
+    mongo = servers.scratch_mongo()
+    yield "mongodb", mongo.store, mongo_by_hand(mongo.connect()), mongo.cleanup
 
 
 def run(conversations, events_each, only):
@@ -285,7 +266,7 @@ def run(conversations, events_each, only):
                     print(f"{name:10} list page failed: {e}", file=sys.stderr)
                     list_page = None
                 rows.append((name, "list page, server render", conversations, list_page, None, None, None))
-                print(f"{name:10} list page rendered in {list_page} ms", file=sys.stderr)
+                print(f"{name:10} list page rendered in {list_page if list_page is None else round(list_page, 1)} ms", file=sys.stderr)
                 try:
                     ours = median_ms(lambda: store.statistics(ConversationFilter()))
                 except StoreError as e:

@@ -45,3 +45,45 @@ def mongo_url():
     if not url:
         raise SystemExit("No MongoDB: run `make bench` (it starts one) or set TRACKERWEB_TEST_MONGO_URL.")
     return url
+
+
+class Scratch:
+    """A store in a database of its own on a real server, the raw driver's way in, and the cleanup."""
+
+    def __init__(self, name, store, connect, cleanup):
+        self.name, self.store, self.connect, self.cleanup = name, store, connect, cleanup
+
+
+def scratch_postgres(prefix="trackerweb_bench"):
+    import psycopg2
+
+    from stores.backends.sql import SQLTrackerStore
+
+    name = unique_name(prefix)
+    store = SQLTrackerStore(dialect="postgresql", url=PG["host"], port=PG["port"], username=PG["user"], db=name,
+                            login_db=PG["login_db"])
+
+    def connect():
+        return psycopg2.connect(host=PG["host"], port=PG["port"], user=PG["user"], dbname=name)
+
+    def cleanup():
+        store.close()
+        drop_pg_database(name)
+    return Scratch(name, store, connect, cleanup)
+
+
+def scratch_mongo(prefix="trackerweb_bench"):
+    import pymongo
+
+    from stores.backends.mongo import MongoTrackerStore
+
+    url, name = mongo_url(), unique_name(prefix)
+    store = MongoTrackerStore(url=url, db=name)
+
+    def connect():
+        return pymongo.MongoClient(url)[name]["conversations"]
+
+    def cleanup():
+        store.close()
+        pymongo.MongoClient(url).drop_database(name)
+    return Scratch(name, store, connect, cleanup)

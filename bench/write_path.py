@@ -25,13 +25,10 @@ import django  # noqa: E402
 
 django.setup()
 
-import psycopg2  # noqa: E402
-import pymongo  # noqa: E402
 import redis  # noqa: E402
 
 from bench import servers  # noqa: E402
 from stores.backends.memory import InMemoryTrackerStore  # noqa: E402
-from stores.backends.mongo import MongoTrackerStore  # noqa: E402
 from stores.backends.redis import RedisTrackerStore  # noqa: E402
 from stores.backends.sql import SQLTrackerStore  # noqa: E402
 
@@ -152,8 +149,7 @@ def raw_redis(db):
     return measure
 
 
-def raw_mongo(url, db):
-    collection = pymongo.MongoClient(url)[db]["conversations"]
+def raw_mongo(collection):
 
     def measure(sender_id, size):
         t = 2e9
@@ -176,31 +172,15 @@ def backends(workdir):
     yield "memory", InMemoryTrackerStore(), None, lambda: None
     yield ("sqlite", sqlite_store, raw_sql(lambda: sqlite3.connect(sqlite_path), "?"), lambda: None)
 
-    pg_name = servers.unique_name("trackerweb_bench")
-    pg_store = SQLTrackerStore(dialect="postgresql", url=servers.PG["host"], port=servers.PG["port"],
-                               username=servers.PG["user"], db=pg_name, login_db=servers.PG["login_db"])
-
-    def pg_connect():
-        return psycopg2.connect(host=servers.PG["host"], port=servers.PG["port"], user=servers.PG["user"],
-                                dbname=pg_name)
-
-    def pg_cleanup():
-        pg_store.close()
-        servers.drop_pg_database(pg_name)
-    yield "postgresql", pg_store, raw_sql(pg_connect, "%s"), pg_cleanup
+    pg = servers.scratch_postgres()
+    yield "postgresql", pg.store, raw_sql(pg.connect, "%s"), pg.cleanup
 
     db = servers.lease_redis_db()
     redis_store = RedisTrackerStore(url=servers.REDIS["host"], port=servers.REDIS["port"], db=db)
     yield "redis", redis_store, raw_redis(db), lambda: servers.release_redis_db(db)
 
-    url = servers.mongo_url()
-    mongo_db = servers.unique_name("trackerweb_bench")
-    mongo_store = MongoTrackerStore(url=url, db=mongo_db)
-
-    def mongo_cleanup():
-        mongo_store.close()
-        pymongo.MongoClient(url).drop_database(mongo_db)
-    yield "mongodb", mongo_store, raw_mongo(url, mongo_db), mongo_cleanup
+    mongo = servers.scratch_mongo()
+    yield "mongodb", mongo.store, raw_mongo(mongo.connect()), mongo.cleanup
 
 
 def run():
