@@ -1,37 +1,358 @@
-"""One conversation: its transcript and state."""
+"""One conversation: its transcript, the slots as of each event, its download.
 
-from django.http import Http404
+The transcript comes in chunks of `CHUNK_SIZE` events. The page renders the
+first chunk (or the one `?offset=` names); conversation.js fetches the next
+ones from `conversation_events`, which answers them rendered by the same
+template, so every text from a conversation is escaped on the server.
+
+Each rendered event carries the slot values it changed, and each chunk the
+slot values before its first event: the page folds those to show the slots
+as of any event without asking the server again. They come from one
+incremental replay of Rasa's tracker state over the events up to the end of
+the chunk, so a chunk costs O(its stop) however long the conversation.
+"""
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.utils.http import content_disposition_header
 
 from stores import load_tracker_store
+from stores.trackers import Tracker, applied_events
 
 from .access import viewer_required
 from .errors import store_errors_as_pages
-from .listing import as_time
+
+CHUNK_SIZE = 200
+MESSAGE_TYPES = {"user", "bot", "agent"}
+REMOVED = object()  # a slot that is no longer reported, in slot_changes()
+# Markers the page's toggles hide, by group.
+MARKER_GROUPS = {"action": "action", "action_execution_rejected": "action", "slot": "slot", "reset_slots": "slot"}
+
+
+# -- views --------------------------------------------------------------------
 
 
 @viewer_required
 @store_errors_as_pages
 def conversation_detail(request, sender_id):
-    tracker = load_tracker_store().retrieve(sender_id)
-    if tracker is None:
-        raise Http404("No conversation with this sender id")
-    rows = [
-        {
-            "type": event.get("event"),
-            "time": as_time(event.get("timestamp")),
-            "text": event.get("text"),
-            "name": event.get("name"),
-            "intent": (event.get("parse_data") or {}).get("intent", {}) if event.get("event") == "user" else None,
-            "value": event.get("value") if event.get("event") == "slot" else None,
-        }
-        for event in tracker.events
-    ]
+    offset = requested_offset(request)
+    if offset is None:
+        return HttpResponseBadRequest("offset must be a whole number, 0 or more")
+    store = load_tracker_store()
+    tracker = retrieve_or_404(store, sender_id)
+    events = tracker.events
     context = {
         "sender_id": tracker.sender_id,
-        "rows": rows,
+        "event_count": len(events),
         "sessions": len(tracker.sessions),
-        "slots": sorted(tracker.slots.items()),
+        "started": event_time(events[0].get("timestamp")) if events else None,
+        "last_active": event_time(events[-1].get("timestamp")) if events else None,
         "state": tracker.current_state("NONE"),
+        "slots": slot_rows(tracker.slots),
+        "chunk": transcript_chunk(store, tracker, offset),
     }
     return render(request, "dashboard/conversation_detail.html", context)
+
+
+@viewer_required
+@store_errors_as_pages
+def conversation_events(request, sender_id):
+    """The chunk of events from `?offset=`, rendered, for conversation.js to append."""
+    offset = requested_offset(request)
+    if offset is None:
+        return JsonResponse({"error": "offset must be a whole number, 0 or more"}, status=400)
+    store = load_tracker_store()
+    tracker = retrieve_or_404(store, sender_id)
+    chunk = transcript_chunk(store, tracker, offset)
+    # The same context _event.html has on the page (sender_id, and can_edit from the request).
+    html = render_to_string("dashboard/_events_chunk.html", {"sender_id": tracker.sender_id, "chunk": chunk},
+                            request=request)
+    return JsonResponse({"html": html, "offset": chunk.offset, "stop": chunk.stop,
+                         "next_offset": chunk.next_offset, "total": chunk.total})
+
+
+@viewer_required
+@store_errors_as_pages
+def conversation_download(request, sender_id):
+    """Rasa's tracker dict with every event, as `GET /conversations/{id}/tracker` answers it."""
+    tracker = retrieve_or_404(load_tracker_store(), sender_id)
+    response = JsonResponse(tracker.current_state("ALL"))
+    response.headers["Content-Disposition"] = content_disposition_header(True, download_name(sender_id))
+    return response
+
+
+def retrieve_or_404(store, sender_id):
+    tracker = store.retrieve(sender_id)
+    if tracker is None:
+        raise Http404("No conversation with this sender id")
+    return tracker
+
+
+def requested_offset(request):
+    """The `offset` query parameter: an int >= 0 (0 when absent), or None when it is not one."""
+    value = request.GET.get("offset", "0")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+def download_name(sender_id):
+    # Sender ids hold slashes, quotes and the like; a file name should not.
+    return "conversation-" + (re.sub(r"[^\w.-]+", "_", sender_id).strip("._") or "unnamed")[:100] + ".json"
+
+
+# -- the transcript -------------------------------------------------------------
+
+
+@dataclass
+class Chunk:
+    """Events [offset, stop) of a conversation, presented, with the slots before them."""
+
+    offset: int
+    stop: int
+    total: int
+    events: list
+    slots_before: dict
+
+    @property
+    def next_offset(self):
+        return self.stop if self.stop < self.total else None
+
+    @property
+    def previous_offset(self):
+        return max(0, self.offset - CHUNK_SIZE) if self.offset else None
+
+    @property
+    def slots_before_json(self):
+        return json.dumps(self.slots_before, ensure_ascii=False)
+
+
+def transcript_chunk(store, tracker, offset):
+    events = tracker.events
+    offset = min(offset, len(events))
+    stop = min(offset + CHUNK_SIZE, len(events))
+    slots = replayed_slots(tracker.sender_id, events[:stop], store.slots, tracker.replay)
+    before, changes = slot_changes(slots, offset)
+    presented = [present_event(index, events[index], changes.get(index)) for index in range(offset, stop)]
+    return Chunk(offset, stop, len(events), presented, slot_texts(before))
+
+
+def replayed_slots(sender_id, events, slots, replay="all"):
+    """Rasa's slot values before the first event, then after each event, in one pass.
+
+    `Tracker` applies only the events appended since it last answered, so
+    this costs one replay of the events, not one per event. That replays
+    every event; a store that replays only the applied ones (Rasa's Redis
+    store, `replay="applied"`) gets the same values, but without a domain it
+    reports only the slots that an applied slot event set: those names are
+    kept alongside (see `AppliedSlotNames`).
+    """
+    tracker = Tracker(sender_id, slots=slots)
+    applied_names = AppliedSlotNames() if replay == "applied" and slots is None else None
+    yield tracker.slots
+    for event in events:
+        tracker.update(event)
+        values = tracker.slots
+        if applied_names is not None:
+            names = applied_names.after(tracker.events)
+            values = {name: value for name, value in values.items() if name in names}
+        yield values
+
+
+class AppliedSlotNames:
+    """The names of the slot events among Rasa's applied events, as events are appended.
+
+    A slot event is applied until a restart or session start drops everything
+    before it, or an undo or rewind takes it back. Only those two look back,
+    so only they cost a pass over the history (loops drop repeated actions and
+    user messages, never slot events).
+    """
+
+    def __init__(self):
+        self.names = set()
+
+    def after(self, events):
+        """The names once events[-1], the newest event, is applied."""
+        kind = events[-1].get("event")
+        if kind == "slot":
+            self.names.add(events[-1].get("name"))
+        elif kind in ("restart", "session_started"):
+            self.names = set()
+        elif kind in ("undo", "rewind"):
+            self.names = {e.get("name") for e in applied_events(events) if e.get("event") == "slot"}
+        return self.names
+
+
+def slot_changes(slot_values, start):
+    """From the slot values before and after each event: the values before event
+    `start`, and {index: changes} for each later event, where a change is the new
+    value, or None when the slot is no longer reported."""
+    before = next(itertools.islice(slot_values, start, None))
+    previous, changes = before, {}
+    for index, after in enumerate(slot_values, start):
+        changed = {name: value for name, value in after.items()
+                   if name not in previous or not same_value(previous[name], value)}
+        changed.update({name: REMOVED for name in previous.keys() - after.keys()})
+        if changed:
+            changes[index] = changed
+        previous = after
+    return before, changes
+
+
+def same_value(a, b):
+    # 1 == True == 1.0 in Python, but a slot going from 1 to true did change.
+    return type(a) is type(b) and a == b
+
+
+def slot_text(value):
+    """How the page shows a slot value: text as it is, anything else as JSON.
+
+    Made here, not in JS, so big numbers (9007199254740993) keep their digits.
+    """
+    if isinstance(value, str):
+        return {"text": value, "json": False}
+    return {"text": json.dumps(value, ensure_ascii=False), "json": True}
+
+
+def slot_texts(slots):
+    """Slot values as the page shows them; a slot no longer reported becomes null."""
+    return {name: None if value is REMOVED else slot_text(value) for name, value in slots.items()}
+
+
+def slot_rows(slots):
+    return [{"name": name, **slot_text(value)} for name, value in sorted(slots.items())]
+
+
+# -- one event, as the template shows it ---------------------------------------
+
+
+def present_event(index, event, changed_slots=None):
+    kind = event.get("event")
+    presented = {
+        "index": index,
+        "type": kind,
+        "event": event,
+        "type_class": "event-" + re.sub(r"[^\w-]", "-", str(kind)),
+        "is_message": kind in MESSAGE_TYPES,
+        "marker_group": None if kind in MESSAGE_TYPES else MARKER_GROUPS.get(kind),
+        "time": event_time(event.get("timestamp")),
+        "json": json.dumps(event, indent=2, ensure_ascii=False),
+        "slot_changes": json.dumps(slot_texts(changed_slots), ensure_ascii=False) if changed_slots else None,
+    }
+    if kind == "user":
+        presented.update(user_message(event))
+    elif kind in ("bot", "agent"):
+        presented.update(bot_message(event))
+    elif kind == "slot":
+        presented["value"] = slot_text(event.get("value"))
+    elif kind in ("entities", "reminder", "cancel_reminder"):
+        presented["entities"] = entity_list(event.get("entities"))
+    return presented
+
+
+def event_time(timestamp):
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
+        return None
+    try:
+        moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return {"iso": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "utc": moment.strftime("%Y-%m-%d %H:%M:%S UTC")}
+
+
+def user_message(event):
+    parse_data = as_dict(event.get("parse_data"))
+    intent = as_dict(parse_data.get("intent"))
+    confidence = intent.get("confidence")
+    return {
+        "text": event.get("text"),
+        "intent": intent.get("name"),
+        "confidence": confidence if is_number(confidence) else None,
+        "entities": entity_list(parse_data.get("entities")),
+        "channel": event.get("input_channel"),
+    }
+
+
+def entity_list(entities):
+    return [
+        {"name": entity.get("entity"), "value": display(entity.get("value")),
+         "role": entity.get("role"), "group": entity.get("group")}
+        for entity in as_list(entities) if isinstance(entity, dict)
+    ]
+
+
+def bot_message(event):
+    """A bot's (or human agent's) message with its rich content (Rasa's `data`)."""
+    data = as_dict(event.get("data"))
+    custom = data.get("custom")
+    return {
+        "text": event.get("text"),
+        "utter_action": as_dict(event.get("metadata")).get("utter_action"),
+        "buttons": button_list(data.get("buttons")),
+        "quick_replies": button_list(data.get("quick_replies")),
+        "image": link(data.get("image")),
+        "attachment": attachment(data.get("attachment")),
+        "elements": [element(item) for item in as_list(data.get("elements"))],
+        "custom": None if custom is None else json.dumps(custom, indent=2, ensure_ascii=False),
+    }
+
+
+def button_list(buttons):
+    return [
+        {"title": display(button.get("title") or button.get("url") or button.get("payload") or ""),
+         "payload": display(button.get("payload")) if button.get("payload") is not None else None,
+         "link": link(button.get("url"))}
+        for button in as_list(buttons) if isinstance(button, dict)
+    ]
+
+
+def element(item):
+    """One card of a carousel (Rasa's `elements`): title, subtitle, image, buttons."""
+    if not isinstance(item, dict):
+        return {"json": display(item)}
+    return {"title": item.get("title"), "subtitle": item.get("subtitle"),
+            "image": link(item.get("image_url")), "buttons": button_list(item.get("buttons"))}
+
+
+def attachment(value):
+    """A URL (Rasa's `attachment` as most channels send it), or a payload shown as JSON."""
+    if value is None:
+        return None
+    url = value if isinstance(value, str) else as_dict(as_dict(value).get("payload")).get("url")
+    return {"link": link(url), "json": None if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}
+
+
+# Only what starts with http:// or https:// and has a host: no javascript:, data:
+# or relative URL is ever followed or loaded. (Django's URLValidator would also
+# refuse intranet hosts like http://media/x.png, which bots do send.)
+WEB_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f/?#]+[^\s\x00-\x1f\x7f]*\Z", re.IGNORECASE)
+
+
+def link(value):
+    """{"url", "text"} for a value shown as a link or image; `url` only for a web URL, else None."""
+    if value is None or value == "":
+        return None
+    text = display(value)
+    return {"url": text if WEB_URL.match(text) else None, "text": text}
+
+
+def display(value):
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def as_dict(value):
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else []
+
+
+def is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

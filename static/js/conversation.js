@@ -1,0 +1,255 @@
+// The conversation page, enhanced: times in the reader's time zone, the
+// slots as of a clicked event, toggles for the quiet markers, and the next
+// chunks of a long transcript fetched as the reader scrolls. Without this
+// file the page still shows everything, one chunk per page.
+(function () {
+  "use strict";
+
+  var transcript = document.getElementById("transcript");
+  if (!transcript) {
+    return;
+  }
+  var rows = transcript.tBodies[0];
+
+  // -- times ----------------------------------------------------------------
+
+  // Events show the day and time (the year is in the summary, the UTC time in the title).
+  var eventTime = new Intl.DateTimeFormat(undefined, {
+    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
+  var fullTime = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "medium"});
+
+  function localizeTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (element) {
+      var moment = new Date(element.getAttribute("datetime"));
+      if (!isNaN(moment.getTime())) {
+        element.textContent = (element.classList.contains("full") ? fullTime : eventTime).format(moment);
+      }
+    });
+  }
+
+  // -- slots as of an event ---------------------------------------------------
+  // Each event row carries the slots it changed (data-slot-changes: name ->
+  // {text, json}, or null for a slot no longer reported); the table carries
+  // the slots before its first row. Rows arrive in order, so folding the
+  // changes up to a row gives the slots after it. The server formats values
+  // (JSON.parse would round 9007199254740993).
+
+  var slotsBody = document.getElementById("slots").tBodies[0];
+  var latestSlots = slotsBody.cloneNode(true);
+  var asOf = document.getElementById("slots-as-of");
+  var latestButton = document.getElementById("slots-latest");
+  var selected = null;
+
+  // A Map, so that no slot name (not even "__proto__") is special.
+  function applyChanges(slots, changes) {
+    Object.entries(changes).forEach(function (change) {
+      if (change[1] === null) {
+        slots.delete(change[0]);
+      } else {
+        slots.set(change[0], change[1]);
+      }
+    });
+  }
+
+  function slotsAfter(row) {
+    var slots = new Map(Object.entries(JSON.parse(transcript.dataset.slotsBefore || "{}")));
+    var index = Number(row.dataset.index);
+    var changing = rows.querySelectorAll("tr.event[data-slot-changes]");
+    for (var i = 0; i < changing.length && Number(changing[i].dataset.index) <= index; i++) {
+      applyChanges(slots, JSON.parse(changing[i].dataset.slotChanges));
+    }
+    return slots;
+  }
+
+  function slotRow(name, slot, changed) {
+    var tr = document.createElement("tr");
+    tr.dataset.slot = name;
+    if (changed) {
+      tr.className = "changed";
+    }
+    var th = document.createElement("th");
+    th.textContent = name;
+    var td = document.createElement("td");
+    if (slot.json) {
+      var code = document.createElement("code");
+      code.textContent = slot.text;
+      td.append(code);
+    } else {
+      td.textContent = slot.text;
+    }
+    tr.append(th, td);
+    return tr;
+  }
+
+  function select(row) {
+    if (selected) {
+      selected.classList.remove("selected");
+    }
+    selected = row;
+    row.classList.add("selected");
+  }
+
+  function showSlotsAfter(row) {
+    var slots = slotsAfter(row);
+    var changed = new Map(Object.entries(row.dataset.slotChanges ? JSON.parse(row.dataset.slotChanges) : {}));
+    var names = Array.from(slots.keys()).sort();
+    var body = document.createElement("tbody");
+    names.forEach(function (name) {
+      body.append(slotRow(name, slots.get(name), Boolean(changed.get(name))));
+    });
+    if (!names.length) {
+      var empty = document.createElement("tr");
+      var cell = document.createElement("td");
+      cell.textContent = "No slots set.";
+      empty.append(cell);
+      body.append(empty);
+    }
+    slotsBody.replaceWith(body);
+    slotsBody = body;
+    asOf.textContent = "after event #" + row.dataset.index + " (" + row.dataset.type + ")";
+    latestButton.hidden = false;
+    select(row);
+  }
+
+  function showLatestSlots() {
+    var body = latestSlots.cloneNode(true);
+    slotsBody.replaceWith(body);
+    slotsBody = body;
+    asOf.textContent = "after the latest event";
+    latestButton.hidden = true;
+    if (selected) {
+      selected.classList.remove("selected");
+      selected = null;
+    }
+  }
+
+  rows.addEventListener("click", function (event) {
+    var row = event.target.closest("tr.event");
+    if (row) {
+      showSlotsAfter(row);
+    }
+  });
+  latestButton.addEventListener("click", showLatestSlots);
+  document.getElementById("slots-hint").hidden = false;
+
+  function selectFromHash() {
+    var match = /^#event-(\d+)$/.exec(window.location.hash);
+    var row = match && document.getElementById("event-" + match[1]);
+    // A click on an event's #N link selected it already, before the hash changed.
+    if (row && row !== selected) {
+      showSlotsAfter(row);
+    }
+  }
+
+  // -- toggles ------------------------------------------------------------------
+
+  function remembered(key) {
+    try {
+      return window.localStorage.getItem(key) === "1";
+    } catch (e) {
+      return false;  // storage disabled: the toggle just isn't remembered
+    }
+  }
+
+  function remember(key, on) {
+    try {
+      window.localStorage.setItem(key, on ? "1" : "0");
+    } catch (e) {
+      // storage disabled or full: nothing to remember it in
+    }
+  }
+
+  var toggles = document.getElementById("transcript-toggles");
+  toggles.querySelectorAll("input[data-hide]").forEach(function (checkbox) {
+    var key = "trackerweb.conversation.hide-" + checkbox.dataset.hide;
+    var apply = function () {
+      transcript.classList.toggle("hide-" + checkbox.dataset.hide, checkbox.checked);
+    };
+    checkbox.checked = remembered(key);
+    apply();
+    checkbox.addEventListener("change", function () {
+      apply();
+      remember(key, checkbox.checked);
+    });
+  });
+  toggles.hidden = false;
+
+  // -- progressive loading --------------------------------------------------------
+
+  var more = document.getElementById("load-more");
+  var status = document.getElementById("load-status");
+  var lastShown = document.getElementById("last-shown");
+  var loading = false;
+  var observer = null;
+
+  function appendChunk(chunk) {
+    // The server rendered and escaped these rows with the page's own template.
+    var template = document.createElement("template");
+    template.innerHTML = chunk.html;
+    localizeTimes(template.content);
+    rows.append(template.content);
+    lastShown.textContent = String(chunk.stop - 1);
+    if (chunk.next_offset === null) {
+      if (observer) {
+        observer.disconnect();
+      }
+      more.parentNode.remove();
+      more = null;
+    } else {
+      more.dataset.nextOffset = String(chunk.next_offset);
+      more.href = "?offset=" + chunk.next_offset;
+    }
+  }
+
+  function loadMore() {
+    if (loading || !more) {
+      return;
+    }
+    loading = true;
+    status.textContent = "Loading…";
+    var url = transcript.dataset.eventsUrl + "?offset=" + encodeURIComponent(more.dataset.nextOffset);
+    fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("the server answered " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (chunk) {
+        appendChunk(chunk);
+        status.textContent = "";
+        loading = false;
+        if (more && observer) {
+          // Still in view after a short chunk? Observing anew reports it again.
+          observer.unobserve(more);
+          observer.observe(more);
+        }
+      })
+      .catch(function (error) {
+        // No retry loop: the reader can click the link to try again.
+        status.textContent = "Could not load more events (" + error.message + ").";
+        loading = false;
+      });
+  }
+
+  if (more) {
+    more.addEventListener("click", function (event) {
+      event.preventDefault();
+      loadMore();
+    });
+    if ("IntersectionObserver" in window) {
+      observer = new IntersectionObserver(function (entries) {
+        if (entries.some(function (entry) { return entry.isIntersecting; })) {
+          loadMore();
+        }
+      }, {rootMargin: "0px 0px 600px 0px"});
+      observer.observe(more);
+    }
+  }
+
+  transcript.classList.add("enhanced");
+  localizeTimes(document);
+  selectFromHash();
+  window.addEventListener("hashchange", selectFromHash);
+})();
