@@ -79,3 +79,14 @@ def test_viewers_may_not_edit_or_delete_events(viewer_client, store):
     assert viewer_client.get("/edit-event/0/alice").status_code == 403
     assert viewer_client.post("/delete-event/0/alice", {"expected_count": 3}).status_code == 403
     assert store.retrieve("alice").events == events()
+
+
+def test_the_transcript_offers_editors_each_events_edit_and_delete(editor_client, viewer, store):
+    from django.test import Client
+
+    store.append("a/b", events())
+    page = editor_client.get("/conversations/a/b").content.decode()
+    assert 'href="/edit-event/1/a/b"' in page and 'href="/delete-event/2/a/b"' in page
+    as_viewer = Client()
+    as_viewer.force_login(viewer)
+    assert "/edit-event/" not in as_viewer.get("/conversations/a/b").content.decode()
