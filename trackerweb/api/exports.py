@@ -10,6 +10,8 @@ import csv
 import io
 import json
 
+import orjson
+
 from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
@@ -88,13 +90,21 @@ def csv_row(sender_id, event, event_json):
     ]
 
 
+def _parse(event_json):
+    # orjson is several times faster; json takes what it refuses (NaN, huge integers).
+    try:
+        return orjson.loads(event_json)
+    except orjson.JSONDecodeError:
+        return json.loads(event_json)
+
+
 def _csv(store, flt):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     rows = []
     for sender_id, event_json in store.filtered_events_json(flt):
-        rows.append(csv_row(sender_id, json.loads(event_json), event_json))
+        rows.append(csv_row(sender_id, _parse(event_json), event_json))
         if len(rows) == 500:
             writer.writerows(rows)
             rows.clear()
