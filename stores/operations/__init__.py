@@ -1,0 +1,1 @@
+"""What the operator commands do, as functions of stores (the commands only parse options and print)."""

@@ -1,0 +1,29 @@
+"""Command-line options for the query filters: one --option per ConversationFilter field."""
+
+from dataclasses import fields
+
+from ..query import ConversationFilter
+
+
+def add_filter_arguments(parser):
+    group = parser.add_argument_group("filters (as in the dashboard and the API; lists comma-separated)")
+    for f in fields(ConversationFilter):
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"filter_{f.name}", metavar="VALUE")
+
+
+def filter_from_options(options):
+    """The validated filter the options give (FilterError names a bad one)."""
+    values = {f.name: options.get(f"filter_{f.name}") for f in fields(ConversationFilter)}
+    return ConversationFilter.from_query({k: v for k, v in values.items() if v is not None})
+
+
+def selected_sender_ids(store, flt):
+    """Every selected sender id, in sender-id order, page by page."""
+    cursor = None
+    while True:
+        page = store.conversation_summaries(flt, order="sender_id", cursor=cursor, limit=500)
+        for summary in page.items:
+            yield summary.sender_id
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
