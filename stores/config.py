@@ -81,7 +81,7 @@ def tracker_store_section(endpoints, path="endpoints.yml"):
 
 
 def event_broker_section(endpoints):
-    """The `event_broker:` section, or None. Stores accept it; publishing comes later."""
+    """The `event_broker:` section, or None (stores publish new events to it: stores/brokers.py)."""
     return endpoints.get("event_broker")
 
 

@@ -3,6 +3,7 @@
 `type:` names a backend as Rasa spells it (absent: in-memory; `SQL`,
 `redis`, `mongod`/`mongo`) or gives a dotted path to a custom class. An
 unknown type is an error here, never Rasa's silent fall-back to memory.
+The `event_broker:` section becomes the store's EventBroker (stores.brokers).
 """
 
 import inspect
@@ -25,6 +26,11 @@ STORE_TYPES = {
     "mongod": "stores.backends.mongo.MongoTrackerStore",
 }
 TYPE_ALIASES = {"in_memory": "memory", "inmemory": "memory", "mongo": "mongod"}
+
+# Rasa's event broker types (no type: pika, as in Rasa) -> broker class.
+BROKER_TYPES = {"pika": "stores.brokers.PikaEventBroker"}
+# Rasa's other brokers, which trackerweb does not speak.
+UNSUPPORTED_BROKER_TYPES = {"kafka", "sql", "file"}
 
 
 def resolve_store_class(store_type):
@@ -62,9 +68,64 @@ def resolve_store_class(store_type):
     return store_class
 
 
+def resolve_broker_class(broker_type):
+    """The EventBroker class for an `event_broker.type` value, or a ConfigurationError saying why not."""
+    from .brokers import EventBroker
+
+    key = "pika" if broker_type is None else str(broker_type).lower()
+    if key in BROKER_TYPES:
+        dotted = BROKER_TYPES[key]
+    elif key in UNSUPPORTED_BROKER_TYPES:
+        raise ConfigurationError(f"event_broker type {broker_type!r} (Rasa's {key} broker) is not supported by "
+                                 f"trackerweb: use type pika (RabbitMQ).", "stores.E008")
+    elif isinstance(broker_type, str) and "." in broker_type:
+        dotted = broker_type
+    else:
+        raise ConfigurationError(f"Unknown event_broker type {broker_type!r}. Use pika (RabbitMQ), or the dotted "
+                                 f"path of a stores.brokers.EventBroker subclass.", "stores.E008")
+    try:
+        broker_class = import_string(dotted)
+    except ImportError as e:
+        raise ConfigurationError(f"event_broker type {broker_type!r}: can't import {dotted}: {e}", "stores.E008") from e
+    if not (inspect.isclass(broker_class) and issubclass(broker_class, EventBroker)):
+        raise ConfigurationError(f"event_broker type {broker_type!r}: {dotted} is not a subclass of "
+                                 f"stores.brokers.EventBroker.", "stores.E008")
+    return broker_class
+
+
+def create_event_broker(section, source="endpoints.yml"):
+    """Build the broker an `event_broker:` section describes (a dict, `type` included), or None.
+
+    Building never connects: the broker connects when it first publishes.
+    """
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise ConfigurationError(f"event_broker in {source} must be a mapping of parameters (type:, url:, ...), "
+                                 f"not {type(section).__name__}.", "stores.E008")
+    params = dict(section)
+    broker_type = params.pop("type", None)
+    broker_class = resolve_broker_class(broker_type)
+    accepted = _accepted_parameters(broker_class)
+    unknown = sorted(set(params) - set(accepted)) if accepted is not None else []
+    if unknown:
+        raise ConfigurationError(
+            f"event_broker in {source}: unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"for type {broker_type or 'pika'}. It accepts: {', '.join(sorted(accepted)) or 'no parameters'}.",
+            "stores.E009",
+        )
+    try:
+        return broker_class(**params)
+    except ConfigurationError as e:
+        raise ConfigurationError(f"{e} (in {source})", e.check_id) from e
+    except TypeError as e:
+        raise ConfigurationError(f"event_broker in {source}: {broker_class.__name__} rejected its parameters: {e}",
+                                 "stores.E009") from e
+
+
 def _accepted_parameters(store_class):
-    """The keys a store class takes; None when it takes any (**kwargs)."""
-    if store_class.__module__.startswith("stores.backends."):
+    """The keys a store (or broker) class takes; None when it takes any (**kwargs)."""
+    if store_class.__module__.startswith(("stores.backends.", "stores.brokers")):
         return store_class.parameters
     signature = inspect.signature(store_class.__init__)
     if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
@@ -75,6 +136,7 @@ def _accepted_parameters(store_class):
 def create_tracker_store(section, slots=None, event_broker=None, source="endpoints.yml"):
     """Build the store a `tracker_store:` section describes (a dict, `type` included).
 
+    `event_broker` is the EventBroker its new events are published to, or None.
     Building never connects: a store connects on first use.
     """
     params = dict(section)
@@ -101,6 +163,8 @@ def create_tracker_store(section, slots=None, event_broker=None, source="endpoin
     except TypeError as e:
         raise ConfigurationError(f"tracker_store in {source}: {store_class.__name__} rejected its parameters: {e}", "stores.E005") from e
     store.slots = slots
+    if event_broker is not None and store.event_broker is None:
+        store.event_broker = event_broker  # a custom store without the parameter publishes too
     return store
 
 
@@ -117,7 +181,7 @@ def create_from_endpoints(path, required=True):
     return create_tracker_store(
         tracker_store_section(endpoints, path),
         slots=slots,
-        event_broker=event_broker_section(endpoints),
+        event_broker=create_event_broker(event_broker_section(endpoints), source=str(path)),
         source=str(path),
     )
 
@@ -156,4 +220,6 @@ def forget_tracker_stores():
     with _lock:
         for store in _active.values():
             store.close()
+            if store.event_broker is not None:
+                store.event_broker.close()
         _active.clear()

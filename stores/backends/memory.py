@@ -29,6 +29,7 @@ class InMemoryTrackerStore(TrackerStore):
         serialised = [dumps(event, index) for index, event in enumerate(events)]
         with self._lock:
             self._conversations.setdefault(sender_id, []).extend(serialised)
+        self.publish_events(sender_id, events)
         return events
 
     def replace_events(self, sender_id, events, expected_count=None):

@@ -170,6 +170,7 @@ class MongoTrackerStore(TrackerStore):
         state = state_after(sender_id, previous, events, self.slots,
                             load_history=lambda: self.retrieve(sender_id).events)
         self._push(sender_id, events, state)
+        self.publish_events(sender_id, events)
         return events
 
     def replace_events(self, sender_id, events, expected_count=None):
@@ -205,6 +206,7 @@ class MongoTrackerStore(TrackerStore):
             self.check_sender_id(tracker.sender_id)
             # The tracker holds the whole conversation: its state needs no read.
             self._push(tracker.sender_id, new_events, self._state_of(tracker))
+            self.publish_events(tracker.sender_id, new_events)
         tracker.mark_stored(self.identity, max(stored, len(tracker.events)))
 
     def _state_of(self, tracker):

@@ -626,6 +626,7 @@ class RedisTrackerStore(TrackerStore):
                               [joined, head, str(self.record_exp or 0), self.index_namespace, sender_id, entries])
             if not done:
                 self._index_anew(sender_id, appended=events)
+        self.publish_events(sender_id, events)
         return events
 
     def _index_anew(self, sender_id, appended=None):

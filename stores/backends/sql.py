@@ -357,6 +357,7 @@ class SQLTrackerStore(TrackerStore):
                 self._events().bulk_create(rows, batch_size=INSERT_BATCH)
                 if all(row.id for row in rows):  # databases that return ids; refresh_summaries covers the rest
                     self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
+            transaction.on_commit(lambda: self.publish_events(sender_id, events), using=self.alias)  # now, or after an outer atomic
         return events
 
     def replace_events(self, sender_id, events, expected_count=None):

@@ -32,5 +32,7 @@ def merge_conversation(store, sender_id, events, dry_run=False):
     tracker = store.retrieve(sender_id)
     missing = missing_events(tracker.events if tracker else [], events)
     if missing and not dry_run:
-        store.append(sender_id, missing)
+        # Copied history, not new conversation events: not streamed to the broker.
+        with store.publishing_paused():
+            store.append(sender_id, missing)
     return len(missing)

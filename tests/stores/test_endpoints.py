@@ -91,9 +91,12 @@ def test_a_sqlite_url_names_the_file(tmp_path):
     assert store.settings_dict["NAME"] == f"{tmp_path}/bot.db"
 
 
-def test_event_broker_is_accepted(tmp_path):
+def test_an_event_broker_section_gives_the_store_its_broker(tmp_path):
+    from stores.brokers import PikaEventBroker
+
     store = build("tracker_store:\n  type: SQL\n  db: x.db\nevent_broker:\n  type: pika\n  url: localhost\n", tmp_path)
-    assert store.event_broker == {"type": "pika", "url": "localhost"}
+    assert isinstance(store.event_broker, PikaEventBroker)
+    assert store.event_broker.rabbitmq.host == "localhost"
 
 
 def test_environment_variables_are_interpolated(tmp_path, monkeypatch):
