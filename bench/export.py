@@ -44,6 +44,12 @@ def load(store, conversations, events_each):
 
 
 def peak_rss_mb():
+    # VmHWM, this process's own peak: ru_maxrss would carry the loading
+    # parent's peak over fork and exec.
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
