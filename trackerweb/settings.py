@@ -4,14 +4,28 @@ TRACKERWEB_ENDPOINTS   the endpoints.yml to use (default: endpoints.yml beside m
                        manage.py's --endpoints sets it)
 TRACKERWEB_DOMAIN      the bot's domain.yml, for slot values (default: domain.yml beside endpoints.yml)
 TRACKERWEB_DATABASE    SQLite file for users and sessions (default: trackerweb.sqlite3)
-DJANGO_SECRET_KEY      required when DJANGO_DEBUG is off in production; a local key file otherwise
+DJANGO_SECRET_KEY      required to serve outside development; development uses a local key file
+DJANGO_SECRET_KEY_FALLBACKS  comma-separated former keys, still accepted while sessions move to the new one
 DJANGO_DEBUG           "1" to show Django's debug pages (never in production)
 DJANGO_ALLOWED_HOSTS   comma-separated host names (default: localhost, 127.0.0.1)
+DJANGO_CSRF_TRUSTED_ORIGINS  comma-separated origins (https://host) when a proxy changes the Host header
+TRACKERWEB_DEV         "1": development without DJANGO_DEBUG (a local key file; no collectstatic needed)
+TRACKERWEB_HTTPS       "1" when users reach trackerweb over TLS: secure cookies, HTTP redirected, HSTS
+TRACKERWEB_HSTS_SECONDS, TRACKERWEB_HSTS_INCLUDE_SUBDOMAINS, TRACKERWEB_HSTS_PRELOAD
+                       HSTS (default one year, subdomains included, not preloaded)
+TRACKERWEB_BEHIND_PROXY  "1" behind a proxy that sets X-Forwarded-Proto and X-Forwarded-For
+TRACKERWEB_CACHE_URL   redis://host:6379/1: a cache shared by all processes (default: per process)
+TRACKERWEB_LOGIN_ATTEMPTS, TRACKERWEB_LOGIN_WINDOW_SECONDS
+                       failed logins allowed per username and address in the window (default 5 in 900 s)
+TRACKERWEB_STATIC_ROOT where collectstatic puts the static files (default: staticfiles/)
+TRACKERWEB_LOG_LEVEL   the root logger's level (default INFO)
 """
 
 import os
 import secrets
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -34,6 +48,27 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()] if value else default
 
 
+def env_int(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number, 0 or more, got {value!r}")
+    return int(value)
+
+
+def env_cache(name):
+    """CACHES: Redis (django-redis) at the URL in `name`, or else Django's cache in each process's memory."""
+    url = os.environ.get(name)
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    scheme = urlsplit(url).scheme
+    if scheme not in ("redis", "rediss", "unix"):
+        # Not the URL itself in the message: it may hold a password.
+        raise ImproperlyConfigured(f"{name} must be a redis://, rediss:// or unix:// URL, not {scheme or 'no'} scheme")
+    return {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url}}
+
+
 def local_secret_key():
     # A development key kept beside the code (git-ignored), so sessions
     # survive restarts without anyone committing a key.
@@ -45,8 +80,60 @@ def local_secret_key():
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or local_secret_key()
+
+# Development: Django's debug pages, an explicit TRACKERWEB_DEV=1, or Django's
+# development server (`make run` runs `runserver --insecure` with DEBUG off, so
+# that pages behave as they will in production).
+DEVELOPMENT_SERVER = sys.argv[1:2] == ["runserver"]
+TRACKERWEB_DEVELOPMENT = DEBUG or env_bool("TRACKERWEB_DEV") or DEVELOPMENT_SERVER
+
+# Sessions are signed with SECRET_KEY: outside development it comes from
+# DJANGO_SECRET_KEY and nowhere else. Without it SECRET_KEY stays empty:
+# commands and scripts that sign nothing (migrate, the store commands, the
+# benchmarks) still run, Django refuses whatever would sign, and a server
+# refuses to start (trackerweb.serving). Development keeps a random key in a
+# git-ignored file, so that its sessions survive restarts; the tests set one.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or (local_secret_key() if TRACKERWEB_DEVELOPMENT else "")
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# What browsers are told on every response: no guessing of content types, no
+# framing (clickjacking), referrers only to ourselves (URLs hold sender ids,
+# which are personal data), the session cookie out of JavaScript's reach.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+
+# Behind TLS, cookies travel only over HTTPS, plain HTTP is redirected, and
+# HSTS tells browsers never to try plain HTTP again. Off by default, so that
+# `make run` and a first `make serve` on http://127.0.0.1 work; check --deploy
+# reports each of them until TRACKERWEB_HTTPS=1.
+TRACKERWEB_HTTPS = env_bool("TRACKERWEB_HTTPS")
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = TRACKERWEB_HTTPS
+SECURE_HSTS_SECONDS = env_int("TRACKERWEB_HSTS_SECONDS", 365 * 24 * 3600) if TRACKERWEB_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TRACKERWEB_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("TRACKERWEB_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Preloading commits the whole registered domain to HTTPS in browsers, for
+    # good: its owner decides that (TRACKERWEB_HSTS_PRELOAD=1), not trackerweb,
+    # so check --deploy's reminder to preload is off until then.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# A proxy in front terminates TLS: it must set X-Forwarded-Proto (replacing
+# any the client sent) and append the client's address to X-Forwarded-For,
+# which the login rate limit then uses.
+TRACKERWEB_BEHIND_PROXY = env_bool("TRACKERWEB_BEHIND_PROXY")
+if TRACKERWEB_BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Failed logins and API requests are counted in the cache. The default cache
+# is each process's own memory: with several gunicorn workers, set
+# TRACKERWEB_CACHE_URL to a Redis so that they count together.
+CACHES = env_cache("TRACKERWEB_CACHE_URL")
+TRACKERWEB_LOGIN_ATTEMPTS = env_int("TRACKERWEB_LOGIN_ATTEMPTS", 5)
+TRACKERWEB_LOGIN_WINDOW_SECONDS = env_int("TRACKERWEB_LOGIN_WINDOW_SECONDS", 15 * 60)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -64,7 +151,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "trackerweb.serving.ServingChecksMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The collected static files, with far-future cache headers (the
+    # development server serves static/ itself).
+    *([] if DEVELOPMENT_SERVER else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -114,6 +205,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Query, export and write conversations of Rasa-style tracker stores.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Public, by decision: the schema and its docs describe the API, as the
+    # README does, and hold no conversation (tests/test_permissions.py).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Served from our own static files: the docs page works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -173,13 +267,44 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("TRACKERWEB_STATIC_ROOT") or BASE_DIR / "staticfiles")
+# In development WhiteNoise serves static/ as it is, looked up on each request.
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = TRACKERWEB_DEVELOPMENT
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # collectstatic names each file by its content's hash and compresses it;
+    # the development server serves static/ as it is.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEVELOPMENT_SERVER
+        else "trackerweb.serving.CollectedStaticFilesStorage"
+    },
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Passwords and tokens never reach a log line or an error page: every handler
+# masks credentials in URLs and `password=...` (trackerweb.redaction), and
+# error pages hide local variables named like settings Django hides.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_credentials": {"()": "trackerweb.redaction.RedactCredentials"}},
+    "formatters": {
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_credentials"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["redact_credentials"]},
+    },
+    "loggers": {
+        # Django's own handlers for these would print without the filter
+        # (and mail_admins has nobody to mail: ADMINS is empty).
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TRACKERWEB_LOG_LEVEL", "INFO")},
 }
+DEFAULT_EXCEPTION_REPORTER = "trackerweb.redaction.CredentialsSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "trackerweb.redaction.CredentialsSafeExceptionReporterFilter"

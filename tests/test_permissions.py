@@ -1,0 +1,243 @@
+"""Who may do what, for every URL: anonymous, a user in no group, viewer, editor, admin.
+
+ROUTES classifies every URL pattern of the project, found by walking the
+resolver, so a new URL fails `test_every_url_is_classified` until it is added
+here with who may use it. The decisions:
+
+- The dashboard needs a login (anonymous users are sent to the login page);
+  the API answers 401 without credentials, 403 without the role.
+- Viewers read; editors also change and delete; admins (superusers) also
+  use Django's admin, where every view is the admin site's own (staff only).
+- Public: the login and logout pages, and the API's schema and docs. The
+  schema describes the API, as the README does, and holds no conversation
+  data; Rasa-style clients and generators fetch it without credentials.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.cache import cache
+from django.urls import URLResolver, get_resolver
+from rest_framework.authtoken.models import Token
+
+from stores import load_tracker_store
+from tests.dashboard.conftest import make_user
+
+EVENTS = [
+    {"event": "user", "timestamp": 1.0, "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}},
+    {"event": "action", "timestamp": 2.0, "name": "utter_greet"},
+    {"event": "bot", "timestamp": 3.0, "text": "Hello!"},
+]
+NEW_EVENT = {"event": "bot", "timestamp": 4.0, "text": "Bye!"}
+
+PERSONAS = ["anonymous", "nobody", "viewer", "editor", "admin"]
+ROLES_OF = {"anonymous": set(), "nobody": set(), "viewer": {"viewer"}, "editor": {"viewer", "editor"},
+            "admin": {"viewer", "editor", "admin"}}
+
+
+@dataclass(frozen=True)
+class Route:
+    """An example request for a URL pattern: per method, the role it needs and the status it answers then."""
+
+    area: str  # "dashboard", "api", "public"
+    path: str
+    methods: dict
+    bodies: dict = field(default_factory=dict)
+
+
+def allow(role, status):
+    return (role, status)
+
+
+ROUTES = {
+    # Log in and out.
+    "accounts/login/": Route("public", "/accounts/login/", {"GET": allow(None, 200)}),
+    "accounts/logout/": Route("public", "/accounts/logout/", {"POST": allow(None, 302)}),
+    # The dashboard.
+    "": Route("dashboard", "/", {"GET": allow("viewer", 200)}),
+    "stats.json": Route("dashboard", "/stats.json", {"GET": allow("viewer", 200)}),
+    "conversations/<path:sender_id>": Route("dashboard", "/conversations/alice", {"GET": allow("viewer", 200)}),
+    "events/<path:sender_id>": Route("dashboard", "/events/alice", {"GET": allow("viewer", 200)}),
+    "download/<path:sender_id>": Route("dashboard", "/download/alice", {"GET": allow("viewer", 200)}),
+    "delete/<path:sender_id>": Route("dashboard", "/delete/alice",
+                                     {"GET": allow("editor", 200), "POST": allow("editor", 302)}),
+    "delete-event/<int:index>/<path:sender_id>": Route(
+        "dashboard", "/delete-event/1/alice", {"GET": allow("editor", 200), "POST": allow("editor", 302)},
+        bodies={"POST": {"expected_count": 3}}),
+    "edit-event/<int:index>/<path:sender_id>": Route(
+        "dashboard", "/edit-event/2/alice", {"GET": allow("editor", 200), "POST": allow("editor", 302)},
+        bodies={"POST": {"event_json": json.dumps(NEW_EVENT), "expected_count": 3}}),
+    "audit/": Route("dashboard", "/audit/", {"GET": allow("editor", 200)}),
+    # The API's description: public (see above).
+    "api/schema/": Route("public", "/api/schema/", {"GET": allow(None, 200)}),
+    "api/docs/": Route("public", "/api/docs/", {"GET": allow(None, 200)}),
+    "api/redoc/": Route("public", "/api/redoc/", {"GET": allow(None, 200)}),
+    # The v1 API.
+    "^api/v1/conversations/$": Route("api", "/api/v1/conversations/", {"GET": allow("viewer", 200)}),
+    "^api/v1/conversations/(?P<sender_id>.+)/$": Route(
+        "api", "/api/v1/conversations/alice/", {"GET": allow("viewer", 200), "DELETE": allow("editor", 204)}),
+    "^api/v1/conversations/(?P<sender_id>.+)/events/$": Route(
+        "api", "/api/v1/conversations/alice/events/", {"GET": allow("viewer", 200), "POST": allow("editor", 201)},
+        bodies={"POST": NEW_EVENT}),
+    "^api/v1/conversations/(?P<sender_id>.+)/events/(?P<index>[0-9]{1,9})/$": Route(
+        "api", "/api/v1/conversations/alice/events/1/", {"DELETE": allow("editor", 204)}),
+    "^api/v1/events/$": Route("api", "/api/v1/events/", {"GET": allow("viewer", 200)}),
+    "^api/v1/stats/$": Route("api", "/api/v1/stats/", {"GET": allow("viewer", 200)}),
+    "^api/v1/names/$": Route("api", "/api/v1/names/", {"GET": allow("viewer", 200)}),
+    # Rasa's HTTP API.
+    "^conversations/(?P<conversation_id>.+)/tracker$": Route(
+        "api", "/conversations/alice/tracker", {"GET": allow("viewer", 200), "DELETE": allow("editor", 204)}),
+    "^conversations/(?P<conversation_id>.+)/tracker/events$": Route(
+        "api", "/conversations/alice/tracker/events", {"POST": allow("editor", 200), "PUT": allow("editor", 200)},
+        bodies={"POST": [NEW_EVENT], "PUT": EVENTS}),
+    "^conversations/(?P<conversation_id>.+)/story$": Route(
+        "api", "/conversations/alice/story", {"GET": allow("viewer", 200)}),
+}
+
+# Django's admin: AdminSite.admin_view wraps each of its views (staff only),
+# except its login page; an admin model adds its own URLs, all wrapped alike.
+ADMIN = "admin/"
+ADMIN_LOGIN = "admin/login/"
+ADMIN_PAGES = {"/admin/": 200, "/admin/auth/user/": 200, "/admin/auth/group/": 200, "/admin/auth/": 200}
+
+ALL_METHODS = ["GET", "POST", "PUT", "DELETE"]
+
+
+def url_patterns(patterns=None, prefix=""):
+    """(route, callback) for every URL pattern of the project."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            yield from url_patterns(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+def admin_example_path(route):
+    """A URL for an admin pattern, its parameters filled in."""
+    path = re.sub(r"\^\(\?P<app_label>(\w+)[^)]*\)/\$", r"\1/", route)  # the app list: its first app
+    path = path.replace("(?P<url>.*)$", "no-such-page/")  # the catch-all
+    return "/" + re.sub(r"<(?:\w+:)?\w+>", "1", path)  # converters
+
+
+def test_every_url_is_classified():
+    routes = dict(url_patterns())
+    unclassified = sorted(r for r in routes if r not in ROUTES and not r.startswith(ADMIN))
+    assert not unclassified, f"Say who may use these URLs in ROUTES (tests/test_permissions.py): {unclassified}"
+    assert not set(ROUTES) - set(routes), "ROUTES lists URLs that no longer exist"
+
+
+def test_every_method_an_api_view_answers_is_classified():
+    routes = dict(url_patterns())
+    for route, spec in ROUTES.items():
+        view_class = getattr(routes[route], "view_class", None)
+        if spec.area == "api" and view_class:
+            answered = {m.upper() for m in view_class.http_method_names if m not in ("options", "head")
+                        and hasattr(view_class, m)}
+            assert answered == set(spec.methods), f"{route}: {view_class.__name__} answers {sorted(answered)}"
+
+
+# -- the matrix ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alice(endpoints_file):
+    """A fresh in-memory store holding one conversation, alice's, of three events."""
+    endpoints_file("")
+    cache.clear()  # counts of API requests and cached picker names from other tests
+    store = load_tracker_store()
+    store.append("alice", EVENTS)
+    return store
+
+
+def client_for(persona, client, api=False):
+    if persona == "anonymous":
+        return client
+    user = make_user(persona, persona if persona in ("viewer", "editor") else None,
+                     **({"is_superuser": True, "is_staff": True} if persona == "admin" else {}))
+    if api:
+        client.defaults["HTTP_AUTHORIZATION"] = f"Token {Token.objects.create(user=user).key}"
+    else:
+        client.force_login(user)
+    return client
+
+
+def send(client, method, path, body=None, api=False):
+    if api:
+        return client.generic(method, path, json.dumps(body) if body is not None else "",
+                              content_type="application/json")
+    if method == "GET":
+        return client.get(path)
+    if method == "POST":
+        return client.post(path, body or {})
+    return client.generic(method, path)
+
+
+def matrix():
+    """(route, method, persona) for each method a route answers, and for anonymous users every method."""
+    return [pytest.param(route, method, persona, id=f"{method} {spec.path} {persona}")
+            for route, spec in ROUTES.items() for method in ALL_METHODS for persona in PERSONAS
+            if method in spec.methods or (persona == "anonymous" and spec.area != "public")]
+
+
+LOG_IN_FIRST = "log in first"  # the dashboard sends to the login page; the API answers 401
+
+
+def expected_status(spec, method, persona):
+    if persona == "anonymous" and (method not in spec.methods or spec.methods[method][0] is not None):
+        return LOG_IN_FIRST
+    role, status = spec.methods[method]
+    return status if role is None or role in ROLES_OF[persona] else 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("route, method, persona", matrix())
+def test_permission(client, alice, route, method, persona):
+    spec = ROUTES[route]
+    api = spec.area == "api"
+    client = client_for(persona, client, api=api)
+    response = send(client, method, spec.path, spec.bodies.get(method), api=api)
+    expected = expected_status(spec, method, persona)
+    if expected != LOG_IN_FIRST:
+        assert response.status_code == expected, response.content[:500]
+    elif api:
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == "Token"
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=")
+    if expected in (LOG_IN_FIRST, 403):
+        assert load_tracker_store().retrieve("alice").events == EVENTS  # nothing was written
+
+
+def admin_routes():
+    return [route for route, _ in url_patterns() if route.startswith(ADMIN) and route != ADMIN_LOGIN]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["anonymous", "nobody", "viewer", "editor"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_only_admins_get_into_django_admin(client, alice, persona, method):
+    client = client_for(persona, client)
+    for route in admin_routes():
+        path = admin_example_path(route)
+        response = client.generic(method, path)
+        # Its logout page sends non-staff to the index, which asks them to log in.
+        to = "/admin/" if route == "admin/logout/" else "/admin/login/?next="
+        assert response.status_code == 302 and response["Location"].startswith(to), \
+            f"{method} {path} ({route}): {response.status_code}"
+
+
+@pytest.mark.django_db
+def test_admins_use_django_admin(client, alice):
+    client = client_for("admin", client)
+    for path, status in ADMIN_PAGES.items():
+        assert client.get(path).status_code == status, path
+    assert client.get("/admin/login/").status_code == 302  # already logged in: on to the admin
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["anonymous", "nobody", "viewer", "editor"])
+def test_the_admin_login_page_is_public(client, persona):
+    assert client_for(persona, client).get("/admin/login/").status_code == 200
