@@ -10,7 +10,7 @@ PORT ?= 8000
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run test bench check clean
+.PHONY: install browser run serve test bench check clean
 
 install: $(VENV)/.installed
 
@@ -27,6 +27,16 @@ run: install
 	@echo "trackerweb: http://$(HOST):$(PORT)/"
 	$(PY) manage.py runserver --insecure $(HOST):$(PORT)
 
+# Production: gunicorn on $(HOST):$(PORT) with $(WORKERS) workers, static files
+# collected for WhiteNoise. Configure with the environment (README, "Running in
+# production"); check --deploy lists what is still unsafe.
+WORKERS ?= 2
+serve: install
+	$(PY) manage.py check --deploy
+	$(PY) manage.py collectstatic --noinput
+	$(PY) manage.py migrate --noinput
+	$(VENV)/bin/gunicorn trackerweb.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS)
+
 # Debian's Chromium and its driver, for the tests that use a real browser.
 browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || { \
@@ -42,6 +52,7 @@ bench: install
 	scripts/with-test-mongo $(PY) bench/write_path.py --write BENCHMARKS.md
 	scripts/with-test-mongo $(PY) bench/queries.py --write BENCHMARKS.md
 	$(PY) bench/export.py --write BENCHMARKS.md
+	scripts/with-test-mongo $(PY) bench/concurrency.py --write BENCHMARKS.md
 
 check: install
 	$(PY) manage.py check

@@ -5,6 +5,12 @@ correct defaults built on the required ones, which a backend overrides when
 it can do better natively.
 """
 
+import contextlib
+import hashlib
+import logging
+import threading
+import uuid
+
 from . import matching
 from .events import dumps, parse_events
 from .exceptions import ConversationChanged, InvalidSenderId
@@ -22,6 +28,8 @@ from .query import (
     sort_key,
 )
 from .trackers import Tracker
+
+logger = logging.getLogger(__name__)
 
 
 class TrackerStore:
@@ -43,7 +51,8 @@ class TrackerStore:
 
     def __init__(self, slots=None, event_broker=None):
         self.slots = slots
-        # Accepted now so Rasa's endpoints.yml works; publishing comes later.
+        # A stores.brokers.EventBroker (built by the handler from the
+        # `event_broker:` section), or None; see publish_events.
         self.event_broker = event_broker
 
     @property
@@ -63,7 +72,8 @@ class TrackerStore:
         Creates the conversation when it doesn't exist. Writes only these
         events, atomically: all of them or none. Validates them first and
         raises `InvalidEventError` (nothing written) for a malformed one.
-        Returns the validated events as stored.
+        Returns the validated events as stored. Once they are committed,
+        calls `self.publish_events(sender_id, events)`.
         """
         raise NotImplementedError("subclasses of TrackerStore must provide an append() method")
 
@@ -106,6 +116,9 @@ class TrackerStore:
         longer holds that many events — someone appended meanwhile, and
         replacing would drop their events. Backends do it atomically; this
         default (delete, then append) is for custom stores.
+
+        Nothing is published to the event broker: Rasa has no event for a
+        correction, and a consumer would append the whole history again.
         """
         self.check_sender_id(sender_id)
         events = self.validated(events)
@@ -113,7 +126,8 @@ class TrackerStore:
             raise ConversationChanged(sender_id)
         self.delete(sender_id)
         if events:
-            self.append(sender_id, events)
+            with self.publishing_paused():
+                self.append(sender_id, events)
         return events
 
     def exists(self, sender_id):
@@ -227,6 +241,54 @@ class TrackerStore:
     def _matching_sender_ids(self, flt):
         return (summary.sender_id for summary in self._matching_summaries(flt))
 
+    # -- streaming to the event broker -----------------------------------
+
+    def publish_events(self, sender_id, events):
+        """Stream newly stored events to the event broker, as Rasa's stores do on save.
+
+        Backends call it once `events` are committed, never before: a
+        consumer must not see an event the store could still roll back.
+        It never raises: the events are stored, and the broker keeps what it
+        can't publish yet. Writes inside `publishing_paused()` aren't streamed.
+        """
+        if self.event_broker is None or not events or self._publishing.paused:
+            return
+        try:
+            self.event_broker.publish(sender_id, events, origin=self.origin)
+        except Exception:  # a custom broker's bug must not fail a write that is done
+            logger.exception("The event broker %r failed to take %d events of %r; they are stored.",
+                             self.event_broker, len(events), sender_id)
+
+    @contextlib.contextmanager
+    def publishing_paused(self):
+        """Don't stream this thread's writes inside the block (events that came from a broker, corrections)."""
+        state = self._publishing
+        paused, state.paused = state.paused, True
+        try:
+            yield self
+        finally:
+            state.paused = paused
+
+    @property
+    def _publishing(self):
+        # Per thread: another thread's writes meanwhile are streamed as usual.
+        # Set up here, so custom stores needn't call our __init__.
+        state = self.__dict__.get("_publishing_state")
+        if state is None:
+            state = self.__dict__.setdefault("_publishing_state", threading.local())
+        if not hasattr(state, "paused"):
+            state.paused = False
+        return state
+
+    @property
+    def origin(self):
+        """An opaque id of this store in published messages, so a consumer writing
+        into the same store recognises its events. The same in every process for
+        a store on a server (from `describe()`); per instance otherwise."""
+        describe = getattr(self, "describe", None)
+        name = describe() if callable(describe) else self.__dict__.setdefault("_origin_name", uuid.uuid4().hex)
+        return hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+
     # -- helpers for backends -------------------------------------------
 
     def new_tracker(self, sender_id, events=(), stored=False):
@@ -240,6 +302,15 @@ class TrackerStore:
     def check_sender_id(sender_id):
         if not isinstance(sender_id, str):
             raise InvalidSenderId(f"sender_id must be a string, got {type(sender_id).__name__}")
+        # Refused by every store, though only PostgreSQL (NUL) and the stores
+        # that encode to UTF-8 (a lone surrogate) need it: the same ids everywhere.
+        if "\x00" in sender_id:
+            raise InvalidSenderId("sender_id must not contain a NUL character")
+        try:
+            sender_id.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise InvalidSenderId(f"sender_id holds a lone surrogate ({sender_id[e.start]!r}), "
+                                  f"which isn't Unicode text") from None
         return sender_id
 
     @staticmethod

@@ -5,14 +5,38 @@ is the dict we store and give back, key for key. This module only checks
 that a dict is a well-formed event of its type; it never rewrites one.
 An event whose type we don't know (Rasa Pro's flow events, a custom event)
 passes with the checks every event gets and is kept verbatim.
+
+Every event must also be one every store can hold, so that any store takes
+what another took: at most `TRACKERWEB_MAX_EVENT_BYTES` of JSON (1 MiB by
+default), nested at most `MAX_EVENT_DEPTH` levels, integers of 64 bits,
+text that is Unicode, keys without NUL.
 """
 
 import json
 import math
 import numbers
+import re
 import time
 
+from django.conf import settings
+
 from .exceptions import InvalidEventError
+
+#: The largest event accepted, in bytes of its JSON as stored (Rasa's
+#: `json.dumps`, ASCII). `settings.TRACKERWEB_MAX_EVENT_BYTES` overrides it.
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+#: How deeply an event may nest objects and lists, the event itself being
+#: level 1. MongoDB refuses documents nested more than 100 levels and an event
+#: sits two levels down in its conversation's document; Rasa's own events
+#: nest about 6 deep.
+MAX_EVENT_DEPTH = 64
+#: MongoDB stores integers in 64 bits; the other stores would keep bigger ones,
+#: but then an event could be stored in one store and not copied to another.
+INT64 = range(-(2**63), 2**63)
+# Where an integer of 19 digits or more (the size of 2**63) can start in the
+# JSON text json.dumps writes: after ": " in an object, "[" or ", " in a list.
+# Searched for separately, as each literal start makes a search fast.
+LONG_NUMBERS = [re.compile(start + r"-?[0-9]{19}") for start in (": ", ", ", r"\[")]
 
 # A field's accepted JSON types. `None` in a tuple means the field may be null.
 STRING = (str,)
@@ -115,8 +139,9 @@ def _is_instance(value, accepted):
                 return True
         elif kind is numbers.Real:
             # JSON's true/false are Python bools, which are ints: not numbers here.
+            # An int is finite; math.isfinite() would overflow on a huge one.
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
-                return math.isfinite(value)
+                return isinstance(value, int) or math.isfinite(value)
         elif isinstance(value, kind):
             return True
     return False
@@ -137,15 +162,20 @@ def _check_fields(event, fields, index, prefix=""):
 
 
 def _describe(value):
-    text = json.dumps(value, default=repr)
+    try:
+        text = json.dumps(value, default=repr)
+    except (RecursionError, ValueError):  # nested too deeply to show, or circular
+        return f"a {type(value).__name__} nested too deeply to show"
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def validate_event(event, index=0):
+def validate_event(event, index=0, *, max_bytes=None):
     """Check one event dict and return it (timestamp filled in when missing).
 
     Raises `InvalidEventError` naming the event's index and the bad field.
-    Like Rasa, an event without a timestamp gets the current time.
+    Like Rasa, an event without a timestamp gets the current time. Refuses
+    an event bigger than `max_bytes` (default: `max_event_bytes()`) and one
+    some store could not hold.
     """
     if not isinstance(event, dict):
         raise InvalidEventError(index, None, f"must be an object, got {_describe(event)}")
@@ -171,7 +201,89 @@ def validate_event(event, index=0):
             _check_fields(parse_data["intent"], INTENT_FIELDS, index, "parse_data.intent.")
     if type_name == "action" and event.get("name") is None and event.get("action_text") is None:
         raise InvalidEventError(index, "name", "is required (or action_text for an end-to-end action)")
+    _check_storable(event, index, max_event_bytes() if max_bytes is None else max_bytes)
     return event
+
+
+def max_event_bytes():
+    """The size limit of one event: `settings.TRACKERWEB_MAX_EVENT_BYTES`, else 1 MiB."""
+    if not settings.configured:  # a script using the events module without Django
+        return DEFAULT_MAX_EVENT_BYTES
+    return int(getattr(settings, "TRACKERWEB_MAX_EVENT_BYTES", DEFAULT_MAX_EVENT_BYTES))
+
+
+def _check_storable(event, index, max_bytes):
+    """Refuse an event some store could not hold, so every store holds the same events.
+
+    Serialising it is the cheap test for most of it; only a text that may hide
+    a problem (many brackets, long digit runs, NUL or surrogate escapes) is
+    walked value by value, so a usual event costs one `json.dumps`.
+    """
+    try:
+        text = json.dumps(event, allow_nan=False)
+    except RecursionError:
+        text = None  # nested deeper than Python's JSON encoder goes: the walk below names where
+    except (TypeError, ValueError) as e:
+        raise InvalidEventError(index, None, f"is not JSON-serialisable: {e}") from e
+    if text is not None and len(text) > max_bytes:
+        raise InvalidEventError(index, None, f"is {len(text):,} bytes as JSON, more than the {max_bytes:,} "
+                                             f"an event may have (TRACKERWEB_MAX_EVENT_BYTES)")
+    if text is None or _may_hide_a_problem(text):
+        for field, value in event.items():
+            name_problem = _key_problem(field)
+            if name_problem:
+                raise InvalidEventError(index, None, name_problem)
+            problem = _value_problem(value)
+            if problem:
+                raise InvalidEventError(index, field, problem)
+
+
+def _may_hide_a_problem(text):
+    """Whether an event's JSON may hide what `_value_problem` looks for; cheap, and never wrong
+    when it says no (brackets, escapes and digits in strings only make it say yes more often)."""
+    return (text.count("{") + text.count("[") > MAX_EVENT_DEPTH
+            or "\\u0000" in text or "\\ud" in text  # NUL, surrogates (and some Hangul)
+            or any(pattern.search(text) for pattern in LONG_NUMBERS))
+
+
+def _value_problem(value):
+    """What makes a field's value unstorable somewhere, or None. A walk, not a recursion:
+    the value may nest deeper than Python recurses."""
+    pending = [(value, 2)]  # the event is level 1, its fields' values level 2
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, (dict, list)) and depth > MAX_EVENT_DEPTH:
+            return f"nests objects and lists more than {MAX_EVENT_DEPTH} levels deep"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                problem = _key_problem(key)
+                if problem:
+                    return problem
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            problem = _surrogate_problem(value, "text")
+            if problem:
+                return problem
+        elif isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+            return "holds an integer that doesn't fit in 64 bits (MongoDB can't store it)"
+    return None
+
+
+def _key_problem(key):
+    if isinstance(key, str) and "\x00" in key:
+        return "holds a key with a NUL character (MongoDB can't store it)"
+    return _surrogate_problem(key, "key")
+
+
+def _surrogate_problem(text, what):
+    if isinstance(text, str):
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            return f"holds a {what} with a lone surrogate ({text[e.start]!r}), which isn't Unicode text"
+    return None
 
 
 def parse_events(events):
@@ -181,7 +293,8 @@ def parse_events(events):
     """
     if not isinstance(events, (list, tuple)):
         raise InvalidEventError(None, None, f"events must be a list, got {_describe(events)}")
-    return [validate_event(event, index) for index, event in enumerate(events)]
+    max_bytes = max_event_bytes()
+    return [validate_event(event, index, max_bytes=max_bytes) for index, event in enumerate(events)]
 
 
 def dumps(event, index=0):
@@ -192,6 +305,8 @@ def dumps(event, index=0):
     """
     try:
         return json.dumps(event, allow_nan=False)
+    except RecursionError as e:
+        raise InvalidEventError(index, None, "is nested too deeply to serialise") from e
     except (TypeError, ValueError) as e:
         raise InvalidEventError(index, None, f"is not JSON-serialisable: {e}") from e
 

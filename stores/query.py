@@ -66,10 +66,14 @@ def _name_list(name, value):
     names = []
     for item in value:
         if not isinstance(item, str):
-            raise FilterError(name, f"names must be strings, got {json.dumps(item, default=repr)[:40]}")
+            raise FilterError(name, f"names must be strings, got {type(item).__name__}")
         item = item.strip()
         if not item or len(item) > 255:
             raise FilterError(name, "names must be 1 to 255 characters")
+        if "," in item:
+            # In a query string commas separate names: such a filter couldn't be linked to.
+            raise FilterError(name, "names must not contain commas")
+        _check_characters(name, item)
         names.append(item)
     return tuple(dict.fromkeys(names))
 
@@ -81,9 +85,18 @@ def _text(name, value, limit=255):
         raise FilterError(name, f"must be a string, got {type(value).__name__}")
     if len(value) > limit:
         raise FilterError(name, f"must be at most {limit} characters")
-    if "\x00" in value:
-        raise FilterError(name, "must not contain NUL characters")
+    _check_characters(name, value)
     return value
+
+
+def _check_characters(name, text):
+    """Refuse what no database takes in a query: NUL (PostgreSQL), lone surrogates (UTF-8)."""
+    if "\x00" in text:
+        raise FilterError(name, "must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FilterError(name, "must be Unicode text (it holds a lone surrogate)") from None
 
 
 def _timestamp(name, value):
@@ -96,7 +109,10 @@ def _timestamp(name, value):
     if isinstance(value, bool):
         raise FilterError(name, "must be a date, a date-time or epoch seconds")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond any float
+            raise FilterError(name, "must be a finite number") from None
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -138,7 +154,7 @@ def _confidence(name, value):
         raise FilterError(name, "must be a number between 0 and 1")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise FilterError(name, f"must be a number between 0 and 1, got {value!r}") from None
     if not 0 <= number <= 1:
         raise FilterError(name, f"must be between 0 and 1, got {number}")

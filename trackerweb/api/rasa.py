@@ -31,7 +31,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -39,6 +38,7 @@ from rest_framework.views import APIView
 from stores import load_tracker_store
 from stores.stories import events_until, stories_yaml
 from stores.exceptions import ConversationChanged, InvalidEventError, InvalidSenderId, StoreError, StoreUnavailable
+from trackerweb.api.parsers import LimitedJSONParser
 from trackerweb.api.permissions import IsEditorToWrite
 
 logger = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ class RasaContentNegotiation(BaseContentNegotiation):
 
 class RasaView(APIView):
     permission_classes = [IsEditorToWrite]
-    parser_classes = [JSONParser]
+    parser_classes = [LimitedJSONParser]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = RasaContentNegotiation
 

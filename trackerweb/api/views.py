@@ -21,6 +21,7 @@ from stores.trackers import VERBOSITIES
 from trackerweb.dashboard.models import AuditEntry
 
 from .exports import EXPORT_RENDERERS, export_response
+from .parsers import LimitedJSONParser
 from .permissions import IsEditorToWrite
 
 FILTER_NAMES = {f.name for f in fields(ConversationFilter)}
@@ -138,6 +139,7 @@ class ConversationDetail(APIView):
 
 class ConversationEvents(APIView):
     permission_classes = [IsEditorToWrite]
+    parser_classes = [LimitedJSONParser]
 
     @extend_schema(summary="A conversation's events, in stored order", responses={200: {"type": "array", "items": EVENT}})
     def get(self, request, sender_id):

@@ -1,0 +1,197 @@
+"""Concurrent writers: 8 processes append 10,000 numbered events into 50 conversations at once.
+
+Each writer builds its own store from the same parameters, as separate bot
+processes (or gunicorn workers) do, and appends its own events in order into
+every conversation; all writers go through the conversations in the same
+order, so up to eight of them append to one conversation at the same moment.
+Afterwards every conversation must hold every event exactly once, each
+writer's events in that writer's order. Each backend's atomic append is what
+makes it hold: an SQL transaction, a Redis script, a MongoDB `$push`. And
+what queries answer from (the SQL summary table, the Redis indexes) must
+count every event too.
+
+The in-memory store lives in one process, so there the writers are 8 threads
+sharing one store: separate processes would each have their own memory.
+"""
+
+import multiprocessing
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+
+import pytest
+
+from tests.conftest import PG, REDIS
+
+WRITERS = 8
+CONVERSATIONS = 50
+EVENTS_PER_WRITER_AND_CONVERSATION = 25  # 8 x 50 x 25 = 10,000 events
+# Events per append, to keep each backend's run to seconds: writes that
+# fsync (SQLite, PostgreSQL) and the MongoDB-compatible test server (a few
+# hundred writes a second) get batches. Still 1,200 to 10,000 appends, up to
+# eight at a time into one conversation.
+BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "redis": 2, "mongo": 5}
+TIMEOUT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Plan:
+    section: dict
+    batch: int
+    writers: int = WRITERS
+    conversations: int = CONVERSATIONS
+    per_conversation: int = EVENTS_PER_WRITER_AND_CONVERSATION
+
+    @property
+    def total_events(self):
+        return self.writers * self.conversations * self.per_conversation
+
+
+def conversation_id(number):
+    return f"concurrent-{number:02d}"
+
+
+def numbered_event(writer, n):
+    return {"event": "bot", "timestamp": time.time(), "text": f"writer {writer}, event {n}",
+            "metadata": {"writer": writer, "n": n}}
+
+
+def append_numbered_events(store, plan, writer):
+    """One writer's work: its events 0, 1, 2... into every conversation, `plan.batch` per append."""
+    for first in range(0, plan.per_conversation, plan.batch):
+        numbers = range(first, min(first + plan.batch, plan.per_conversation))
+        for conversation in range(plan.conversations):
+            store.append(conversation_id(conversation), [numbered_event(writer, n) for n in numbers])
+
+
+def writer_process(plan, writer, ready):
+    """A process of its own: Django, a store built from the plan's parameters, then the appends."""
+    import django
+
+    django.setup()
+    from stores.handler import create_tracker_store
+
+    store = create_tracker_store(plan.section)
+    store.exists("warm-up")  # connect before the start, so that the writers start together
+    ready.wait(TIMEOUT_SECONDS)
+    append_numbered_events(store, plan, writer)
+    store.close()
+
+
+def run_in_processes(plan):
+    context = multiprocessing.get_context("spawn")
+    ready = context.Barrier(plan.writers + 1)
+    processes = [context.Process(target=writer_process, args=(plan, writer, ready), name=f"writer-{writer}")
+                 for writer in range(plan.writers)]
+    for process in processes:
+        process.start()
+    try:
+        ready.wait(TIMEOUT_SECONDS)
+        for process in processes:
+            process.join(TIMEOUT_SECONDS)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+    assert [p.exitcode for p in processes] == [0] * plan.writers, "a writer failed: its traceback is above"
+
+
+def run_in_threads(store, plan):
+    failures = []
+
+    def write(writer):
+        try:
+            append_numbered_events(store, plan, writer)
+        except Exception as e:  # reported below: a thread's exception would be lost
+            failures.append(e)
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in range(plan.writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT_SECONDS)
+    assert not failures, failures
+
+
+def problems_in(events, plan):
+    """Each writer whose events in this conversation aren't exactly 0, 1, 2... once each, in order,
+    with what was found instead. Empty when nothing was lost, duplicated or reordered."""
+    numbers = defaultdict(list)
+    for event in events:
+        numbers[event["metadata"]["writer"]].append(event["metadata"]["n"])
+    expected = list(range(plan.per_conversation))
+    return {writer: numbers[writer] for writer in set(numbers) | set(range(plan.writers))
+            if numbers[writer] != expected}
+
+
+def scratch_section(backend, request, tmp_path_factory):
+    """The parameters every writer builds its store from, emptied, and how to clean up after."""
+    from tests.conftest import pg_execute, redis_client, unique_database_name
+
+    if backend == "sqlite":
+        return {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path_factory.mktemp("writers") / "rasa.db")}, None
+    if backend == "postgres":
+        database = request.getfixturevalue("pg_database")
+        pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state RESTART IDENTITY")
+        return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": PG["port"],
+                "username": PG["user"], "db": database}, None
+    if backend == "redis":
+        db = request.getfixturevalue("redis_db")
+        redis_client(db).flushdb()
+        return {"type": "redis", "url": REDIS["host"], "port": REDIS["port"], "db": db}, None
+    import pymongo
+
+    url, name = request.getfixturevalue("mongo_url"), unique_database_name()
+    return {"type": "mongod", "url": url, "db": name}, lambda: pymongo.MongoClient(url).drop_database(name)
+
+
+@pytest.fixture(scope="module", params=["memory", "sqlite", "postgres", "redis", "mongo"])
+def written(request, tmp_path_factory, django_db_blocker):
+    """Each backend once the writers are done: (its plan, a store on the same database to check with)."""
+    from stores.backends.memory import InMemoryTrackerStore
+    from stores.handler import create_tracker_store
+
+    backend = request.param
+    with django_db_blocker.unblock():
+        if backend == "memory":  # threads sharing the store: see the module's docstring
+            plan, store, cleanup = Plan(section={}, batch=BATCH[backend]), InMemoryTrackerStore(), None
+            run_in_threads(store, plan)
+        else:
+            section, cleanup = scratch_section(backend, request, tmp_path_factory)
+            plan, store = Plan(section=section, batch=BATCH[backend]), create_tracker_store(section)
+            store.count()  # the parent creates the schema (SQL) before the writers race to use it
+            run_in_processes(plan)
+    yield plan, store
+    store.close()
+    if cleanup:
+        cleanup()
+
+
+def test_concurrent_writers_lose_no_event_duplicate_none_and_keep_each_writers_order(written, db_access):
+    plan, store = written
+    conversations = {conversation_id(c): store.retrieve(conversation_id(c)).events
+                     for c in range(plan.conversations)}
+    assert sum(len(events) for events in conversations.values()) == plan.total_events >= 10_000
+    for sender_id, events in conversations.items():
+        assert len(events) == plan.writers * plan.per_conversation, sender_id
+        assert problems_in(events, plan) == {}, sender_id
+
+
+@pytest.fixture
+def postgres_summaries_miss_events(request):
+    if request.node.callspec.params["written"] == "postgres":
+        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+            "stores/backends/sql.py folds a conversation's events into its summary row only above the row's "
+            "last_event_id; concurrent PostgreSQL transactions commit ids out of order, so a transaction that "
+            "inserted lower ids but locked the summary row later folds nothing, and refresh_summaries never "
+            "looks below last_event_id either. Locking the summary row before inserting the events would keep "
+            "ids in commit order per conversation.")))
+
+
+def test_queries_count_every_event_concurrent_writers_appended(written, db_access, postgres_summaries_miss_events):
+    # What queries answer from (the SQL summary table, the Redis indexes, MongoDB's documents).
+    plan, store = written
+    summaries = store.conversation_summaries(limit=plan.conversations).items
+    assert {s.sender_id: s.events for s in summaries} == {
+        conversation_id(c): plan.writers * plan.per_conversation for c in range(plan.conversations)}
