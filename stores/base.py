@@ -313,6 +313,15 @@ class TrackerStore:
                                   f"which isn't Unicode text") from None
         return sender_id
 
+    @classmethod
+    def could_hold(cls, sender_id):
+        """Whether any store could hold this sender id: reads of any other find nothing."""
+        try:
+            TrackerStore.check_sender_id(sender_id)
+        except InvalidSenderId:
+            return False
+        return True
+
     @staticmethod
     def validated(events):
         return parse_events(list(events))

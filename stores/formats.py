@@ -12,6 +12,7 @@ import json
 import orjson
 
 from . import matching
+from .exceptions import StoreError
 
 CSV_COLUMNS = ["sender_id", "timestamp", "type", "intent", "confidence", "action", "text", "data"]
 
@@ -67,7 +68,11 @@ def parse_event_json(event_json):
     try:
         return orjson.loads(event_json)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(event_json)
+    except RecursionError:
+        raise StoreError("A stored event is nested too deeply to read; it can't be exported as CSV.") from None
 
 
 def csv_rows(store, flt):

@@ -220,7 +220,7 @@ class MongoTrackerStore(TrackerStore):
     # -- reading ---------------------------------------------------------------
 
     def retrieve(self, sender_id):
-        if not isinstance(sender_id, str):
+        if not self.could_hold(sender_id):
             return None
         with self._errors():
             document = self.conversations.find_one(self._filter(sender_id), {"events": 1, "_id": 0})
@@ -238,10 +238,14 @@ class MongoTrackerStore(TrackerStore):
                     yield str(document["sender_id"])
 
     def delete(self, sender_id):
+        if not self.could_hold(sender_id):
+            return False
         with self._errors():
             return self.conversations.delete_many(self._filter(sender_id)).deleted_count > 0
 
     def exists(self, sender_id):
+        if not self.could_hold(sender_id):
+            return False
         with self._errors():
             return self.conversations.count_documents(self._filter(sender_id), limit=1) > 0
 
@@ -250,6 +254,8 @@ class MongoTrackerStore(TrackerStore):
             return self.conversations.count_documents({})
 
     def event_count(self, sender_id):
+        if not self.could_hold(sender_id):
+            return 0
         pipeline = [
             {"$match": self._filter(sender_id)},
             {"$project": {"_id": 0, "n": {"$size": {"$ifNull": ["$events", []]}}}},

@@ -685,7 +685,7 @@ class RedisTrackerStore(TrackerStore):
             return []
         try:
             value = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as e:
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:  # (nesting too deep to parse)
             raise StoreError(f"The Redis key {key!r} ({self.describe()}) does not hold JSON: {e}") from e
         if not isinstance(value, dict) or not isinstance(value.get("events"), list):
             raise StoreError(f"The Redis key {key!r} ({self.describe()}) does not hold a tracker "
@@ -693,7 +693,7 @@ class RedisTrackerStore(TrackerStore):
         return value["events"]
 
     def retrieve(self, sender_id):
-        if not isinstance(sender_id, str):
+        if not self.could_hold(sender_id):
             return None
         key = self.key(sender_id)
         with self._errors():
@@ -713,10 +713,14 @@ class RedisTrackerStore(TrackerStore):
                     yield key[len(prefix):].decode("utf-8", errors="surrogateescape")
 
     def delete(self, sender_id):
+        if not self.could_hold(sender_id):
+            return False
         with self._errors():
             return bool(self._call("delete", [self.key(sender_id)], [self.index_namespace, sender_id]))
 
     def exists(self, sender_id):
+        if not self.could_hold(sender_id):
+            return False
         with self._errors():
             return bool(self.redis.exists(self.key(sender_id)))
 

@@ -354,6 +354,10 @@ class SQLTrackerStore(TrackerStore):
         rows = [self._row(sender_id, event, index) for index, event in enumerate(events)]
         if rows:
             with self._errors(), transaction.atomic(using=self.alias):
+                # Lock the conversation first: concurrent writers of one
+                # conversation then insert (and get ids) one after another,
+                # so its summary folds every event in id order.
+                self._lock_summary(sender_id)
                 self._events().bulk_create(rows, batch_size=INSERT_BATCH)
                 if all(row.id for row in rows):  # databases that return ids; refresh_summaries covers the rest
                     self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
@@ -381,7 +385,7 @@ class SQLTrackerStore(TrackerStore):
         return events
 
     def retrieve(self, sender_id):
-        if not isinstance(sender_id, str):
+        if not self.could_hold(sender_id):
             return None
         with self._errors():
             rows = list(self._events().filter(sender_id=sender_id).order_by("id").values_list("id", "data"))
@@ -392,7 +396,7 @@ class SQLTrackerStore(TrackerStore):
     def _decode(self, sender_id, row_id, data):
         try:
             event = json.loads(data)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RecursionError) as e:  # (nesting too deep to parse)
             raise StoreError(
                 f"Row {row_id} of the events table ({self.describe()}, sender {sender_id!r}) "
                 f"does not hold a JSON event: {e}"
@@ -407,6 +411,8 @@ class SQLTrackerStore(TrackerStore):
             yield from query.iterator(chunk_size=2000)
 
     def delete(self, sender_id):
+        if not self.could_hold(sender_id):
+            return False
         from ..models import ConversationRow
 
         with self._errors(), transaction.atomic(using=self.alias):
@@ -415,6 +421,8 @@ class SQLTrackerStore(TrackerStore):
         return deleted > 0
 
     def exists(self, sender_id):
+        if not self.could_hold(sender_id):
+            return False
         with self._errors():
             return self._events().filter(sender_id=sender_id).exists()
 
@@ -423,10 +431,19 @@ class SQLTrackerStore(TrackerStore):
             return self._events().values("sender_id").distinct().count()
 
     def event_count(self, sender_id):
+        if not self.could_hold(sender_id):
+            return 0
         with self._errors():
             return self._events().filter(sender_id=sender_id).count()
 
     # -- summaries: one row per conversation, beside Rasa's table -------------
+
+    def _lock_summary(self, sender_id):
+        from ..models import ConversationRow
+
+        rows = ConversationRow.objects.using(self.alias)
+        rows.bulk_create([ConversationRow(sender_id=sender_id)], ignore_conflicts=True)
+        return rows.select_for_update().get(sender_id=sender_id)
 
     def _fold_into_summary(self, sender_id, numbered_events):
         """Add events (with their row ids, in id order) to the sender's summary row.
@@ -436,9 +453,7 @@ class SQLTrackerStore(TrackerStore):
         """
         from ..models import ConversationRow
 
-        rows = ConversationRow.objects.using(self.alias)
-        rows.bulk_create([ConversationRow(sender_id=sender_id)], ignore_conflicts=True)
-        summary = rows.select_for_update().get(sender_id=sender_id)
+        summary = self._lock_summary(sender_id)
         new = [(row_id, event) for row_id, event in numbered_events if row_id > summary.last_event_id]
         if not new:
             return

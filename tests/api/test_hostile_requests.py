@@ -187,16 +187,7 @@ def test_every_backend_refuses_to_write_a_sender_id_with_nul(editor_api, api_bac
     assert list(api_backend.keys()) == []
 
 
-@pytest.fixture
-def postgres_reads_of_nul_crash(request):
-    if request.node.callspec.params["store"] == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-            "stores/backends/sql.py hands a sender id with NUL to psycopg2, which raises ValueError; "
-            "reads should answer 'not found' (fix in the backend)")))
-
-
-def test_every_backend_finds_no_conversation_for_a_sender_id_with_nul(editor_api, api_backend,
-                                                                        postgres_reads_of_nul_crash):
+def test_every_backend_finds_no_conversation_for_a_sender_id_with_nul(editor_api, api_backend):
     assert editor_api.get("/api/v1/conversations/a%00b/").status_code == 404
     assert editor_api.get("/conversations/a%00b/tracker").json()["events"] == []
 

@@ -178,18 +178,7 @@ def test_concurrent_writers_lose_no_event_duplicate_none_and_keep_each_writers_o
         assert problems_in(events, plan) == {}, sender_id
 
 
-@pytest.fixture
-def postgres_summaries_miss_events(request):
-    if request.node.callspec.params["written"] == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-            "stores/backends/sql.py folds a conversation's events into its summary row only above the row's "
-            "last_event_id; concurrent PostgreSQL transactions commit ids out of order, so a transaction that "
-            "inserted lower ids but locked the summary row later folds nothing, and refresh_summaries never "
-            "looks below last_event_id either. Locking the summary row before inserting the events would keep "
-            "ids in commit order per conversation.")))
-
-
-def test_queries_count_every_event_concurrent_writers_appended(written, db_access, postgres_summaries_miss_events):
+def test_queries_count_every_event_concurrent_writers_appended(written, db_access):
     # What queries answer from (the SQL summary table, the Redis indexes, MongoDB's documents).
     plan, store = written
     summaries = store.conversation_summaries(limit=plan.conversations).items
