@@ -23,7 +23,7 @@ from django.urls import URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
 from stores import load_tracker_store
-from tests.dashboard.conftest import make_user
+from tests.users import make_user
 
 EVENTS = [
     {"event": "user", "timestamp": 1.0, "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}},

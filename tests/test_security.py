@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.test import RequestFactory, override_settings
 from django.views.debug import technical_500_response
 
-from tests.dashboard.conftest import PASSWORD, make_user
+from tests.users import PASSWORD, make_user
 from trackerweb.login import LoginFailures
 from trackerweb.redaction import redact
 

@@ -1,16 +1,13 @@
 import pytest
-from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from stores import load_tracker_store
+from tests.users import make_user
 
 
 def user_with_role(name, role=None):
-    user = User.objects.create_user(name, password="not used here")
-    if role:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
+    return make_user(name, role)
 
 
 def token_client(user):

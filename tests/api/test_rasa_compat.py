@@ -4,7 +4,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import yaml
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -13,6 +13,7 @@ from stores import load_tracker_store
 from stores.exceptions import ConversationChanged
 from stores.trackers import Tracker, applied_events
 from tests.fixtures.rasa import current_states, domain_slots, events_by_conversation
+from tests.users import make_user
 from trackerweb.api.rasa import RASA_VERSION, rasa_exception_handler
 
 pytestmark = pytest.mark.django_db
@@ -38,9 +39,7 @@ def url(sender_id, suffix="tracker", **params):
 
 
 def token_for(name, role):
-    user = User.objects.create_user(name, password="not used here")
-    user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return Token.objects.create(user=user).key
+    return Token.objects.create(user=make_user(name, role)).key
 
 
 def client_with_token(key):

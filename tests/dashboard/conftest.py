@@ -1,16 +1,7 @@
 import pytest
-from django.contrib.auth.models import Group, User
 
 from stores import load_tracker_store
-
-PASSWORD = "correct horse battery staple"
-
-
-def make_user(name, role=None, **extra):
-    user = User.objects.create_user(name, password=PASSWORD, **extra)
-    if role:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
+from tests.users import make_user
 
 
 @pytest.fixture

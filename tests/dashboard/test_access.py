@@ -3,7 +3,7 @@
 import pytest
 
 from trackerweb.dashboard.models import AuditEntry
-from tests.dashboard.conftest import make_user
+from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
 

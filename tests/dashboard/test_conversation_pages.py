@@ -91,7 +91,7 @@ def test_the_list_page_works_in_a_real_browser(transactional_db, browser, live_s
     from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.dashboard.conftest import PASSWORD
+    from tests.users import PASSWORD
 
     store.append("alice", conversation())
     store.append(XSS, conversation(XSS))

@@ -8,7 +8,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.dashboard.conftest import PASSWORD
+from tests.users import PASSWORD
 
 EVENTS = [{"event": "user", "timestamp": 1700000000.0, "text": "please forget me",
            "parse_data": {"intent": {"name": "delete_my_data", "confidence": 0.9}}}]

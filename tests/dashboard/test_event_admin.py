@@ -6,7 +6,7 @@ import pytest
 
 from stores import load_tracker_store
 from stores.query import ConversationFilter
-from tests.dashboard.conftest import make_user
+from tests.users import make_user
 from trackerweb.dashboard.models import AuditEntry
 
 pytestmark = pytest.mark.django_db

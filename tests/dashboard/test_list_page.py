@@ -15,7 +15,7 @@ from django.core.cache import cache
 from stores.events import KNOWN_EVENT_TYPES
 from stores.query import ConversationFilter
 
-from .conftest import PASSWORD, make_user
+from tests.users import PASSWORD, make_user
 
 MAY_1 = 1714521600.0  # 2024-05-01T00:00:00Z
 HOUR, DAY = 3600, 86400

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from stores import load_tracker_store
 from stores.trackers import Tracker
-from tests.dashboard.conftest import PASSWORD
+from tests.users import PASSWORD
 from tests.fixtures.rasa import RASA_36, events_by_conversation
 
 T0 = 1700000000.0  # 2023-11-14 22:13:20 UTC
