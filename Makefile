@@ -10,7 +10,7 @@ PORT ?= 8000
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run serve test bench check clean
+.PHONY: install browser run serve test soak bench check clean
 
 install: $(VENV)/.installed
 
@@ -29,13 +29,15 @@ run: install
 
 # Production: gunicorn on $(HOST):$(PORT) with $(WORKERS) workers, static files
 # collected for WhiteNoise. Configure with the environment (README, "Running in
-# production"); check --deploy lists what is still unsafe.
+# production"); check --deploy lists what is still unsafe. The app (and its
+# bounded wait for the tracker store) loads once, before the workers fork.
 WORKERS ?= 2
 serve: install
 	$(PY) manage.py check --deploy
 	$(PY) manage.py collectstatic --noinput
+	$(PY) manage.py wait_for_store
 	$(PY) manage.py migrate --noinput
-	$(VENV)/bin/gunicorn trackerweb.wsgi:application --bind $(HOST):$(PORT) --workers $(WORKERS)
+	$(VENV)/bin/gunicorn trackerweb.wsgi:application --preload --bind $(HOST):$(PORT) --workers $(WORKERS)
 
 # Debian's Chromium and its driver, for the tests that use a real browser.
 browser:
@@ -46,6 +48,10 @@ browser:
 
 test: install browser
 	scripts/with-test-mongo $(VENV)/bin/pytest
+
+# The fault tests, longer: each database crashed and restarted 20 times under a write load.
+soak: install
+	TRACKERWEB_SOAK_CRASHES=20 scripts/with-test-mongo $(VENV)/bin/pytest tests/faults -k whole
 
 # Speed goals live here, not in unit tests: results go into BENCHMARKS.md.
 bench: install

@@ -130,6 +130,14 @@ class TrackerStore:
                 self.append(sender_id, events)
         return events
 
+    def ping(self):
+        """Reach the store, or raise `StoreUnavailable`: start-up waits on this.
+
+        The default asks whether some conversation exists, which reaches any
+        store; backends answer with their server's own cheapest round trip.
+        """
+        self.exists("trackerweb-ping")
+
     def exists(self, sender_id):
         """Whether a conversation with this sender id is stored."""
         return self.retrieve(sender_id) is not None

@@ -34,6 +34,10 @@ class StoreError(Exception):
 class StoreUnavailable(StoreError):
     """The store's server can't be reached. The message names the store, never its password."""
 
+    #: Seconds a client may wait before asking again (HTTP's Retry-After on a 503):
+    #: a restarting database is usually back within a few.
+    retry_after = 5
+
 
 class InvalidSenderId(StoreError, ValueError):
     """A sender id the store can't hold (wrong type, too long for the backend)."""

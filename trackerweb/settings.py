@@ -19,8 +19,12 @@ TRACKERWEB_LOGIN_ATTEMPTS, TRACKERWEB_LOGIN_WINDOW_SECONDS
                        failed logins allowed per username and address in the window (default 5 in 900 s)
 TRACKERWEB_STATIC_ROOT where collectstatic puts the static files (default: staticfiles/)
 TRACKERWEB_LOG_LEVEL   the root logger's level (default INFO)
+TRACKERWEB_MAX_EVENT_BYTES  the largest event accepted, in bytes of its JSON (default 1 MiB)
+TRACKERWEB_MAX_BODY_BYTES   the largest API request body, in bytes (default 10 MiB; more is a 413)
+TRACKERWEB_STORE_STARTUP_TIMEOUT  seconds to wait at start-up for the tracker store (default 30; 0: don't wait)
 """
 
+import math
 import os
 import secrets
 import sys
@@ -28,6 +32,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+
+# Safe to import here: it needs no configured settings, and the tracker store
+# database below imports it anyway. (A module, not the constant: every
+# upper-case name in this file becomes a Django setting.)
+from stores import events as store_events
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,13 +57,27 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()] if value else default
 
 
-def env_int(name, default):
+def env_int(name, default, minimum=0):
     value = os.environ.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit():
-        raise ImproperlyConfigured(f"{name} must be a whole number, 0 or more, got {value!r}")
+    # isdigit() alone takes "²", which int() then refuses without naming the variable.
+    if not (value.isascii() and value.isdigit()) or int(value) < minimum:
+        raise ImproperlyConfigured(f"{name} must be a whole number, {minimum} or more, got {value!r}")
     return int(value)
+
+
+def env_float(name, default, minimum=0):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < minimum:
+        raise ImproperlyConfigured(f"{name} must be a number, {minimum} or more, got {value!r}")
+    return number
 
 
 def env_cache(name):
@@ -134,6 +157,15 @@ if TRACKERWEB_BEHIND_PROXY:
 CACHES = env_cache("TRACKERWEB_CACHE_URL")
 TRACKERWEB_LOGIN_ATTEMPTS = env_int("TRACKERWEB_LOGIN_ATTEMPTS", 5)
 TRACKERWEB_LOGIN_WINDOW_SECONDS = env_int("TRACKERWEB_LOGIN_WINDOW_SECONDS", 15 * 60)
+
+# What one event and one API request may weigh (stores.events, trackerweb.api.parsers).
+# The body default repeats parsers.DEFAULT_MAX_BODY_BYTES: importing the parser
+# would import DRF, which reads settings, from inside settings.
+TRACKERWEB_MAX_EVENT_BYTES = env_int("TRACKERWEB_MAX_EVENT_BYTES", store_events.DEFAULT_MAX_EVENT_BYTES, minimum=1)
+TRACKERWEB_MAX_BODY_BYTES = env_int("TRACKERWEB_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1)
+# How long start-up waits for the tracker store (a database container still
+# starting) before giving up; 0 gives up at once.
+TRACKERWEB_STORE_STARTUP_TIMEOUT = env_float("TRACKERWEB_STORE_STARTUP_TIMEOUT", 30.0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -243,6 +243,10 @@ class MongoTrackerStore(TrackerStore):
         with self._errors():
             return self.conversations.delete_many(self._filter(sender_id)).deleted_count > 0
 
+    def ping(self):
+        with self._errors():
+            self.conversations.database.client.admin.command("ping")
+
     def exists(self, sender_id):
         if not self.could_hold(sender_id):
             return False

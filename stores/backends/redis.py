@@ -552,6 +552,9 @@ class RedisTrackerStore(TrackerStore):
         shares one connection pool per LOCATION, and two stores on one Redis
         with different users must not share a pool.
         """
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         scheme = "rediss" if self.use_ssl else "redis"
         userinfo = ""
         if self._username or self._password:
@@ -564,6 +567,12 @@ class RedisTrackerStore(TrackerStore):
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "SOCKET_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
                 "SOCKET_TIMEOUT": CONNECT_TIMEOUT * 2,
+                # redis-py re-sends a command whose reply was lost; for an
+                # append (a script call) that would store its events twice when
+                # the connection drops after Redis ran it. A failure is
+                # reported instead; a connection the server closed while idle
+                # is still replaced before use, at no cost to the caller.
+                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
             },
         }
 
@@ -597,6 +606,10 @@ class RedisTrackerStore(TrackerStore):
             raise StoreUnavailable(f"The Redis tracker store ({self.describe()}) is unavailable: {e}") from e
         except redis.RedisError as e:
             raise StoreError(f"The Redis tracker store ({self.describe()}) failed: {e}") from e
+
+    def ping(self):
+        with self._errors():
+            self.redis.ping()
 
     def key(self, sender_id):
         return self.key_prefix + sender_id

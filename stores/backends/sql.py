@@ -13,6 +13,7 @@ for any other configuration (a second endpoints file, tests).
 
 import hashlib
 import json
+import select
 from dataclasses import replace
 import threading
 from contextlib import contextmanager, nullcontext
@@ -229,6 +230,27 @@ def _ensure_indexes(connection, model, editor):
                     raise
 
 
+def _drop_if_server_hung_up(connection):
+    """Close a kept connection whose server closed it since its last use.
+
+    A restarted database closes every client connection; the first statement
+    on one would fail although the server is up again. Between operations an
+    idle connection has nothing to read, so a readable socket means the
+    server hung up (or sent its last words): reconnect rather than fail. A
+    `select` with no wait costs no round trip. Never inside a transaction.
+    Only PostgreSQL: SQLite has no server, and other drivers' sockets aren't known here.
+    """
+    raw = connection.connection
+    if raw is None or connection.in_atomic_block or connection.vendor != "postgresql":
+        return
+    try:
+        readable, _, _ = select.select([raw.fileno()], [], [], 0)
+    except (OSError, ValueError, connection.Database.Error):  # no socket left at all
+        readable = True
+    if readable:
+        connection.close()
+
+
 class SQLTrackerStore(TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
 
@@ -274,6 +296,7 @@ class SQLTrackerStore(TrackerStore):
         try:
             yield
         except (OperationalError, InterfaceError) as e:
+            self._drop_broken_connection()
             raise StoreUnavailable(f"The SQL tracker store ({self.describe()}) is unavailable: {e}".strip()) from e
         except DatabaseError as e:
             raise StoreError(f"The SQL tracker store ({self.describe()}) failed: {e}".strip()) from e
@@ -290,7 +313,22 @@ class SQLTrackerStore(TrackerStore):
                     ensure_schema(alias)
                     _schema_ready.add(alias)
                 self._alias = alias
+        _drop_if_server_hung_up(connections[self._alias])
         return self._alias
+
+    def _drop_broken_connection(self):
+        # Django keeps a failed connection until the end of a web request; a
+        # bot runtime or a command has no requests, so without this every later
+        # operation of this thread would fail on it, long after the database is back.
+        if self._alias is None:
+            return
+        connection = connections[self._alias]
+        if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
+            connection.close()
+
+    def ping(self):
+        with self._errors(), connections[self.alias].cursor() as cursor:
+            cursor.execute("SELECT 1")
 
     def _create_database(self):
         login_alias = register_database({**self.settings_dict, "NAME": self.login_db})
@@ -361,7 +399,8 @@ class SQLTrackerStore(TrackerStore):
                 self._events().bulk_create(rows, batch_size=INSERT_BATCH)
                 if all(row.id for row in rows):  # databases that return ids; refresh_summaries covers the rest
                     self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
-            transaction.on_commit(lambda: self.publish_events(sender_id, events), using=self.alias)  # now, or after an outer atomic
+                # Runs after the commit (of an outer atomic block too): never for events rolled back.
+                transaction.on_commit(lambda: self.publish_events(sender_id, events), using=self.alias)
         return events
 
     def replace_events(self, sender_id, events, expected_count=None):

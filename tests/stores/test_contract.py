@@ -161,3 +161,11 @@ def test_replacing_with_no_events_removes_the_conversation(store):
     store.append("gone", turn(1))
     store.replace_events("gone", [], expected_count=3)
     assert not store.exists("gone")
+
+
+def test_ping_reaches_a_running_store_and_changes_nothing(store):
+    store.ping()
+    assert store.count() == 0
+    store.append("pinged", [{"event": "action", "name": "action_listen", "timestamp": 1.0}])
+    store.ping()
+    assert list(store.keys()) == ["pinged"]

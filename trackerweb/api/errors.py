@@ -22,7 +22,8 @@ def exception_handler(exc, context):
     if isinstance(exc, ConversationChanged):
         return Response(error_body(str(exc)), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, StoreUnavailable):
-        return Response(error_body(str(exc)), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(error_body(str(exc)), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, StoreError):
         return Response(error_body(str(exc)), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     return drf_exception_handler(exc, context)

@@ -110,7 +110,9 @@ def as_rasa_error(exc):
     if isinstance(exc, ConversationChanged):
         return RasaError(409, reason_for(409), str(exc))
     if isinstance(exc, StoreUnavailable):
-        return RasaError(503, reason_for(503), str(exc))
+        error = RasaError(503, reason_for(503), str(exc))
+        error.wait = exc.retry_after
+        return error
     if isinstance(exc, StoreError):
         return RasaError(500, reason_for(500), str(exc))
     if isinstance(exc, Http404):

@@ -13,7 +13,9 @@ def store_errors_as_pages(view):
         try:
             return view(request, *args, **kwargs)
         except StoreUnavailable as e:
-            return render(request, "dashboard/store_error.html", {"error": e, "unavailable": True}, status=503)
+            response = render(request, "dashboard/store_error.html", {"error": e, "unavailable": True}, status=503)
+            response["Retry-After"] = str(e.retry_after)
+            return response
         except StoreError as e:
             return render(request, "dashboard/store_error.html", {"error": e, "unavailable": False}, status=500)
 

@@ -70,7 +70,10 @@ class UTCDateTimeInput(forms.DateTimeInput):
         epoch = epoch_seconds(value)
         if epoch is None:
             return None
-        moment = datetime.fromtimestamp(math.ceil(epoch) if self.round_up else math.floor(epoch), tz=timezone.utc)
+        try:
+            moment = datetime.fromtimestamp(math.ceil(epoch) if self.round_up else math.floor(epoch), tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):  # a valid filter, but beyond the years a date can show
+            return None
         return moment.strftime("%Y-%m-%dT%H:%M:%S" if moment.second else "%Y-%m-%dT%H:%M")
 
 

@@ -33,9 +33,18 @@ BUCKET_SECONDS = {"day": 86400, "hour": 3600}
 
 
 def as_time(timestamp):
-    if not isinstance(timestamp, (int, float)):
+    """The UTC datetime of epoch seconds; None when there is no time to show.
+
+    Stores keep timestamps as their writers wrote them, and a bot writing
+    straight to the database can leave one no datetime holds (1e300, inf,
+    NaN): that conversation shows no time rather than breaking the page.
+    """
+    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
         return None
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):  # beyond years 1-9999, or not a number at all (NaN)
+        return None
 
 
 def picker_names(store):
@@ -99,7 +108,7 @@ def store_errors_as_json(view):
         try:
             return view(request, *args, **kwargs)
         except StoreUnavailable as e:
-            return JsonResponse({"error": {"message": str(e)}}, status=503)
+            return JsonResponse({"error": {"message": str(e)}}, status=503, headers={"Retry-After": str(e.retry_after)})
         except StoreError as e:
             return JsonResponse({"error": {"message": str(e)}}, status=500)
 

@@ -15,9 +15,11 @@ import threading
 import time
 from collections import Counter
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from stores import load_tracker_store
+from stores.availability import StoreNeverAnswered, wait_for_store
 from stores.brokers import ORIGIN_HEADER, connection_errors, declare_rasa_queues
 from stores.config import event_broker_section, read_endpoints
 from stores.events import validate_event
@@ -129,7 +131,9 @@ class Command(BaseCommand):
         queue = options["queue"] or broker.queues[0]
         try:
             store = load_tracker_store()
-        except ConfigurationError as e:
+            # Take no message before the store can hold it: wait for it a bounded, logged time.
+            wait_for_store(store, float(getattr(settings, "TRACKERWEB_STORE_STARTUP_TIMEOUT", 30)))
+        except (ConfigurationError, StoreNeverAnswered) as e:
             raise CommandError(str(e)) from e
         connection, channel = self._connect(broker, queue, prefetch=min(PREFETCH, options["max_messages"] or PREFETCH))
         self.stdout.write(f"Consuming queue {queue!r} on {broker.rabbitmq.describe()} into {_description(store)} "

@@ -1,0 +1,82 @@
+"""trackerweb served by gunicorn in front of a test's own database server, and a user's ways in."""
+
+import http.cookiejar
+import json
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import yaml
+
+from tests.test_security import REPO, free_port, manage, production_environment
+from tests.users import PASSWORD
+
+MAKE_USER = """
+from rest_framework.authtoken.models import Token
+from tests.users import make_user
+print(Token.objects.create(user=make_user("reviewer", "viewer")).key)
+"""
+
+
+def deployment_environment(tmp_path, server, **variables):
+    """A production-like environment whose endpoints.yml points at `server`; migrated."""
+    endpoints = tmp_path / "endpoints.yml"
+    endpoints.write_text(yaml.safe_dump({"tracker_store": server.store_section()}))
+    env = production_environment(tmp_path, TRACKERWEB_ENDPOINTS=str(endpoints), DJANGO_ALLOWED_HOSTS="127.0.0.1",
+                                 TRACKERWEB_DEV="1", **variables)  # DEV: no collectstatic; still no debug pages
+    migrated = manage(env, "migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr
+    return env
+
+
+def make_reviewer(env):
+    """A viewer (username reviewer) and their API token."""
+    done = manage(env, "shell", "-c", MAKE_USER)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def start_gunicorn(env, *options):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "trackerweb.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--no-control-socket", *options],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return process, f"http://127.0.0.1:{port}"
+
+
+class Visitor:
+    """A browser's worth of HTTP: cookies kept, redirects not followed."""
+
+    class _NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def __init__(self, base):
+        self.base = base
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                                  self._NoRedirects)
+
+    def request(self, path, data=None, **headers):
+        """(status, headers, body text)."""
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(self.base + path, data=body, headers=headers)
+        try:
+            with self.opener.open(request, timeout=60) as response:
+                return response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read().decode()
+
+    def json(self, path, **headers):
+        status, headers, body = self.request(path, **headers)
+        return status, headers, json.loads(body)
+
+    def log_in(self, username):
+        _, _, page = self.request("/accounts/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        status, headers, _ = self.request("/accounts/login/", {"username": username, "password": PASSWORD,
+                                                              "csrfmiddlewaretoken": token})
+        assert status == 302, f"login failed ({status})"
