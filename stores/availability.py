@@ -60,6 +60,13 @@ def describe(store):
     return describe_store() if callable(describe_store) else type(store).__name__
 
 
+def startup_timeout():
+    """`TRACKERWEB_STORE_STARTUP_TIMEOUT`: how long start-up waits for the store, in seconds."""
+    from django.conf import settings
+
+    return float(settings.TRACKERWEB_STORE_STARTUP_TIMEOUT)
+
+
 def wait_for_configured_store(timeout=None):
     """At start-up: wait for the store endpoints.yml configures, `TRACKERWEB_STORE_STARTUP_TIMEOUT` at most.
 
@@ -67,12 +74,10 @@ def wait_for_configured_store(timeout=None):
     app before forking its workers (gunicorn --preload) must not hand them
     connections opened in the parent.
     """
-    from django.conf import settings
-
     from .handler import create_active_store
 
     if timeout is None:
-        timeout = float(getattr(settings, "TRACKERWEB_STORE_STARTUP_TIMEOUT", 30))
+        timeout = startup_timeout()
     store = create_active_store()
     try:
         return wait_for_store(store, timeout)

@@ -28,12 +28,12 @@ def fetch(url, **headers):
         return e.code, e.headers, e.read()
 
 
-def start_gunicorn(env):
-    """gunicorn serving trackerweb on a free port of 127.0.0.1; (process, port)."""
+def start_gunicorn(env, *options):
+    """gunicorn serving trackerweb on a free port of 127.0.0.1, with extra `options`; (process, port)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "trackerweb.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--no-control-socket"],
+         "--workers", "2", "--no-control-socket", *options],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return process, port
 

@@ -1,17 +1,15 @@
 """trackerweb served by gunicorn in front of a test's own database server, and a user's ways in."""
 
 import http.cookiejar
-import json
 import re
-import subprocess
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import yaml
 
-from tests.test_security import REPO, free_port, manage, production_environment
+from tests.test_security import manage, production_environment
+from tests.test_serving import NoRedirects
 from tests.users import PASSWORD
 
 MAKE_USER = """
@@ -39,26 +37,13 @@ def make_reviewer(env):
     return done.stdout.strip().splitlines()[-1]
 
 
-def start_gunicorn(env, *options):
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "trackerweb.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--no-control-socket", *options],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return process, f"http://127.0.0.1:{port}"
-
-
 class Visitor:
     """A browser's worth of HTTP: cookies kept, redirects not followed."""
-
-    class _NoRedirects(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
 
     def __init__(self, base):
         self.base = base
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-                                                  self._NoRedirects)
+                                                  NoRedirects)
 
     def request(self, path, data=None, **headers):
         """(status, headers, body text)."""
@@ -69,10 +54,6 @@ class Visitor:
                 return response.status, response.headers, response.read().decode()
         except urllib.error.HTTPError as e:
             return e.code, e.headers, e.read().decode()
-
-    def json(self, path, **headers):
-        status, headers, body = self.request(path, **headers)
-        return status, headers, json.loads(body)
 
     def log_in(self, username):
         _, _, page = self.request("/accounts/login/")

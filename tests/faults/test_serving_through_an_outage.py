@@ -12,9 +12,9 @@ import pytest
 
 from stores.handler import create_tracker_store
 
-from .deployment import Visitor, deployment_environment, make_reviewer, start_gunicorn
+from .deployment import Visitor, deployment_environment, make_reviewer
 from .servers import SERVERS
-from tests.test_serving import stop, wait_until_listening
+from tests.test_serving import start_gunicorn, stop, wait_until_listening
 
 SENDER = "outage-visitor"
 
@@ -44,8 +44,9 @@ def test_pages_and_api_answer_503_while_the_database_is_down_and_recover_by_them
     store.close()
     env = deployment_environment(tmp_path, server)
     token = make_reviewer(env)
-    process, base = start_gunicorn(env)
-    wait_until_listening(process, int(base.rsplit(":", 1)[1]))
+    process, port = start_gunicorn(env)
+    wait_until_listening(process, port)
+    base = f"http://127.0.0.1:{port}"
     try:
         visitor = Visitor(base)
         visitor.log_in("reviewer")

@@ -9,10 +9,10 @@ import pytest
 from stores.availability import StoreNeverAnswered, wait_for_store
 from stores.handler import create_tracker_store
 
-from .deployment import Visitor, deployment_environment, start_gunicorn
+from .deployment import Visitor, deployment_environment
 from .servers import PostgresServer, RedisServer
 from tests.test_security import manage
-from tests.test_serving import stop, wait_until_listening
+from tests.test_serving import start_gunicorn, stop, wait_until_listening
 
 
 @pytest.fixture
@@ -78,13 +78,13 @@ def test_the_wait_for_store_command_fails_clearly_then_succeeds_once_the_store_i
 
 def test_gunicorn_serves_once_the_store_comes_up(redis_server, tmp_path):
     env = deployment_environment(tmp_path, redis_server, TRACKERWEB_STORE_STARTUP_TIMEOUT="60")
-    process, base = start_gunicorn(env, "--preload")
+    process, port = start_gunicorn(env, "--preload")
     try:
         time.sleep(2)
         assert process.poll() is None, "gunicorn gave up before its timeout"
         redis_server.start()
-        wait_until_listening(process, int(base.rsplit(":", 1)[1]))
-        status, _, _ = Visitor(base).request("/accounts/login/")
+        wait_until_listening(process, port)
+        status, _, _ = Visitor(f"http://127.0.0.1:{port}").request("/accounts/login/")
         assert status == 200
     finally:
         _, errors = stop(process)

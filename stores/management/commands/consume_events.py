@@ -15,11 +15,10 @@ import threading
 import time
 from collections import Counter
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from stores import load_tracker_store
-from stores.availability import StoreNeverAnswered, wait_for_store
+from stores.availability import StoreNeverAnswered, startup_timeout, wait_for_store
 from stores.brokers import ORIGIN_HEADER, connection_errors, declare_rasa_queues
 from stores.config import event_broker_section, read_endpoints
 from stores.events import validate_event
@@ -132,7 +131,7 @@ class Command(BaseCommand):
         try:
             store = load_tracker_store()
             # Take no message before the store can hold it: wait for it a bounded, logged time.
-            wait_for_store(store, float(getattr(settings, "TRACKERWEB_STORE_STARTUP_TIMEOUT", 30)))
+            wait_for_store(store, startup_timeout())
         except (ConfigurationError, StoreNeverAnswered) as e:
             raise CommandError(str(e)) from e
         connection, channel = self._connect(broker, queue, prefetch=min(PREFETCH, options["max_messages"] or PREFETCH))

@@ -5,10 +5,9 @@ so a database that is still starting is waited for, with a line in the log
 per attempt, instead of failing the deployment at the first refusal.
 """
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from stores.availability import StoreNeverAnswered, describe, wait_for_store
+from stores.availability import StoreNeverAnswered, describe, startup_timeout, wait_for_store
 from stores.exceptions import StoreError
 from stores.handler import load_tracker_store
 
@@ -22,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, timeout=None, **options):
         if timeout is None:
-            timeout = float(getattr(settings, "TRACKERWEB_STORE_STARTUP_TIMEOUT", 30))
+            timeout = startup_timeout()
         if timeout < 0:
             raise CommandError(f"--timeout must be 0 or more seconds, got {timeout:g}")
         store = load_tracker_store()
