@@ -10,6 +10,9 @@ import json
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
 from . import load_tracker_store
 from .backends.sql import SQLTrackerStore, resummarize
 from .events import action_name, dumps, intent_name, validate_event
@@ -35,11 +38,16 @@ class EventAdminForm(forms.ModelForm):
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     form = EventAdminForm
-    list_display = ["id", "sender_id", "type_name", "timestamp", "intent_name", "action_name"]
+    list_display = ["id", "sender_id", "conversation", "type_name", "timestamp", "intent_name", "action_name"]
     list_filter = ["type_name"]
     search_fields = ["=sender_id", "intent_name", "action_name"]
     ordering = ["-id"]
     show_full_result_count = False  # no COUNT(*) over millions of rows on every page
+
+    @admin.display(description="Conversation")
+    def conversation(self, obj):
+        # By the sender id's token: the id itself may hold "/", "..", newlines.
+        return format_html('<a href="{}">open</a>', reverse("dashboard:conversation_detail", args=[obj.sender_id]))
 
     def has_module_permission(self, request):
         # Only when the configured store is the SQL store.

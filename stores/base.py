@@ -12,8 +12,8 @@ import threading
 import uuid
 
 from . import matching
-from .events import dumps, parse_events
-from .exceptions import ConversationChanged, InvalidSenderId
+from .events import parse_events, stored_json
+from .exceptions import ConversationChanged, InvalidSenderId, UnreadableEvent, UnreadableEvents
 from .query import (
     ConversationFilter,
     DistinctNames,
@@ -198,7 +198,7 @@ class TrackerStore:
     def filtered_events_json(self, flt=None):
         """Like `filtered_events`, with each event as JSON text (exports; a store holding JSON passes it on)."""
         for sender_id, event in self.filtered_events(flt):
-            yield sender_id, dumps(event)
+            yield sender_id, stored_json(event)
 
     def statistics(self, flt=None, *, bucket="day", top=10):
         """`Statistics` over the events of the selected conversations (within since/until)."""
@@ -329,6 +329,18 @@ class TrackerStore:
         except InvalidSenderId:
             return False
         return True
+
+    def readable(self, tracker):
+        """`tracker` as read, or `UnreadableEvents` when the store held an event it couldn't read.
+
+        Backends that can meet something other than an event where one is
+        stored (another program wrote it) put an `UnreadableEvent` in its
+        place and return `self.readable(tracker)` from `retrieve`.
+        """
+        if any(isinstance(event, UnreadableEvent) for event in tracker.events):
+            describe = getattr(self, "describe", None)
+            raise UnreadableEvents(describe() if callable(describe) else repr(self), tracker)
+        return tracker
 
     @staticmethod
     def validated(events):

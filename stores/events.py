@@ -20,7 +20,7 @@ import time
 
 from django.conf import settings
 
-from .exceptions import InvalidEventError
+from .exceptions import InvalidEventError, UnreadableEvent
 
 #: The largest event accepted, in bytes of its JSON as stored (Rasa's
 #: `json.dumps`, ASCII). `settings.TRACKERWEB_MAX_EVENT_BYTES` overrides it.
@@ -179,6 +179,9 @@ def validate_event(event, index=0, *, max_bytes=None):
     """
     if not isinstance(event, dict):
         raise InvalidEventError(index, None, f"must be an object, got {_describe(event)}")
+    if isinstance(event, UnreadableEvent):
+        raise InvalidEventError(index, None, f"could not be read from the store ({event.problem}): "
+                                             f"correct or delete it there first")
     if "event" not in event:
         raise InvalidEventError(index, "event", "is required")
     type_name = event["event"]
@@ -309,6 +312,18 @@ def dumps(event, index=0):
         raise InvalidEventError(index, None, "is nested too deeply to serialise") from e
     except (TypeError, ValueError) as e:
         raise InvalidEventError(index, None, f"is not JSON-serialisable: {e}") from e
+
+
+def stored_json(event):
+    """An event read from a store as JSON text, for exports: written as Rasa's `json.dumps` writes it.
+
+    Unlike `dumps`, it takes what another program stored (NaN, which Python's
+    JSON writes as `NaN`; a MongoDB date, written as its text): an export
+    shows what the store holds, as the SQL store's stored text shows it.
+    """
+    if isinstance(event, UnreadableEvent):
+        event = event.exported()
+    return json.dumps(event, default=str)
 
 
 def intent_name(event):

@@ -1,6 +1,10 @@
 """The errors trackerweb's stores raise. Driver errors never leak past a backend."""
 
+import logging
+
 from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
 
 
 class ConfigurationError(ImproperlyConfigured):
@@ -50,3 +54,57 @@ class ConversationChanged(StoreError):
         self.sender_id = sender_id
         super().__init__(f"The conversation {sender_id!r} changed meanwhile (new events arrived); "
                          f"nothing was changed. Reload it and try again.")
+
+
+class UnreadableEvent(dict):
+    """Stands in for a stored event that can't be read as one: a row that is not JSON, a list
+    element that is not an object.
+
+    Empty, so code that reads events sees an event with no fields (it counts,
+    it matches no filter, it changes no state); `stored` is what is stored
+    (text, shortened), `problem` says what is wrong. It can't be written back:
+    `stores.events.validate_event` refuses it.
+    """
+
+    SHOWN = 1000  # characters of the stored text kept for showing
+
+    def __init__(self, stored, problem):
+        super().__init__()
+        text = stored if isinstance(stored, str) else repr(stored)
+        self.stored = text if len(text) <= self.SHOWN else text[:self.SHOWN] + "…"
+        self.problem = problem
+
+    def exported(self):
+        """What an export writes in its place: says so, with what is stored (never a silent gap)."""
+        return {"event": None, "trackerweb_unreadable": {"stored": self.stored, "problem": self.problem}}
+
+
+class UnreadableEvents(StoreError):
+    """The conversation holds events that can't be read (`UnreadableEvent`s in `tracker`).
+
+    Pages that can show an odd event in its place read `tracker`; anything
+    else (the API, exports of one conversation, edits that would write the
+    unreadable events back) gets this error, which names them.
+    """
+
+    def __init__(self, store, tracker):
+        self.tracker = tracker
+        unreadable = [(index, e) for index, e in enumerate(tracker.events) if isinstance(e, UnreadableEvent)]
+        listed = "; ".join(f"event {index}: {event.problem}" for index, event in unreadable[:5])
+        more = f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
+        super().__init__(f"The conversation {tracker.sender_id!r} in {store} holds {len(unreadable)} unreadable "
+                         f"event{'s' if len(unreadable) != 1 else ''} ({listed}{more}). Correct or delete "
+                         f"{'them' if len(unreadable) != 1 else 'it'} in the store (Django's admin for SQL).")
+
+
+def driver_failure(store, kind, error):
+    """The `StoreError` for a driver's `error`: its message says which store failed and how.
+
+    `store` names it ("The Redis tracker store (Redis at ...)"), `kind` the kind
+    of failure. The driver's own message may quote the command, SQL or query
+    that failed, with the keys and stored data in it, and error pages and API
+    bodies show our message: the driver's goes to the log, for operators.
+    """
+    message = f"{store} failed: {kind}. The log holds the database's message."
+    logger.error("%s (%s: %s)", message, type(error).__name__, error)
+    return StoreError(message)

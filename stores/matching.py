@@ -8,6 +8,7 @@ import json
 from collections import Counter
 
 from .query import ConversationSummary, bucket_start
+from .shapes import as_dict, as_number, as_text
 
 
 def is_user(event):
@@ -19,16 +20,11 @@ def is_action(event):
 
 
 def intent_of(event):
-    parse_data = event.get("parse_data")
-    intent = parse_data.get("intent") if isinstance(parse_data, dict) else None
-    return intent.get("name") if isinstance(intent, dict) else None
+    return as_text(as_dict(as_dict(event.get("parse_data")).get("intent")).get("name"))
 
 
 def confidence_of(event):
-    parse_data = event.get("parse_data")
-    intent = parse_data.get("intent") if isinstance(parse_data, dict) else None
-    confidence = intent.get("confidence") if isinstance(intent, dict) else None
-    return confidence if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) else None
+    return as_number(as_dict(as_dict(event.get("parse_data")).get("intent")).get("confidence"))
 
 
 def entity_names(event):
@@ -58,8 +54,8 @@ def is_fallback(event):
 
 
 def timestamp_of(event):
-    ts = event.get("timestamp")
-    return ts if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
+    """The event's time: a number, not NaN (which no database orders alike), else None."""
+    return as_number(event.get("timestamp"))
 
 
 def in_range(event, flt):
@@ -86,7 +82,7 @@ def summarize(sender_id, events):
         user_messages=len(users),
         sessions=max(sessions, 1),
         latest_intent=intent_of(latest_user) if latest_user else None,
-        input_channel=latest_user.get("input_channel") if latest_user else None,
+        input_channel=as_text(latest_user.get("input_channel")) if latest_user else None,
     )
 
 
@@ -150,8 +146,8 @@ def count_into(counters, events, flt, bucket):
             continue
         total += 1
         ts = timestamp_of(event)
-        if ts is not None:
-            start = bucket_start(ts, bucket)
+        start = None if ts is None else bucket_start(ts, bucket)
+        if start is not None:
             days.setdefault(start, [0, 0])
             days[start][0] += 1
             if is_user(event):

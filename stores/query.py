@@ -338,6 +338,9 @@ def check_bucket(bucket):
 
 
 def bucket_start(timestamp, bucket):
+    """The start of the day or hour holding `timestamp`; None for an infinite time, which no bucket holds."""
+    if not math.isfinite(timestamp):
+        return None
     size = 86400 if bucket == "day" else 3600
     return math.floor(timestamp / size) * size
 
@@ -349,23 +352,44 @@ def encode_cursor(order, summary):
 
 
 def decode_cursor(order, cursor):
-    """The sort key a cursor points after: (sender_id,) or (last_event_time, sender_id)."""
+    """The sort key a cursor points after: (sender_id,) or (last_event_time, sender_id).
+
+    A cursor comes back from the client, so it is checked like any other
+    parameter: what no page of this server links to (a sender id no store
+    holds, a time that isn't a finite number, another JSON shape) is a
+    `FilterError` before any store puts it in a query.
+    """
     if not cursor:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise FilterError("cursor", "is not a cursor this server gave out") from None
     if not isinstance(value, list) or not value or value[0] != order:
         raise FilterError("cursor", f"belongs to another order than {order}")
-    key = value[1:]
-    if order == "sender_id" and len(key) == 1 and isinstance(key[0], str):
-        return tuple(key)
-    if (order != "sender_id" and len(key) == 2 and isinstance(key[0], (int, float))
-            and not isinstance(key[0], bool) and isinstance(key[1], str)):
-        return tuple(key)
+    key = tuple(value[1:])
+    if order == "sender_id" and len(key) == 1 and _cursor_sender(key[0]):
+        return key
+    if order != "sender_id" and len(key) == 2 and _cursor_time(key[0]) and _cursor_sender(key[1]):
+        return key
     raise FilterError("cursor", "is not a cursor this server gave out")
+
+
+def _cursor_sender(value):
+    from .base import TrackerStore  # (base imports this module)
+
+    return isinstance(value, str) and TrackerStore.could_hold(value)
+
+
+def _cursor_time(value):
+    # It goes into each store's query: MongoDB and SQLite refuse integers beyond
+    # 64 bits, Redis refuses NaN, and the stores don't order NaN or infinities alike.
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def after_cursor(order, summary, key):

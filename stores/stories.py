@@ -5,13 +5,15 @@ import json
 
 import yaml
 
+from .shapes import as_dict, as_list, as_number, as_text
+
+
 def events_until(events, until):
     """Rasa's `travel_back_in_time`: the events up to the first one later than `until`."""
     if until is None:
         return list(events)
-    return list(itertools.takewhile(lambda event: (event.get("timestamp") or 0) <= until, events))
-
-
+    # An event without a time (or with one of another type) counts as at time 0, as Rasa's default.
+    return list(itertools.takewhile(lambda event: (as_number(event.get("timestamp")) or 0) <= until, events))
 
 
 # Rasa 3.x's LATEST_TRAINING_DATA_FORMAT_VERSION.
@@ -30,13 +32,13 @@ class UserTurn(dict):
 
     def __init__(self, event):
         super().__init__(event)
-        parse_data = event.get("parse_data") or {}
-        intent = parse_data.get("intent") or {}
-        self.intent_name = intent.get("full_retrieval_intent_name") or intent.get("name")
-        self.entities = list(parse_data.get("entities") or [])
+        parse_data = as_dict(event.get("parse_data"))
+        intent = as_dict(parse_data.get("intent"))
+        self.intent_name = as_text(intent.get("full_retrieval_intent_name")) or as_text(intent.get("name"))
+        self.entities = [entity for entity in as_list(parse_data.get("entities")) if isinstance(entity, dict)]
         # UserUttered's defaults: a text without an intent is featurized by its
         # text, an intent without a text by the intent; otherwise undecided.
-        text, has_intent = event.get("text"), bool(intent.get("name"))
+        text, has_intent = as_text(event.get("text")), bool(as_text(intent.get("name")))
         if text and not has_intent:
             self.use_text = True
         elif has_intent and not text:
@@ -65,8 +67,8 @@ def story_events(events):
             if kind == "user_featurization":
                 latest_turn.use_text = event.get("use_text_for_featurization")
             elif kind == "entities":
-                for entity in event.get("entities") or []:
-                    if entity not in latest_turn.entities:
+                for entity in as_list(event.get("entities")):
+                    if isinstance(entity, dict) and entity not in latest_turn.entities:
                         latest_turn.entities.append(entity)
         result.append(event)
     return result
@@ -148,18 +150,19 @@ def story_step(event):
         step = {}
         if event.intent_name and not event.use_text:
             step["intent"] = event.intent_name
-        if event.get("text"):
+        if as_text(event.get("text")):
             # A test story always has the user's text.
             step["user"] = LiteralText(annotated_text(event["text"], event.entities))
         return step or None
     if kind == "action":
-        if event.get("name"):
+        if as_text(event.get("name")):
             return None if event["name"] in ACTIONS_NOT_WRITTEN else {"action": event["name"]}
-        return {"bot": event["action_text"]} if event.get("action_text") else None
+        return {"bot": event["action_text"]} if as_text(event.get("action_text")) else None
     if kind == "slot":
-        return {"slot_was_set": [{event.get("name"): event.get("value")}]}
+        return {"slot_was_set": [{event["name"]: event.get("value")}]} if as_text(event.get("name")) else None
     if kind in ("active_loop", "form"):
-        return {"active_loop": event.get("name")}
+        name = event.get("name")
+        return {"active_loop": name} if name is None or as_text(name) else None
     return None
 
 

@@ -8,6 +8,8 @@ answers for the same events.
 
 import copy
 
+from .shapes import as_dict, as_list, as_text
+
 ACTION_LISTEN = "action_listen"
 ACTION_SESSION_START = "action_session_start"
 
@@ -33,19 +35,24 @@ def _empty_latest_message():
     return {"intent": {}, "entities": [], "text": None, "message_id": None, "metadata": {}}
 
 
+def _name(event):
+    """The event's `name` when it is text (names are looked up in sets and dicts)."""
+    return as_text(event.get("name"))
+
+
 def _latest_message_from(event):
     """What Rasa's `UserUttered(...).parse_data` holds for a stored user event."""
-    parse_data = event.get("parse_data") or {}
+    parse_data = as_dict(event.get("parse_data"))
     message = {
         "intent": parse_data.get("intent") or {},
-        "entities": list(parse_data.get("entities") or []),
+        "entities": list(as_list(parse_data.get("entities"))),
         "text": event.get("text"),
         "message_id": event.get("message_id"),
         "metadata": event.get("metadata") or {},
     }
     message.update(copy.deepcopy(parse_data))
     # Rasa's UserUttered keeps `entities` as its own list; EntitiesAdded appends to it.
-    message["entities"] = list(parse_data.get("entities") or [])
+    message["entities"] = list(as_list(parse_data.get("entities")))
     return message
 
 
@@ -62,16 +69,16 @@ class _ReplayState:
     def resume(cls, state, slot_definitions):
         """The replay state a stored Rasa tracker state dict describes (Mongo keeps one)."""
         replay = cls(slot_definitions)
-        stored_slots = state.get("slots") or {}
+        stored_slots = as_dict(state.get("slots"))
         if slot_definitions is None:
             replay.slots = dict(stored_slots)
         else:
             replay.slots.update({k: v for k, v in stored_slots.items() if k in slot_definitions})
         replay.paused = bool(state.get("paused"))
-        replay.latest_action = dict(state.get("latest_action") or {})
-        replay.latest_message = copy.deepcopy(state.get("latest_message")) or _empty_latest_message()
+        replay.latest_action = dict(as_dict(state.get("latest_action")))
+        replay.latest_message = copy.deepcopy(as_dict(state.get("latest_message"))) or _empty_latest_message()
         replay.followup_action = state.get("followup_action")
-        replay.active_loop = copy.deepcopy(state.get("active_loop")) or None
+        replay.active_loop = copy.deepcopy(as_dict(state.get("active_loop"))) or None
         return replay
 
     def as_dict(self, sender_id, latest_event_time, latest_input_channel, events):
@@ -126,12 +133,15 @@ class _ReplayState:
             self.followup_action = None
         elif kind == "entities":
             if self.latest_action_name == ACTION_LISTEN:
-                entities = self.latest_message["entities"]
-                for entity in event.get("entities") or []:
+                entities = self.latest_message.get("entities")
+                if not isinstance(entities, list):
+                    entities = self.latest_message["entities"] = []
+                for entity in as_list(event.get("entities")):
                     if entity not in entities:
                         entities.append(entity)
         elif kind == "slot":
-            self.set_slot(event.get("name"), event.get("value"))
+            if _name(event) is not None:
+                self.set_slot(_name(event), event.get("value"))
         elif kind == "restart":
             self.reset()
             self.followup_action = ACTION_SESSION_START
@@ -175,9 +185,9 @@ class _ReplayState:
         # alone. `export` makes Rasa write a file; stored events are data only.
 
     def _active_loop_name(self):
-        if not self.active_loop or self.active_loop["name"] == "should_not_be_set":
+        if not self.active_loop or self.active_loop.get("name") == "should_not_be_set":
             return None
-        return self.active_loop["name"]
+        return self.active_loop.get("name")
 
     def _set_latest_action(self, event):
         name = event.get("name")
@@ -200,9 +210,7 @@ def _undo_till_previous(types, applied):
 
 
 def _loop_names(events):
-    return {
-        e.get("name") for e in events if e.get("event") in ("active_loop", "form") and e.get("name")
-    }
+    return {_name(e) for e in events if e.get("event") in ("active_loop", "form") and _name(e)}
 
 
 def _first_loop_execution_or_unhappy_path(loop_name, applied):
@@ -253,10 +261,10 @@ def applied_events(events):
             _undo_till_previous(("action",), applied)
         elif (
             kind == "action"
-            and event.get("name") in loop_names
-            and not _first_loop_execution_or_unhappy_path(event.get("name"), applied)
+            and _name(event) in loop_names
+            and not _first_loop_execution_or_unhappy_path(_name(event), applied)
         ):
-            _undo_till_previous_loop_execution(event.get("name"), applied)
+            _undo_till_previous_loop_execution(_name(event), applied)
         else:
             applied.append(event)
     return applied

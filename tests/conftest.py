@@ -200,11 +200,17 @@ def mongo_store(mongo_url, mongo_database):
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres", "redis", "mongo"])
-def store(request):
-    """Each backend in turn, on its real server: the contract tests run against all."""
+def backend_store(request):
+    """Each backend in turn, on its real server (under this name where `store` means one backend)."""
     if request.param == "memory":
         return InMemoryTrackerStore()
     return request.getfixturevalue(f"{request.param}_store")
+
+
+@pytest.fixture
+def store(backend_store):
+    """Each backend in turn, on its real server: the contract tests run against all."""
+    return backend_store
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from django.urls import URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
 from stores import load_tracker_store
+from trackerweb.dashboard.models import AuditEntry
 from tests.users import make_user
 
 EVENTS = [
@@ -31,6 +32,8 @@ EVENTS = [
     {"event": "bot", "timestamp": 3.0, "text": "Hello!"},
 ]
 NEW_EVENT = {"event": "bot", "timestamp": 4.0, "text": "Bye!"}
+# A second conversation, whose id is no token (it holds "/"): the routes that take the id itself.
+TEAM_ALICE = "team/alice"
 
 PERSONAS = ["anonymous", "nobody", "viewer", "editor", "admin"]
 ROLES_OF = {"anonymous": set(), "nobody": set(), "viewer": {"viewer"}, "editor": {"viewer", "editor"},
@@ -58,41 +61,53 @@ ROUTES = {
     # The dashboard.
     "": Route("dashboard", "/", {"GET": allow("viewer", 200)}),
     "stats.json": Route("dashboard", "/stats.json", {"GET": allow("viewer", 200)}),
-    "conversations/<path:sender_id>": Route("dashboard", "/conversations/alice", {"GET": allow("viewer", 200)}),
-    "events/<path:sender_id>": Route("dashboard", "/events/alice", {"GET": allow("viewer", 200)}),
-    "download/<path:sender_id>": Route("dashboard", "/download/alice", {"GET": allow("viewer", 200)}),
-    "delete/<path:sender_id>": Route("dashboard", "/delete/alice",
-                                     {"GET": allow("editor", 200), "POST": allow("editor", 302)}),
-    "delete-event/<int:index>/<path:sender_id>": Route(
+    "conversations/<sender:sender_id>": Route("dashboard", "/conversations/alice", {"GET": allow("viewer", 200)}),
+    "events/<sender:sender_id>": Route("dashboard", "/events/alice", {"GET": allow("viewer", 200)}),
+    "download/<sender:sender_id>": Route("dashboard", "/download/alice", {"GET": allow("viewer", 200)}),
+    "delete/<sender:sender_id>": Route("dashboard", "/delete/alice",
+                                       {"GET": allow("editor", 200), "POST": allow("editor", 302)}),
+    "delete-event/<int:index>/<sender:sender_id>": Route(
         "dashboard", "/delete-event/1/alice", {"GET": allow("editor", 200), "POST": allow("editor", 302)},
         bodies={"POST": {"expected_count": 3}}),
-    "edit-event/<int:index>/<path:sender_id>": Route(
+    "edit-event/<int:index>/<sender:sender_id>": Route(
         "dashboard", "/edit-event/2/alice", {"GET": allow("editor", 200), "POST": allow("editor", 302)},
         bodies={"POST": {"event_json": json.dumps(NEW_EVENT), "expected_count": 3}}),
+    # Addresses from before sender id tokens: sent on to the token's (who may follow is the page's business).
+    r"^(?P<page>conversations|download|delete)/(?P<sender_id>[\s\S]*)\Z": Route(
+        "dashboard", f"/conversations/{TEAM_ALICE}", {"GET": allow("viewer", 301)}),
+    r"^(?P<page>delete-event|edit-event)/(?P<index>[0-9]{1,9})/(?P<sender_id>[\s\S]*)\Z": Route(
+        "dashboard", f"/edit-event/1/{TEAM_ALICE}", {"GET": allow("viewer", 301)}),
     "audit/": Route("dashboard", "/audit/", {"GET": allow("editor", 200)}),
     # The API's description: public (see above).
     "api/schema/": Route("public", "/api/schema/", {"GET": allow(None, 200)}),
     "api/docs/": Route("public", "/api/docs/", {"GET": allow(None, 200)}),
     "api/redoc/": Route("public", "/api/redoc/", {"GET": allow(None, 200)}),
-    # The v1 API.
-    "^api/v1/conversations/$": Route("api", "/api/v1/conversations/", {"GET": allow("viewer", 200)}),
-    "^api/v1/conversations/(?P<sender_id>.+)/$": Route(
+    # The v1 API: conversations by token, and by the id itself (percent-encoded) where it is not a token.
+    r"^api/v1/conversations/\Z": Route("api", "/api/v1/conversations/", {"GET": allow("viewer", 200)}),
+    "api/v1/conversations/<sender:sender_id>/": Route(
         "api", "/api/v1/conversations/alice/", {"GET": allow("viewer", 200), "DELETE": allow("editor", 204)}),
-    "^api/v1/conversations/(?P<sender_id>.+)/events/$": Route(
+    "api/v1/conversations/<sender:sender_id>/events/": Route(
         "api", "/api/v1/conversations/alice/events/", {"GET": allow("viewer", 200), "POST": allow("editor", 201)},
         bodies={"POST": NEW_EVENT}),
-    "^api/v1/conversations/(?P<sender_id>.+)/events/(?P<index>[0-9]{1,9})/$": Route(
+    "api/v1/conversations/<sender:sender_id>/events/<int:index>/": Route(
         "api", "/api/v1/conversations/alice/events/1/", {"DELETE": allow("editor", 204)}),
-    "^api/v1/events/$": Route("api", "/api/v1/events/", {"GET": allow("viewer", 200)}),
-    "^api/v1/stats/$": Route("api", "/api/v1/stats/", {"GET": allow("viewer", 200)}),
-    "^api/v1/names/$": Route("api", "/api/v1/names/", {"GET": allow("viewer", 200)}),
+    r"^api/v1/conversations/(?P<sender_id>[\s\S]+)/\Z": Route(
+        "api", f"/api/v1/conversations/{TEAM_ALICE}/", {"GET": allow("viewer", 200), "DELETE": allow("editor", 204)}),
+    r"^api/v1/conversations/(?P<sender_id>[\s\S]+)/events/\Z": Route(
+        "api", f"/api/v1/conversations/{TEAM_ALICE}/events/",
+        {"GET": allow("viewer", 200), "POST": allow("editor", 201)}, bodies={"POST": NEW_EVENT}),
+    r"^api/v1/conversations/(?P<sender_id>[\s\S]+)/events/(?P<index>[0-9]{1,9})/\Z": Route(
+        "api", f"/api/v1/conversations/{TEAM_ALICE}/events/1/", {"DELETE": allow("editor", 204)}),
+    r"^api/v1/events/\Z": Route("api", "/api/v1/events/", {"GET": allow("viewer", 200)}),
+    r"^api/v1/stats/\Z": Route("api", "/api/v1/stats/", {"GET": allow("viewer", 200)}),
+    r"^api/v1/names/\Z": Route("api", "/api/v1/names/", {"GET": allow("viewer", 200)}),
     # Rasa's HTTP API.
-    "^conversations/(?P<conversation_id>.+)/tracker$": Route(
+    r"^conversations/(?P<conversation_id>[\s\S]*)/tracker\Z": Route(
         "api", "/conversations/alice/tracker", {"GET": allow("viewer", 200), "DELETE": allow("editor", 204)}),
-    "^conversations/(?P<conversation_id>.+)/tracker/events$": Route(
+    r"^conversations/(?P<conversation_id>[\s\S]*)/tracker/events\Z": Route(
         "api", "/conversations/alice/tracker/events", {"POST": allow("editor", 200), "PUT": allow("editor", 200)},
         bodies={"POST": [NEW_EVENT], "PUT": EVENTS}),
-    "^conversations/(?P<conversation_id>.+)/story$": Route(
+    r"^conversations/(?P<conversation_id>[\s\S]*)/story\Z": Route(
         "api", "/conversations/alice/story", {"GET": allow("viewer", 200)}),
 }
 
@@ -103,6 +118,7 @@ ADMIN_LOGIN = "admin/login/"
 ADMIN_PAGES = {"/admin/": 200, "/admin/auth/user/": 200, "/admin/auth/group/": 200, "/admin/auth/": 200}
 
 ALL_METHODS = ["GET", "POST", "PUT", "DELETE"]
+WRITES = {"POST", "PUT", "DELETE"}
 
 
 def url_patterns(patterns=None, prefix=""):
@@ -148,6 +164,7 @@ def alice(endpoints_file):
     cache.clear()  # counts of API requests and cached picker names from other tests
     store = load_tracker_store()
     store.append("alice", EVENTS)
+    store.append(TEAM_ALICE, EVENTS)
     return store
 
 
@@ -208,7 +225,13 @@ def test_permission(client, alice, route, method, persona):
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/?next=")
     if expected in (LOG_IN_FIRST, 403):
-        assert load_tracker_store().retrieve("alice").events == EVENTS  # nothing was written
+        for sender_id in ("alice", TEAM_ALICE):  # nothing was written
+            assert load_tracker_store().retrieve(sender_id).events == EVENTS
+    elif method in WRITES and spec.area != "public":
+        # Every change of a conversation is in the audit log, by whom, of which conversation.
+        entry = AuditEntry.objects.get()
+        assert entry.username == persona and entry.sender_id in ("alice", TEAM_ALICE)
+        assert (entry.sender_id == TEAM_ALICE) == (TEAM_ALICE in spec.path)
 
 
 def admin_routes():

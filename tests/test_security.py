@@ -14,10 +14,13 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test import RequestFactory, override_settings
+from django.urls import reverse
 from django.views.debug import technical_500_response
+from rest_framework.authtoken.models import Token
 
+from stores import load_tracker_store
 from tests.users import PASSWORD, make_user
-from trackerweb.login import LoginFailures
+from trackerweb.login import LoginAttempts
 from trackerweb.redaction import redact
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,6 +116,12 @@ def test_a_cache_url_that_is_not_redis_is_refused_without_showing_it(tmp_path):
     ("amqp://guest:hunter2@rabbit/", "amqp://guest:***@rabbit/"),
     ("host=db password=hunter2 dbname=rasa", "host=db password=*** dbname=rasa"),
     ("GET /conversations/x/tracker?token=hunter2&include_events=ALL", "GET /conversations/x/tracker?token=***&include_events=ALL"),
+    # A server decodes a query string's names before it reads them: these are `token=` to it.
+    ("GET /api/v1/events/?%74oken=hunter2&format=csv", "GET /api/v1/events/?%74oken=***&format=csv"),
+    ("GET /api/v1/events/?tok%65n=hunter2", "GET /api/v1/events/?tok%65n=***"),
+    ("GET /api/v1/events/?%54%4F%4B%45%4E=hunter2", "GET /api/v1/events/?%54%4F%4B%45%4E=***"),
+    ("GET /api/v1/events/?x+token=hunter2", "GET /api/v1/events/?x+token=***"),
+    ("GET /accounts/?pass%77ord=hunter2", "GET /accounts/?pass%77ord=***"),
     ("{'url': 'db', 'password': 'hunter2'}", "{'url': 'db', 'password': '***'}"),
     ('{"PASSWORD": "hunter2", "NAME": "rasa"}', '{"PASSWORD": "***", "NAME": "rasa"}'),
 ])
@@ -129,14 +138,28 @@ def test_it_leaves_text_without_credentials_alone(text):
     assert redact(text) == text
 
 
+def handler_output(logger_name, handler_name):
+    """Send what a configured handler writes into a buffer; (buffer, a function that gives the stream back)."""
+    [handler] = [h for h in logging.getLogger(logger_name).handlers if h.get_name() == handler_name]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    return buffer, lambda: handler.setStream(previous)
+
+
 @pytest.fixture
 def console_output():
     """What the configured console handler writes, into a buffer for this test."""
-    [handler] = [h for h in logging.getLogger().handlers if h.get_name() == "console"]
-    buffer = io.StringIO()
-    previous = handler.setStream(buffer)
+    buffer, restore = handler_output(None, "console")
     yield buffer
-    handler.setStream(previous)
+    restore()
+
+
+@pytest.fixture
+def server_log():
+    """What the development server's request log (the `django.server` handler) writes, into a buffer."""
+    buffer, restore = handler_output("django.server", "django.server")
+    yield buffer
+    restore()
 
 
 def test_log_lines_never_show_a_password(console_output, caplog):
@@ -222,6 +245,62 @@ def test_error_pages_never_show_a_password(debug):
     assert SECRET not in page
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["%74oken", "tok%65n"])
+def test_a_percent_encoded_token_parameter_is_masked_in_the_request_log_and_error_pages(client, server_log, name):
+    key = Token.objects.create(user=make_user("vera", "viewer")).key
+    url = f"/api/v1/names/?{name}={key}"
+    assert client.get(url).status_code == 200  # the server decodes the name: it is the token to it
+    # What the development server logs for that request (django.core.servers.basehttp.WSGIRequestHandler).
+    logging.getLogger("django.server").info('"%s" %s %s', f"GET {url} HTTP/1.1", "200", "52")
+    assert f"{name}=***" in server_log.getvalue() and key not in server_log.getvalue()
+    try:
+        raise_with_credentials_in_locals()
+    except ConnectionError:
+        with override_settings(DEBUG=True):
+            page = technical_500_response(RequestFactory().get(url), *sys.exc_info()).content.decode()
+    assert "/api/v1/names/" in page and key not in page
+
+
+# -- headers ----------------------------------------------------------------------------------
+
+
+POLICY = "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+
+@pytest.mark.django_db
+def test_pages_and_api_answers_carry_the_policy_and_are_never_stored(client, endpoints_file):
+    endpoints_file("")
+    load_tracker_store().append("alice", [{"event": "user", "timestamp": 1.0, "text": "hi"}])
+    client.force_login(make_user("vera", "viewer"))
+    for url in ["/", reverse("dashboard:conversation_detail", args=["alice"]), "/stats.json", "/audit/",
+                "/api/v1/conversations/", "/api/v1/events/?format=csv", "/conversations/alice/tracker",
+                "/api/v1/conversations/nobody/", "/no/such/page"]:
+        response = client.get(url)
+        assert response["Content-Security-Policy"] == POLICY, url
+        assert response["Cache-Control"] == "no-store", url
+
+
+def test_the_login_page_carries_the_policy_and_keeps_djangos_never_cache(client):
+    response = client.get("/accounts/login/")
+    assert response["Content-Security-Policy"] == POLICY
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+def test_djangos_debug_pages_are_left_without_the_policy(client):
+    # They script and style themselves inline; DJANGO_DEBUG is for development only.
+    with override_settings(DEBUG=True):
+        assert "Content-Security-Policy" not in client.get("/no/such/page")
+    assert client.get("/no/such/page")["Content-Security-Policy"] == POLICY
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
+def test_the_api_docs_may_style_inline_but_never_script_inline(client, url):
+    policy = dict(d.strip().split(" ", 1) for d in client.get(url)["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'self'" and "script-src" not in policy
+    assert policy["style-src"] == "'self' 'unsafe-inline'"
+
+
 # -- login is rate-limited ------------------------------------------------------------------------
 
 
@@ -234,6 +313,13 @@ def login_counts():
 
 def log_in(client, username, password, address="192.0.2.1", path="/accounts/login/", **headers):
     return client.post(path, {"username": username, "password": password}, REMOTE_ADDR=address, **headers)
+
+
+def logs_in_after_four_failures(client, username):
+    """Whether the right password still logs in after four wrong ones: the count was below the limit."""
+    for _ in range(4):
+        log_in(client, username, "wrong")
+    return log_in(client, username, PASSWORD).status_code == 302
 
 
 @pytest.mark.django_db
@@ -264,37 +350,52 @@ def test_other_usernames_and_addresses_are_not_refused(client, login_counts):
 @pytest.mark.django_db
 def test_a_success_clears_the_count(client, login_counts):
     make_user("vera", "viewer")
-    for _ in range(4):
-        log_in(client, "vera", "wrong")
-    assert log_in(client, "vera", PASSWORD).status_code == 302
+    assert logs_in_after_four_failures(client, "vera")
     client.logout()
-    for _ in range(4):
-        log_in(client, "vera", "wrong")
-    assert log_in(client, "vera", PASSWORD).status_code == 302
+    assert logs_in_after_four_failures(client, "vera")
 
 
 @pytest.mark.django_db
 def test_logins_are_allowed_again_when_the_window_has_passed(client, login_counts):
     make_user("vera", "viewer")
     with override_settings(TRACKERWEB_LOGIN_WINDOW_SECONDS=1):
-        failures = LoginFailures("vera", "192.0.2.1")
+        attempts = LoginAttempts("vera", "192.0.2.1")
         for _ in range(5):  # as five wrong passwords would, without the seconds hashing takes
-            failures.record()
+            attempts.reserve()
         assert log_in(client, "vera", PASSWORD).status_code == 429
         time.sleep(1.2)
         assert log_in(client, "vera", PASSWORD).status_code == 302
 
 
 @pytest.mark.django_db
-def test_the_admin_login_page_counts_and_refuses_alike(client, login_counts):
+def test_the_admin_login_page_counts_and_refuses_alike_with_429(client, login_counts):
     make_user("root", is_superuser=True, is_staff=True)
     for _ in range(3):
         log_in(client, "root", "wrong", path="/admin/login/")
     for _ in range(2):
         log_in(client, "root", "wrong")
     refused = log_in(client, "root", PASSWORD, path="/admin/login/")
+    assert refused.status_code == 429
+    assert 895 <= int(refused["Retry-After"]) <= 900
     assert "Too many failed logins" in refused.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_a_right_password_the_admin_refuses_to_a_non_staff_user_is_not_counted(client, login_counts):
+    make_user("vera", "viewer")
+    for _ in range(6):
+        not_staff = log_in(client, "vera", PASSWORD, path="/admin/login/")
+        assert not_staff.status_code == 200 and "_auth_user_id" not in client.session
+    assert logs_in_after_four_failures(client, "vera")
+
+
+@pytest.mark.django_db
+def test_a_form_without_a_password_is_not_an_attempt(client, login_counts):
+    make_user("vera", "viewer")
+    for _ in range(6):
+        assert log_in(client, "vera", "").status_code == 200
+    assert log_in(client, "vera", PASSWORD).status_code == 302
 
 
 @pytest.mark.django_db

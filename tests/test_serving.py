@@ -28,11 +28,11 @@ def fetch(url, **headers):
         return e.code, e.headers, e.read()
 
 
-def start_gunicorn(env, *options):
-    """gunicorn serving trackerweb on a free port of 127.0.0.1, with extra `options`; (process, port)."""
+def start_gunicorn(env, *options, app="trackerweb.wsgi:application"):
+    """gunicorn serving `app` on a free port of 127.0.0.1, with extra `options`; (process, port)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "trackerweb.wsgi:application", "--bind", f"127.0.0.1:{port}",
+        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
          "--workers", "2", "--no-control-socket", *options],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return process, port
@@ -88,6 +88,7 @@ def test_gunicorn_serves_the_login_page_with_the_security_headers(served):
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "same-origin"
     assert headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'")
     [csrf_cookie] = [c for c in headers.get_all("Set-Cookie") if c.startswith("csrftoken=")]
     assert "Secure" in csrf_cookie
 
@@ -100,6 +101,7 @@ def test_whitenoise_serves_the_hashed_compressed_css_for_ever(served):
     assert headers["Content-Type"].startswith("text/css")
     assert headers["Content-Encoding"] == "gzip"
     assert "immutable" in headers["Cache-Control"] and "max-age=315360000" in headers["Cache-Control"]
+    assert "no-store" not in headers["Cache-Control"]  # only what shows conversations is never stored
     assert headers["X-Content-Type-Options"] == "nosniff"
 
 

@@ -1,11 +1,15 @@
 """Logging in, rate-limited: password guessing stops after a few failures.
 
 After TRACKERWEB_LOGIN_ATTEMPTS failed logins (5) for one username from one
-address, further attempts are refused (HTTP 429, a message saying when to
-try again) until TRACKERWEB_LOGIN_WINDOW_SECONDS (15 minutes) have passed
-since the first failure; the password is not even checked meanwhile, so a
-right guess is not revealed. A successful login clears the count.
+address, further attempts are refused (HTTP 429 with Retry-After, a message
+saying when to try again) until TRACKERWEB_LOGIN_WINDOW_SECONDS (15 minutes)
+have passed since the first failure; the password is not even checked
+meanwhile, so a right guess is not revealed. A successful login clears the
+count. The dashboard's login page and the admin's answer alike.
 
+Each attempt is counted before its password is checked, by the cache's
+atomic increment: of any number of simultaneous attempts only the first five
+are checked (counting after the check let thirty parallel guesses through).
 The counts live in Django's cache: per process by default, shared by every
 process when TRACKERWEB_CACHE_URL names a Redis.
 """
@@ -15,6 +19,7 @@ import math
 import time
 
 from django.conf import settings
+from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
@@ -32,31 +37,38 @@ def client_address(request):
     return request.META.get("REMOTE_ADDR", "")
 
 
-class LoginFailures:
-    """The failed logins of one username from one address, counted in a window that opens at the first."""
+class LoginAttempts:
+    """The login attempts of one username from one address, counted in a window that opens at the first."""
 
     def __init__(self, username, address):
         # Hashed: any username fits in a cache key, and none is stored in the cache as it is.
         digest = hashlib.sha256(f"{username.casefold()}\0{address}".encode()).hexdigest()
-        self.count_key = f"trackerweb:login-failures:{digest}"
+        self.count_key = f"trackerweb:login-attempts:{digest}"
         self.window_key = f"{self.count_key}:until"
 
     @property
     def limit(self):
         return settings.TRACKERWEB_LOGIN_ATTEMPTS
 
-    def exceeded(self):
-        return (cache.get(self.count_key) or 0) >= self.limit
-
-    def record(self):
+    def reserve(self):
+        """Count one attempt; False when the limit was reached already, and its password must not be checked."""
         window = settings.TRACKERWEB_LOGIN_WINDOW_SECONDS
-        # add() starts the window only at the first failure; incr() is atomic in every cache backend.
+        # add() starts the window only at the first attempt; incr() is atomic in every cache backend
+        # and keeps the key's expiry, so attempts refused meanwhile don't prolong the lock-out.
         cache.add(self.window_key, time.time() + window, window)
-        cache.add(self.count_key, 0, window)
+        while True:
+            cache.add(self.count_key, 0, window)
+            try:
+                return cache.incr(self.count_key) <= self.limit
+            except ValueError:  # the window closed (or a success cleared it) between add() and incr()
+                continue
+
+    def release(self):
+        """Give back a reserved attempt that was no failure (a right password refused for another reason)."""
         try:
-            cache.incr(self.count_key)
-        except ValueError:  # the window closed in between
-            cache.set(self.count_key, 1, window)
+            cache.decr(self.count_key)
+        except ValueError:
+            pass
 
     def clear(self):
         cache.delete_many([self.count_key, self.window_key])
@@ -67,23 +79,26 @@ class LoginFailures:
 
 
 class RateLimitedLogin:
-    """For authentication forms: refuses while the limit is exceeded, counts wrong passwords."""
+    """For authentication forms: counts each attempt before its password is checked, refuses beyond the limit."""
 
     too_many_attempts = "Too many failed logins for this username from your address. Try again in %(minutes)s."
 
     def clean(self):
-        failures = LoginFailures(self.cleaned_data.get("username") or "", client_address(self.request))
-        if failures.exceeded():
-            self.retry_after = failures.seconds_left()
+        username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if username is None or not password:
+            return super().clean()  # no password to check: the fields' own errors say what is missing
+        attempts = LoginAttempts(username, client_address(self.request))
+        if not attempts.reserve():
+            self.retry_after = attempts.seconds_left()
             raise ValidationError(self.too_many_attempts, code="too_many_attempts",
                                   params={"minutes": as_minutes(self.retry_after)})
         try:
             cleaned_data = super().clean()
         except ValidationError:
-            if self.user_cache is None:  # a wrong password (not a right one the admin refuses to non-staff)
-                failures.record()
+            if self.user_cache is not None:  # the right password, refused as not staff (the admin) or inactive
+                attempts.release()
             raise
-        failures.clear()
+        attempts.clear()
         return cleaned_data
 
     @property
@@ -104,12 +119,26 @@ def as_minutes(seconds):
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
+def answer_refused_login(response, form):
+    """The page answering a refused login says so in its status, 429, and when to try again."""
+    if form is not None and form.is_bound and form.refused:
+        response.status_code = 429
+        response["Retry-After"] = str(form.retry_after)
+    return response
+
+
 class RateLimitedLoginView(LoginView):
     form_class = RateLimitedAuthenticationForm
 
     def form_invalid(self, form):
-        response = super().form_invalid(form)
-        if form.refused:
-            response.status_code = 429
-            response["Retry-After"] = str(form.retry_after)
-        return response
+        return answer_refused_login(super().form_invalid(form), form)
+
+
+class RateLimitedAdminSite(AdminSite):
+    """Django's admin site (trackerweb.apps makes it `admin.site`), its login page rate-limited alike."""
+
+    login_form = RateLimitedAdminAuthenticationForm
+
+    def login(self, request, extra_context=None):
+        response = super().login(request, extra_context)
+        return answer_refused_login(response, (getattr(response, "context_data", None) or {}).get("form"))

@@ -20,7 +20,17 @@ MASK = "***"
 # urllib reads it, so a password holding a raw "@" is masked whole.
 URL_PASSWORD = re.compile(r"(?P<start>\b[a-z][a-z0-9+.-]*://[^:/?#@\s'\"<>]*:)[^/?#\s'\"<>]*@", re.I)
 
-SECRET_NAME = r"[\w.-]*(?:password|passwd|pwd|secret|token)[\w.-]*"
+SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token")
+
+
+def percent_encodable(word):
+    """A pattern for `word` with any of its letters percent-encoded: a web server reads `%74oken` as `token`."""
+    return "".join(f"(?:{letter}|%{ord(letter):02x}|%{ord(letter.upper()):02x})" for letter in word)
+
+
+# A name holding one of the words, as written or as a query string encodes it
+# (percent escapes, "+" for a space): the server decodes what it authenticates with.
+SECRET_NAME = rf"[\w.%+-]*(?:{'|'.join(percent_encodable(word) for word in SECRET_WORDS)})[\w.%+-]*"
 # password=value (libpq's connection strings, query strings, log messages).
 NAMED_SECRET = re.compile(rf"(?P<start>{SECRET_NAME}=)[^\s&,;'\"<>]+", re.I)
 # 'password': 'value' and "password": "value" (a dict's repr, JSON).

@@ -128,6 +128,15 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# Pages run and style themselves with our own files only (trackerweb.headers):
+# no inline script or style, nothing from another site. Django 6's SECURE_CSP shape.
+SECURE_CSP = {
+    "default-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 # Behind TLS, cookies travel only over HTTPS, plain HTTP is redirected, and
 # HSTS tells browsers never to try plain HTTP again. Off by default, so that
@@ -168,7 +177,7 @@ TRACKERWEB_MAX_BODY_BYTES = env_int("TRACKERWEB_MAX_BODY_BYTES", 10 * 1024 * 102
 TRACKERWEB_STORE_STARTUP_TIMEOUT = env_float("TRACKERWEB_STORE_STARTUP_TIMEOUT", 30.0)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "trackerweb.apps.RateLimitedAdminConfig",  # django.contrib.admin, its login rate-limited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -185,6 +194,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "trackerweb.serving.ServingChecksMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so that static files get the policy too (and keep their own Cache-Control).
+    "trackerweb.headers.SecurityHeadersMiddleware",
     # The collected static files, with far-future cache headers (the
     # development server serves static/ itself).
     *([] if DEVELOPMENT_SERVER else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
@@ -229,6 +240,10 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "trackerweb.api.errors.exception_handler",
+    # Answers show stored events as stored: a NaN another program wrote is
+    # written as NaN (as Rasa's API and Python's json write it), not a 500.
+    # Request bodies still refuse NaN (trackerweb.api.parsers).
+    "STRICT_JSON": False,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -11,8 +11,15 @@ append is one atomic `update_one`: `$push` with `$each` of the new events and
 events; here a tracker knows which of its events are stored, and the new
 state comes from the stored state plus the new events, so no history is read
 (a rewind or undo, which looks back, is the exception).
+
+That state is read before the update, so the update applies only while the
+conversation still holds as many events as the state was read with: when
+another writer appended in between, the append reads again and retries.
+Otherwise concurrent writers would each `$set` a state missing the others'
+events (their slots, their latest message).
 """
 
+import math
 import re
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlsplit
@@ -20,7 +27,14 @@ from urllib.parse import parse_qsl, urlsplit
 from .. import matching
 from ..base import TrackerStore
 from ..events import dumps
-from ..exceptions import ConfigurationError, ConversationChanged, StoreError, StoreUnavailable
+from ..exceptions import (
+    ConfigurationError,
+    ConversationChanged,
+    StoreError,
+    StoreUnavailable,
+    UnreadableEvent,
+    driver_failure,
+)
 from ..query import (
     ConversationFilter,
     ConversationSummary,
@@ -38,6 +52,8 @@ from ..trackers import state_after
 SERVER_TIMEOUT_MS = 5000
 # An int64 that Rasa (or an older bot) may have stored as the sender id.
 INTEGER = re.compile(r"-?[0-9]{1,18}")
+# Where a read of the state puts the number of events it covers (never stored).
+STORED_COUNT = "trackerweb_stored_events"
 
 
 def _text(key, value):
@@ -91,18 +107,18 @@ class MongoTrackerStore(TrackerStore):
         """Turn pymongo's errors into ours, naming the store and never the password."""
         from pymongo import errors
 
+        store = f"The MongoDB tracker store ({self.describe()})"
         try:
             yield
         except errors.OperationFailure as e:
             if e.code in (13, 18):  # Unauthorized, AuthenticationFailed
-                raise StoreUnavailable(f"The MongoDB tracker store ({self.describe()}) refused the "
-                                       f"username or password: {e.details.get('errmsg', e) if e.details else e}") from e
-            raise StoreError(f"The MongoDB tracker store ({self.describe()}) failed: {e}") from e
+                raise StoreUnavailable(f"{store} refused the username or password: "
+                                       f"{e.details.get('errmsg', e) if e.details else e}") from e
+            raise driver_failure(store, f"MongoDB refused an operation ({_error_kind(e)})", e) from e
         except (errors.ConnectionFailure, errors.ServerSelectionTimeoutError) as e:
-            raise StoreUnavailable(f"The MongoDB tracker store ({self.describe()}) is unavailable: "
-                                   f"{str(e).split(', Timeout:')[0]}") from e
+            raise StoreUnavailable(f"{store} is unavailable: {str(e).split(', Timeout:')[0]}") from e
         except errors.PyMongoError as e:
-            raise StoreError(f"The MongoDB tracker store ({self.describe()}) failed: {e}") from e
+            raise driver_failure(store, f"the MongoDB client failed ({type(e).__name__})", e) from e
 
     @property
     def conversations(self):
@@ -148,73 +164,127 @@ class MongoTrackerStore(TrackerStore):
 
     # -- writing ---------------------------------------------------------------
 
-    def _push(self, sender_id, events, state):
+    def _holding(self, sender_id, count):
+        """A filter for the conversation while it holds exactly `count` events."""
+        size = {"$size": {"$ifNull": ["$events", []]}}
+        return {"$and": [self._filter(sender_id), {"$expr": {"$eq": [size, count]}}]}
+
+    def _stored_state(self, sender_id):
+        """(the stored tracker state, how many events it covers), or (None, 0): one read, so the two agree."""
+        pipeline = [
+            {"$match": self._filter(sender_id)},
+            {"$limit": 1},
+            {"$addFields": {STORED_COUNT: {"$size": {"$ifNull": ["$events", []]}}}},
+            {"$project": {"events": 0, "_id": 0}},
+        ]
+        with self._errors():
+            document = next(iter(self.conversations.aggregate(pipeline)), None)
+        if document is None:
+            return None, 0
+        return document, document.pop(STORED_COUNT)
+
+    def _create(self, sender_id, events, state):
+        """Insert the conversation with `events` and their state; False when it exists (nothing written)."""
         from pymongo.errors import DuplicateKeyError
 
-        for index, event in enumerate(events):
-            dumps(event, index)  # refuse what JSON (and so Rasa) can't hold, before writing
-        del state["sender_id"]
-        update = {"$push": {"events": {"$each": events}}, "$set": state, "$setOnInsert": {"sender_id": sender_id}}
+        document = {**state, "sender_id": sender_id, "events": events}
         with self._errors():
             try:
-                self.conversations.update_one(self._filter(sender_id), update, upsert=True)
+                result = self.conversations.update_one(self._filter(sender_id), {"$setOnInsert": document}, upsert=True)
             except DuplicateKeyError:
-                # Two writers created the conversation at once; it exists now.
-                self.conversations.update_one(self._filter(sender_id), update)
+                if self.exists(sender_id):  # another writer created it at the same moment
+                    return False
+                raise  # another unique index someone made refused it
+        return result.upserted_id is not None
+
+    def _push_after(self, sender_id, stored_count, events, state):
+        """Append `events` and set `state`, only while the conversation holds `stored_count` events.
+
+        The state was derived from those events: once another writer appended,
+        it would drop theirs (their slots, their latest message). Returns
+        whether it was written.
+        """
+        update = {"$push": {"events": {"$each": events}}, "$set": state}
+        with self._errors():
+            return self.conversations.update_one(self._holding(sender_id, stored_count), update).matched_count > 0
 
     def append(self, sender_id, events):
         self.check_sender_id(sender_id)
-        events = self.validated(events)
-        with self._errors():
-            previous = self.conversations.find_one(self._filter(sender_id), {"events": 0, "_id": 0})
-        state = state_after(sender_id, previous, events, self.slots,
-                            load_history=lambda: self.retrieve(sender_id).events)
-        self._push(sender_id, events, state)
+        events = self._storable(events)
+        # Optimistic: derive the new state from the state read, write it only
+        # if no one appended since, else read again. Each failed try means
+        # another writer's append went through, so the writers as a whole progress.
+        while True:
+            stored, stored_count = self._stored_state(sender_id)
+            state = state_after(sender_id, stored, events, self.slots,
+                                load_history=lambda: self.retrieve(sender_id).events[:stored_count])
+            del state["sender_id"]
+            if stored is None:
+                written = self._create(sender_id, events, state)
+            else:
+                written = self._push_after(sender_id, stored_count, events, state)
+            if written:
+                break
         self.publish_events(sender_id, events)
+        return events
+
+    def _storable(self, events):
+        events = self.validated(events)
+        for index, event in enumerate(events):
+            dumps(event, index)  # refuse what JSON (and so Rasa) can't hold, before writing
         return events
 
     def replace_events(self, sender_id, events, expected_count=None):
         self.check_sender_id(sender_id)
-        events = self.validated(events)
+        events = self._storable(events)
         if not events:
-            if expected_count is not None and self.event_count(sender_id) != expected_count:
-                raise ConversationChanged(sender_id)
-            self.delete(sender_id)
+            self._delete_holding(sender_id, expected_count)
             return events
-        for index, event in enumerate(events):
-            dumps(event, index)
         state = self._state_of(self.new_tracker(sender_id, events))
-        del state["sender_id"]
-        selector = self._filter(sender_id)
-        if expected_count is not None:
+        selector = self._filter(sender_id) if expected_count is None else self._holding(sender_id, expected_count)
+        created_meanwhile = False
+        while True:
             # The count is checked in the same atomic update that replaces the events.
-            selector = {"$and": [selector, {"$expr": {"$eq": [{"$size": {"$ifNull": ["$events", []]}}, expected_count]}}]}
-        with self._errors():
-            result = self.conversations.update_one(selector, {"$set": {**state, "events": events}})
-        if result.matched_count == 0:
-            if expected_count is not None:
+            with self._errors():
+                if self.conversations.update_one(selector, {"$set": {**state, "events": events}}).matched_count:
+                    return events
+            if expected_count not in (None, 0) or (created_meanwhile and expected_count == 0):
                 raise ConversationChanged(sender_id)
-            self._push(sender_id, events, {**state, "sender_id": sender_id})
-        return events
+            if self._create(sender_id, events, state):
+                return events
+            created_meanwhile = True
+
+    def _delete_holding(self, sender_id, expected_count):
+        if expected_count is None:
+            self.delete(sender_id)
+            return
+        with self._errors():
+            deleted = self.conversations.delete_many(self._holding(sender_id, expected_count)).deleted_count
+        if not deleted and (expected_count != 0 or self.exists(sender_id)):
+            raise ConversationChanged(sender_id)
 
     def save(self, tracker):
         stored = tracker.stored_count(self.identity)
-        if stored is None:
-            stored = self.event_count(tracker.sender_id)
-        new_events = self.validated(tracker.events[stored:])
-        if new_events or (stored == 0 and not self.exists(tracker.sender_id)):
+        new_events = tracker.events[stored or 0:]
+        if stored is not None and (new_events or stored == 0):
+            # A tracker read from (or saved to) this store holds the whole
+            # conversation as stored: its state needs no read, as long as no
+            # one else appended meanwhile.
             self.check_sender_id(tracker.sender_id)
-            # The tracker holds the whole conversation: its state needs no read.
-            self._push(tracker.sender_id, new_events, self._state_of(tracker))
-            self.publish_events(tracker.sender_id, new_events)
-        tracker.mark_stored(self.identity, max(stored, len(tracker.events)))
+            new_events = self._storable(new_events)
+            if self._push_after(tracker.sender_id, stored, new_events, self._state_of(tracker)):
+                self.publish_events(tracker.sender_id, new_events)
+                tracker.mark_stored(self.identity, len(tracker.events))
+                return
+        # Anything else is the interface's save: its append derives the state from the stored one.
+        super().save(tracker)
 
     def _state_of(self, tracker):
         if tracker.slot_definitions is None and self.slots is not None:
             # A tracker made elsewhere, without the domain: derive Rasa's slots.
             tracker = self.new_tracker(tracker.sender_id, tracker.events)
         state = tracker.current_state("NONE")
-        del state["events"]
+        del state["events"], state["sender_id"]
         return state
 
     # -- reading ---------------------------------------------------------------
@@ -226,10 +296,16 @@ class MongoTrackerStore(TrackerStore):
             document = self.conversations.find_one(self._filter(sender_id), {"events": 1, "_id": 0})
         if document is None:
             return None
+        return self.readable(self.new_tracker(sender_id, self._events_of(document, sender_id), stored=True))
+
+    def _events_of(self, document, sender_id):
+        """The document's events; an `UnreadableEvent` in place of an element that is no object."""
         events = document.get("events") or []
-        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        if not isinstance(events, list):
             raise StoreError(f"The MongoDB document of {sender_id!r} ({self.describe()}) has no list of events")
-        return self.new_tracker(sender_id, events, stored=True)
+        return [event if isinstance(event, dict) else
+                UnreadableEvent(repr(event), f"event {index} of the document is not an object")
+                for index, event in enumerate(events)]
 
     def keys(self):
         with self._errors():
@@ -383,7 +459,7 @@ class MongoTrackerStore(TrackerStore):
             documents = self._queryable.find(self._query(flt), {"_id": 0, "sender_id": 1, "events": 1})
             for document in documents.sort("sender_id", 1).batch_size(5):
                 sender_id = str(document["sender_id"])
-                for event in document.get("events") or ():
+                for event in self._events_of(document, sender_id):
                     if matching.in_range(event, flt):
                         yield sender_id, event
 
@@ -400,18 +476,21 @@ class MongoTrackerStore(TrackerStore):
                         "users": {"$sum": {"$cond": [{"$eq": ["$events.event", "user"]}, 1, 0]}}}},
         ]
         intents = in_range + [
-            {"$match": {"events.event": "user", "events.parse_data.intent.name": {"$type": "string"}}},
+            {"$match": {"events.event": "user", **_is_text("$events.parse_data.intent.name")}},
             {"$group": {"_id": "$events.parse_data.intent.name", "n": {"$sum": 1}}},
         ]
         actions = in_range + [
-            {"$match": {"events.event": "action", "events.name": {"$type": "string"}}},
+            {"$match": {"events.event": "action", **_is_text("$events.name")}},
             {"$group": {"_id": "$events.name", "n": {"$sum": 1}}},
         ]
-        channels = [{"$match": query}, {"$match": {"latest_input_channel": {"$type": "string"}}},
+        channels = [{"$match": query}, {"$match": _is_text("$latest_input_channel")},
                     {"$group": {"_id": "$latest_input_channel", "n": {"$sum": 1}}}]
         with self._errors():
             collection = self._queryable
-            buckets = sorted((int(doc["_id"]) * size, doc["n"], doc["users"]) for doc in collection.aggregate(over_time))
+            groups = list(collection.aggregate(over_time))
+            # An infinite or NaN time falls in no bucket (as in stores.matching), but its event counts.
+            buckets = sorted((int(doc["_id"]) * size, doc["n"], doc["users"]) for doc in groups
+                             if math.isfinite(doc["_id"]))
             return Statistics(
                 bucket=bucket,
                 events_over_time=buckets,
@@ -419,7 +498,7 @@ class MongoTrackerStore(TrackerStore):
                 top_actions=matching.top({d["_id"]: d["n"] for d in collection.aggregate(actions)}, top),
                 conversations_per_channel=matching.top({d["_id"]: d["n"] for d in collection.aggregate(channels)}, 10**6),
                 conversations=collection.count_documents(query),
-                events=sum(n for _, n, _ in buckets) + self._events_without_timestamp(in_range),
+                events=sum(doc["n"] for doc in groups) + self._events_without_timestamp(in_range),
             )
 
     def _events_without_timestamp(self, in_range):
@@ -437,6 +516,13 @@ class MongoTrackerStore(TrackerStore):
                 names({"events.event": "action"}, "$events.name"),
                 names({}, "$events.event"),
             )
+
+
+def _error_kind(error):
+    """An OperationFailure's class and MongoDB's code for it, e.g. "WriteError, code 2 BadValue"."""
+    details = error.details if isinstance(error.details, dict) else {}
+    code = " ".join(str(part) for part in (error.code, details.get("codeName")) if part is not None)
+    return f"{type(error).__name__}, code {code}" if code else type(error).__name__
 
 
 def _any_event(**conditions):
@@ -468,6 +554,12 @@ _SUMMARY_PROJECTION = {
     "session_starts": {"$size": {"$filter": {"input": "$events", "cond": {"$eq": ["$$this.event", "session_started"]}}}},
     "latest_user": _LATEST_USER,
 }
+
+
+def _is_text(path):
+    """A $match clause: the value at `path` is a string. (The query operator {"$type": "string"}
+    also takes an array holding a string, which a foreign writer may have stored.)"""
+    return {"$expr": {"$eq": [{"$type": path}, "string"]}}
 
 
 def _summary(doc):

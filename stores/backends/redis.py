@@ -62,7 +62,14 @@ from urllib.parse import quote, urlencode
 from .. import matching
 from ..base import TrackerStore
 from ..events import dumps
-from ..exceptions import ConfigurationError, ConversationChanged, StoreError, StoreUnavailable
+from ..exceptions import (
+    ConfigurationError,
+    ConversationChanged,
+    StoreError,
+    StoreUnavailable,
+    UnreadableEvent,
+    driver_failure,
+)
 from ..query import (
     MAX_TEXT,
     ConversationFilter,
@@ -368,6 +375,17 @@ def _text(raw):
     return raw.decode("utf-8", errors="surrogateescape")
 
 
+def _reply_code(error):
+    """The code a Redis error reply starts with (WRONGTYPE, NOAUTH, OOM...), or None.
+
+    redis-py puts a failed pipeline command, keys and all, before the reply
+    ("Command # 2 (ZRANGE ...) of pipeline caused error: ..."): skip it.
+    """
+    reply = str(error).rsplit("caused error: ", 1)[-1]
+    code = reply.split(" ", 1)[0]
+    return code if code.isalpha() and code.isupper() else None
+
+
 def slot_value_key(namespace, name, value_text):
     # JSON keeps the pair apart whatever either part contains.
     return namespace + "slot_value:" + _json([name, value_text])
@@ -407,6 +425,8 @@ class IndexEntries:
         self.times[json.dumps(timestamp)] = None
         for bucket, (events_field, users_field) in BUCKET_FIELDS.items():
             start = bucket_start(timestamp, bucket)
+            if start is None:
+                continue
             self.counts[f"{events_field}:{start}"] += 1
             if matching.is_user(event):
                 self.counts[f"{users_field}:{start}"] += 1
@@ -594,18 +614,20 @@ class RedisTrackerStore(TrackerStore):
         """Turn redis-py's errors into ours, naming the store and never the password."""
         import redis
 
+        store = f"The Redis tracker store ({self.describe()})"
         try:
             yield
         except redis.AuthenticationError as e:
-            raise StoreUnavailable(f"The Redis tracker store ({self.describe()}) refused the username or password: {e}") from e
+            raise StoreUnavailable(f"{store} refused the username or password: {e}") from e
         except redis.ResponseError as e:
-            if str(e).startswith(("NOAUTH", "WRONGPASS")):
-                raise StoreUnavailable(f"The Redis tracker store ({self.describe()}) refused the username or password: {e}") from e
-            raise StoreError(f"The Redis tracker store ({self.describe()}) failed: {e}") from e
+            code = _reply_code(e)
+            if code in ("NOAUTH", "WRONGPASS"):
+                raise StoreUnavailable(f"{store} refused the username or password ({code})") from e
+            raise driver_failure(store, f"Redis answered a command with an error ({code or type(e).__name__})", e) from e
         except (redis.ConnectionError, redis.TimeoutError) as e:
-            raise StoreUnavailable(f"The Redis tracker store ({self.describe()}) is unavailable: {e}") from e
+            raise StoreUnavailable(f"{store} is unavailable: {e}") from e
         except redis.RedisError as e:
-            raise StoreError(f"The Redis tracker store ({self.describe()}) failed: {e}") from e
+            raise driver_failure(store, f"the Redis client failed ({type(e).__name__})", e) from e
 
     def ping(self):
         with self._errors():
@@ -659,7 +681,11 @@ class RedisTrackerStore(TrackerStore):
                     raw = pipe.get(key)
                     if raw is None and appended is None:
                         return False
-                    events = self._decode(key, raw) + (appended or [])
+                    events = self._decode(key, raw)
+                    if appended is not None:
+                        # Rewriting the value would write a placeholder over what another program stored.
+                        self.readable(self.new_tracker(sender_id, events))
+                        events += appended
                     value = "" if appended is None else serialise(sender_id, events)
                     pipe.multi()
                     self._call("replace", [key], [value, str(self.record_exp or 0), self.index_namespace, sender_id,
@@ -703,7 +729,9 @@ class RedisTrackerStore(TrackerStore):
         if not isinstance(value, dict) or not isinstance(value.get("events"), list):
             raise StoreError(f"The Redis key {key!r} ({self.describe()}) does not hold a tracker "
                              f"(an object with an 'events' list)")
-        return value["events"]
+        return [event if isinstance(event, dict) else
+                UnreadableEvent(json.dumps(event), f"event {index} of the stored tracker is not a JSON object")
+                for index, event in enumerate(value["events"])]
 
     def retrieve(self, sender_id):
         if not self.could_hold(sender_id):
@@ -713,7 +741,7 @@ class RedisTrackerStore(TrackerStore):
             raw = self.redis.get(key)
         if raw is None:
             return None
-        return self.new_tracker(sender_id, self._decode(key, raw), stored=True)
+        return self.readable(self.new_tracker(sender_id, self._decode(key, raw), stored=True))
 
     def keys(self):
         prefix = self.key_prefix.encode()

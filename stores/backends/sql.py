@@ -13,6 +13,7 @@ for any other configuration (a second endpoints file, tests).
 
 import hashlib
 import json
+import math
 import select
 from dataclasses import replace
 import threading
@@ -26,7 +27,7 @@ from django.db.models.functions import Collate, Floor, StrIndex
 
 from .. import matching
 from ..base import TrackerStore
-from ..events import action_name, dumps, intent_name
+from ..events import action_name, dumps, intent_name, stored_json
 from ..exceptions import (
     ConfigurationError,
     ConversationChanged,
@@ -34,6 +35,8 @@ from ..exceptions import (
     InvalidSenderId,
     StoreError,
     StoreUnavailable,
+    UnreadableEvent,
+    driver_failure,
 )
 from ..query import (
     ConversationFilter,
@@ -154,6 +157,18 @@ def database_settings(dialect="sqlite", url=None, port=None, db="rasa.db", usern
         "PASSWORD": password or "",
         "OPTIONS": options,
     }
+
+
+def _first_line(error):
+    # What is wrong; PostgreSQL's DETAIL and CONTEXT lines after it may quote the statement and its values.
+    return str(error).strip().partition("\n")[0]
+
+
+def _error_kind(error):
+    """The class of a database error and the database's code for it (SQLSTATE, SQLite's error name)."""
+    cause = error.__cause__
+    code = getattr(cause, "pgcode", None) or getattr(cause, "sqlite_errorname", None)
+    return f"{type(error).__name__}, {code}" if code else type(error).__name__
 
 
 def _fits(name):
@@ -293,13 +308,14 @@ class SQLTrackerStore(TrackerStore):
 
     @contextmanager
     def _errors(self):
+        store = f"The SQL tracker store ({self.describe()})"
         try:
             yield
         except (OperationalError, InterfaceError) as e:
             self._drop_broken_connection()
-            raise StoreUnavailable(f"The SQL tracker store ({self.describe()}) is unavailable: {e}".strip()) from e
+            raise StoreUnavailable(f"{store} is unavailable: {_first_line(e)}".strip()) from e
         except DatabaseError as e:
-            raise StoreError(f"The SQL tracker store ({self.describe()}) failed: {e}".strip()) from e
+            raise driver_failure(store, f"the database refused a statement ({_error_kind(e)})", e) from e
 
     @property
     def alias(self):
@@ -430,18 +446,16 @@ class SQLTrackerStore(TrackerStore):
             rows = list(self._events().filter(sender_id=sender_id).order_by("id").values_list("id", "data"))
         if not rows:
             return None
-        return self.new_tracker(sender_id, [self._decode(sender_id, *row) for row in rows], stored=True)
+        return self.readable(self.new_tracker(sender_id, [self._decode(sender_id, *row) for row in rows], stored=True))
 
     def _decode(self, sender_id, row_id, data):
+        """The row's event; an `UnreadableEvent` in its place when another program stored something else."""
         try:
             event = json.loads(data)
         except (TypeError, ValueError, RecursionError) as e:  # (nesting too deep to parse)
-            raise StoreError(
-                f"Row {row_id} of the events table ({self.describe()}, sender {sender_id!r}) "
-                f"does not hold a JSON event: {e}"
-            ) from e
+            return UnreadableEvent(data, f"row {row_id} of the events table does not hold JSON ({e})")
         if not isinstance(event, dict):
-            raise StoreError(f"Row {row_id} of the events table ({self.describe()}, sender {sender_id!r}) is not a JSON object")
+            return UnreadableEvent(data, f"row {row_id} of the events table is not a JSON object")
         return event
 
     def keys(self):
@@ -728,7 +742,7 @@ class SQLTrackerStore(TrackerStore):
             if isinstance(data, str) and data.startswith("{") and data.endswith("}"):
                 yield sender_id, data
             else:
-                yield sender_id, dumps(self._decode(sender_id, row_id, data))
+                yield sender_id, stored_json(self._decode(sender_id, row_id, data))
 
     def _filtered_rows(self, flt):
         flt = flt or ConversationFilter()
@@ -778,7 +792,9 @@ class SQLTrackerStore(TrackerStore):
                         .annotate(n=Count("sender_id")).values_list("input_channel", "n"))
             return Statistics(
                 bucket=bucket,
-                events_over_time=[(int(row["slot_start"]) * size, row["n"], row["users"]) for row in over_time],
+                # An infinite (or, in PostgreSQL, NaN) time falls in no bucket, as in stores.matching.
+                events_over_time=[(int(row["slot_start"]) * size, row["n"], row["users"]) for row in over_time
+                                  if row["slot_start"] is not None and math.isfinite(row["slot_start"])],
                 top_intents=matching.top(dict(intents), top),
                 top_actions=matching.top(dict(actions), top),
                 conversations_per_channel=matching.top(dict(channels), 10**6),
@@ -841,7 +857,9 @@ def _only_event_conditions(flt):
 def _range_lookups(flt):
     lookups = {}
     if flt.since is not None:
-        lookups["timestamp__gte"] = flt.since
+        # PostgreSQL orders NaN above every number, infinity included; to
+        # stores.matching it is no time at all. (SQLite stores NaN as NULL.)
+        lookups["timestamp__gte"], lookups["timestamp__lte"] = flt.since, math.inf
     if flt.until is not None:
         lookups["timestamp__lte"] = flt.until
     return lookups

@@ -2,6 +2,7 @@ import re
 import uuid
 
 import pytest
+from django.urls import reverse
 
 
 XSS = "<script>document.title='pwned'</script>"
@@ -23,7 +24,7 @@ def test_it_lists_the_stored_conversations(viewer_client, store):
         store.append(sender_id, conversation())
     page = viewer_client.get("/").content.decode()
     assert '<span id="conversation-total">3</span>' in page
-    assert 'href="/conversations/path/to/carol"' in page
+    assert 'href="/conversations/path~2Fto~2Fcarol"' in page
     assert "alice" in page and "bob" in page
 
 
@@ -65,7 +66,7 @@ def test_it_shows_a_conversation_with_its_state(viewer_client, store):
 
 def test_it_escapes_text_from_conversations(viewer_client, store):
     store.append(XSS, conversation(XSS))
-    for url in ["/", "/conversations/" + XSS]:
+    for url in ["/", reverse("dashboard:conversation_detail", args=[XSS])]:
         page = viewer_client.get(url).content.decode()
         assert "<script>document" not in page
         assert "&lt;script&gt;document.title=&#x27;pwned&#x27;&lt;/script&gt;" in page

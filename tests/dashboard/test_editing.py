@@ -85,8 +85,8 @@ def test_the_transcript_offers_editors_each_events_edit_and_delete(editor_client
     from django.test import Client
 
     store.append("a/b", events())
-    page = editor_client.get("/conversations/a/b").content.decode()
-    assert 'href="/edit-event/1/a/b"' in page and 'href="/delete-event/2/a/b"' in page
+    page = editor_client.get("/conversations/a~2Fb").content.decode()
+    assert 'href="/edit-event/1/a~2Fb"' in page and 'href="/delete-event/2/a~2Fb"' in page
     as_viewer = Client()
     as_viewer.force_login(viewer)
-    assert "/edit-event/" not in as_viewer.get("/conversations/a/b").content.decode()
+    assert "/edit-event/" not in as_viewer.get("/conversations/a~2Fb").content.decode()

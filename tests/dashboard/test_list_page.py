@@ -61,8 +61,7 @@ def store_crafted_conversations(store):
 
 def listed(response):
     """The sender ids in the page's table, in order."""
-    return [html.unescape(s) for s in re.findall(r'<td><a href="/conversations/[^"]*">([^<]*)</a></td>',
-                                                   response.content.decode())]
+    return [html.unescape(s) for s in re.findall(r'<tr data-sender-id="([^"]*)">', response.content.decode())]
 
 
 def option(page, value, selected=False):

@@ -6,9 +6,14 @@ every conversation; all writers go through the conversations in the same
 order, so up to eight of them append to one conversation at the same moment.
 Afterwards every conversation must hold every event exactly once, each
 writer's events in that writer's order. Each backend's atomic append is what
-makes it hold: an SQL transaction, a Redis script, a MongoDB `$push`. And
-what queries answer from (the SQL summary table, the Redis indexes) must
-count every event too.
+makes it hold: an SQL transaction, a Redis script, a MongoDB `$push`.
+
+The events set slots and carry user messages, so a conversation's state
+depends on all of them and on their order. What a store keeps beside the
+events (MongoDB's tracker state, the SQL summary table, the Redis indexes)
+must be what the stored events replay to, whichever writer came last: a
+writer that derives it from a state it read before another writer's append
+would lose that writer's slots.
 
 The in-memory store lives in one process, so there the writers are 8 threads
 sharing one store: separate processes would each have their own memory.
@@ -22,6 +27,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from stores import matching
+from stores.backends.mongo import MongoTrackerStore
+from stores.query import ConversationFilter
 from tests.conftest import PG, REDIS
 
 WRITERS = 8
@@ -53,8 +61,14 @@ def conversation_id(number):
 
 
 def numbered_event(writer, n):
-    return {"event": "bot", "timestamp": time.time(), "text": f"writer {writer}, event {n}",
-            "metadata": {"writer": writer, "n": n}}
+    """Event n of a writer: in turn its own slot, a user message of its own, and a slot all writers set."""
+    event = [
+        {"event": "slot", "name": f"writer_{writer}", "value": n},
+        {"event": "user", "text": f"writer {writer}, event {n}", "input_channel": f"channel-{writer}",
+         "parse_data": {"intent": {"name": f"intent_{writer}", "confidence": 0.5 + n / 100}, "entities": []}},
+        {"event": "slot", "name": "last_writer", "value": writer},
+    ][n % 3]
+    return {**event, "timestamp": time.time(), "metadata": {"writer": writer, "n": n}}
 
 
 def append_numbered_events(store, plan, writer):
@@ -184,3 +198,31 @@ def test_queries_count_every_event_concurrent_writers_appended(written, db_acces
     summaries = store.conversation_summaries(limit=plan.conversations).items
     assert {s.sender_id: s.events for s in summaries} == {
         conversation_id(c): plan.writers * plan.per_conversation for c in range(plan.conversations)}
+
+
+def kept_state(store, sender_id):
+    """The tracker state a store keeps beside the events, or None where it derives it on every read.
+
+    Only MongoDB keeps one (Rasa's shape, for Rasa's own tools to read); what
+    SQL and Redis keep for queries is checked through the summaries.
+    """
+    if not isinstance(store, MongoTrackerStore):
+        return None
+    return store.conversations.find_one({"sender_id": sender_id}, {"_id": 0, "events": 0, "sender_id": 0})
+
+
+def test_what_a_store_keeps_beside_the_events_is_what_they_replay_to(written, db_access):
+    plan, store = written
+    last_slot_value = max(n for n in range(plan.per_conversation) if n % 3 == 0)
+    for c in range(plan.conversations):
+        sender_id = conversation_id(c)
+        tracker = store.retrieve(sender_id)
+        replayed = store.new_tracker(sender_id, tracker.events).current_state("NONE")
+        assert tracker.current_state("NONE") == replayed, sender_id
+        own_slots = {name: value for name, value in replayed["slots"].items() if name.startswith("writer_")}
+        assert own_slots == {f"writer_{w}": last_slot_value for w in range(plan.writers)}, sender_id
+        kept = kept_state(store, sender_id)
+        if kept is not None:
+            assert kept == {k: v for k, v in replayed.items() if k not in ("events", "sender_id")}, sender_id
+        summaries = store.conversation_summaries(ConversationFilter.build(sender_id=sender_id)).items
+        assert summaries == [matching.summarize(sender_id, tracker.events)], sender_id

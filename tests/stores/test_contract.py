@@ -77,6 +77,20 @@ def test_save_of_a_tracker_from_elsewhere_appends_what_the_store_lacks(store):
     assert store.retrieve("carol").events == turn(1) + turn(2)
 
 
+def test_save_after_another_writer_appended_keeps_both_and_the_state_of_both(store):
+    tracker = store.get_or_create_tracker("dave")
+    tracker.update({"event": "slot", "timestamp": 1, "name": "city", "value": "Rome"})
+    store.save(tracker)
+    other = {"event": "slot", "timestamp": 2, "name": "mood", "value": "great"}
+    store.append("dave", [other])  # another process, after this tracker was read
+    mine = {"event": "slot", "timestamp": 3, "name": "cuisine", "value": "thai"}
+    tracker.update(mine)
+    store.save(tracker)
+    stored = store.retrieve("dave")
+    assert stored.events[1:] == [other, mine]
+    assert stored.slots == {"city": "Rome", "mood": "great", "cuisine": "thai"}
+
+
 def test_a_rejected_append_writes_nothing(store):
     store.append("dave", turn(1))
     with pytest.raises(InvalidEventError) as caught:
@@ -148,6 +162,16 @@ def test_replace_events_refuses_when_events_arrived_meanwhile(store):
     with pytest.raises(ConversationChanged):
         store.replace_events("busy", turn(1)[:2], expected_count=3)
     assert store.retrieve("busy").events == turn(1) + turn(2)
+
+
+def test_replace_events_expecting_no_events_creates_a_missing_conversation(store):
+    from stores.exceptions import ConversationChanged
+
+    store.replace_events("new", turn(1), expected_count=0)
+    assert store.retrieve("new").events == turn(1)
+    with pytest.raises(ConversationChanged):
+        store.replace_events("new", turn(2), expected_count=0)
+    assert store.retrieve("new").events == turn(1)
 
 
 def test_replace_events_with_a_bad_event_changes_nothing(store):

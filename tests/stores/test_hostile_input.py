@@ -7,7 +7,9 @@ events, values some database can't hold, sender ids full of pattern and
 operator characters, and filters made of wildcards.
 """
 
+import base64
 import json
+import math
 
 import pytest
 from hypothesis import assume, example, given, settings
@@ -16,7 +18,8 @@ from hypothesis import strategies as st
 from stores import matching
 from stores.events import DEFAULT_MAX_EVENT_BYTES, EVENT_FIELDS, MAX_EVENT_DEPTH, dumps, parse_events, validate_event
 from stores.exceptions import InvalidEventError, InvalidSenderId, StoreError
-from stores.query import ConversationFilter, FilterError
+from stores.base import TrackerStore
+from stores.query import ORDERS, ConversationFilter, ConversationSummary, FilterError, decode_cursor, encode_cursor
 from stores.trackers import Tracker
 
 BOUNDED = settings(max_examples=200, deadline=None)
@@ -339,6 +342,100 @@ def test_a_built_filter_round_trips_through_its_query(values):
     assert ConversationFilter.from_query(flt.as_query()) == flt
 
 
+# -- the cursor parser --------------------------------------------------------------------
+# A cursor comes back from the client: it is a parameter like any other.
+
+
+def cursor_of(value):
+    """A cursor as `encode_cursor` writes one, holding any JSON (NaN and Infinity included)."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def cursor_of_text(text):
+    return base64.urlsafe_b64encode(text.encode("utf-8", "surrogatepass")).decode().rstrip("=")
+
+
+CURSOR_TEXTS = ANY_TEXT | st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=", max_size=40)
+CURSOR_KEYS = (st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT
+               | st.sampled_from([10**30, -(2**63) - 1, 2**63, 1e308, "\ud800", "a\x00b", ""]))
+CURSOR_JSON = JSON_VALUES | st.builds(lambda order, key: [order, *key], st.sampled_from(ORDERS) | ANY_TEXT,
+                                      st.lists(CURSOR_KEYS, max_size=3))
+# What JSON text may say that Python's JSON encoder never writes.
+CURSOR_JSON_TEXTS = st.sampled_from([
+    '["-last_event_time", 1e400, "a"]', '["-last_event_time", -1e400, "a"]', '["sender_id", "\\ud800"]',
+    '["-last_event_time", 1' + "0" * 5000 + ', "a"]', "[" * 100_000, '["sender_id", "a"' + ", 1" * 1000 + "]",
+])
+
+
+def check_decoded(order, key):
+    """What decode_cursor gives back is a key every store can compare."""
+    assert isinstance(key, tuple)
+    sender_id = key[-1]
+    assert isinstance(sender_id, str) and TrackerStore.could_hold(sender_id)
+    if order == "sender_id":
+        assert len(key) == 1
+    else:
+        time = key[0]
+        assert len(key) == 2 and not isinstance(time, bool) and isinstance(time, (int, float))
+        assert math.isfinite(time) and -(2**63) <= time < 2**63
+
+
+@BOUNDED
+@given(st.sampled_from(ORDERS), CURSOR_TEXTS | CURSOR_JSON.map(cursor_of) | CURSOR_JSON_TEXTS.map(cursor_of_text))
+def test_decoding_any_cursor_gives_a_comparable_key_or_a_filter_error_naming_cursor(order, cursor):
+    try:
+        key = decode_cursor(order, cursor)
+    except FilterError as error:
+        assert error.field == "cursor"
+    else:
+        if key is not None:
+            check_decoded(order, key)
+
+
+@BOUNDED
+@given(st.sampled_from(ORDERS), st.text(max_size=30).filter(TrackerStore.could_hold),
+       st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**63), 2**63 - 1))
+def test_every_cursor_the_server_gives_out_decodes_to_its_position(order, sender_id, last_event_time):
+    summary = ConversationSummary(sender_id=sender_id, first_event_time=last_event_time,
+                                  last_event_time=last_event_time, events=1, user_messages=0, sessions=1)
+    key = decode_cursor(order, encode_cursor(order, summary))
+    assert key == ((sender_id,) if order == "sender_id" else (last_event_time, sender_id))
+
+
+# Each once reached a database and failed there: a server error, on Redis showing its command.
+CRAFTED_CURSORS = {
+    "lone surrogate": [("sender_id", "\ud800"), ("-last_event_time", 1.0, "\udc80")],
+    "NUL": [("sender_id", "a\x00b"), ("-last_event_time", 1.0, "\x00")],
+    "NaN": [("-last_event_time", math.nan, "a")],
+    "infinity": [("-last_event_time", math.inf, "a"), ("-last_event_time", -math.inf, "a")],
+    "beyond 64 bits": [("-last_event_time", 2**64, "a"), ("-last_event_time", -(10**30), "a")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED_CURSORS))
+def test_every_store_refuses_a_crafted_cursor_as_a_filter_error_before_any_query(store, name):
+    store.append("someone", turn(1.0))
+    for order, *key in CRAFTED_CURSORS[name]:
+        with pytest.raises(FilterError) as caught:
+            store.conversation_summaries(order=order, cursor=cursor_of([order, *key]))
+        assert caught.value.field == "cursor", (order, key)
+
+
+def test_every_store_answers_any_cursor_with_a_page_or_a_filter_error(store):
+    store.append("someone", turn(1.0))
+    store.append("someone else", turn(2.0))
+
+    @ON_A_STORE
+    @given(st.sampled_from(ORDERS), CURSOR_JSON.map(cursor_of) | CURSOR_JSON_TEXTS.map(cursor_of_text) | CURSOR_TEXTS)
+    def check(order, cursor):
+        try:
+            store.conversation_summaries(order=order, cursor=cursor)
+        except FilterError as error:
+            assert error.field == "cursor"
+
+    check()
+
+
 # -- every store: limits --------------------------------------------------------------
 
 
@@ -395,7 +492,7 @@ def test_a_too_deeply_nested_event_a_bot_wrote_into_sql_is_a_clear_store_error(s
 
     Event.objects.using(sql_store.alias).create(sender_id="bot-wrote", type_name="slot", timestamp=1.0,
                                                 data=DEEP_EVENT_JSON)
-    with pytest.raises(StoreError, match="does not hold a JSON event"):
+    with pytest.raises(StoreError, match=r"1 unreadable event \(event 0: row \d+ of the events table does not hold JSON"):
         sql_store.retrieve("bot-wrote")
 
 

@@ -97,6 +97,21 @@ def test_an_append_with_a_rewind_derives_state_from_the_history(rasa_fixture_loa
     assert document["slots"]["location"] is None
 
 
+def test_a_save_after_another_writer_appended_stores_the_state_of_every_event(rasa_fixture_loaded, raw):
+    store = rasa_fixture_loaded
+    tracker = store.retrieve("default")
+    other = [{"event": "slot", "timestamp": 2e9, "name": "cuisine", "value": "thai"}]
+    store.append("default", other)  # another process, after this tracker was read
+    mine = [user(2e9 + 1, "in Rome", "inform"), {"event": "slot", "timestamp": 2e9 + 2, "name": "location", "value": "Rome"}]
+    for event in mine:
+        tracker.update(event)
+    store.save(tracker)
+    document = raw.find_one({"sender_id": "default"}, {"_id": 0})
+    assert document["events"][-3:] == other + mine
+    assert document == Tracker("default", document["events"], slots=domain_slots()).current_state()
+    assert document["slots"]["cuisine"] == "thai" and document["slots"]["location"] == "Rome"
+
+
 def test_a_sender_id_rasa_stored_as_a_number_is_found_by_its_string(mongo_store, raw):
     raw.insert_one({"sender_id": 12345, "events": [{"event": "pause", "timestamp": 1.0}]})
     assert list(mongo_store.keys()) == ["12345"]

@@ -243,7 +243,7 @@ def test_a_row_that_is_not_json_is_a_clear_error_and_stays_untouched(sqlite_stor
     sqlite_store.append("broken", [{"event": "pause", "timestamp": 1.0}])
     with sqlite3.connect(sqlite_store.settings_dict["NAME"]) as db:
         db.execute("INSERT INTO events (sender_id, type_name, timestamp, data) VALUES ('broken', 'bot', 2.0, '{oops')")
-    with pytest.raises(StoreError, match=r"Row 2 of the events table .* 'broken'"):
+    with pytest.raises(StoreError, match=r"'broken' .* 1 unreadable event \(event 1: row 2 of the events table"):
         sqlite_store.retrieve("broken")
     assert sqlite_store.event_count("broken") == 2
 

@@ -1,5 +1,7 @@
 """API errors are JSON that names the problem: never an HTML page, never a traceback."""
 
+from django.http import JsonResponse
+from django.views import defaults
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,3 +29,10 @@ def exception_handler(exc, context):
     if isinstance(exc, StoreError):
         return Response(error_body(str(exc)), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
     return drf_exception_handler(exc, context)
+
+
+def page_not_found(request, exception):
+    """Django's 404 for addresses no route takes: JSON under /api/, the 404 page elsewhere."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(error_body("Not found: no API endpoint at this address."), status=404)
+    return defaults.page_not_found(request, exception)

@@ -17,7 +17,10 @@ Answers and errors have the shapes of Rasa 3.6's rasa/server.py; errors are its
   (action_session_start, session_started, action_listen) when events are
   posted to a new conversation: that is the bot's work, and trackerweb is
   not the bot.
-- A bad `until` is a 400 (Rasa ignores it and answers the whole tracker).
+- A bad `until`, `include_events`, `all_sessions` or `execute_side_effects`
+  is a 400 naming it (Rasa ignores most of them, reading garbage as "false"
+  or "the whole tracker"); parameters Rasa does not know are passed over,
+  as Rasa does.
 """
 
 import logging
@@ -27,7 +30,6 @@ from http import HTTPStatus
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse
 from django.urls import re_path
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
@@ -36,10 +38,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from stores import load_tracker_store
-from stores.stories import events_until, stories_yaml
 from stores.exceptions import ConversationChanged, InvalidEventError, InvalidSenderId, StoreError, StoreUnavailable
-from trackerweb.api.parsers import LimitedJSONParser
+from stores.query import FilterError
+from stores.stories import events_until, stories_yaml
+from trackerweb.api.parsers import (NO_NUL, Choice, EventSerializer, EventsBodySerializer, Flag, LimitedJSONParser,
+                                    Number, Query, Text)
 from trackerweb.api.permissions import IsEditorToWrite
+from trackerweb.dashboard.models import AuditEntry
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +110,9 @@ def as_rasa_error(exc):
     if isinstance(exc, InvalidEventError):
         details = {"in": "body", "index": exc.index, "field": exc.field}
         return RasaError(400, "BadRequest", f"Invalid events: {exc}", details)
+    if isinstance(exc, FilterError):
+        return RasaError(400, "BadRequest", f"Invalid parameter value for '{exc.field}': {exc.problem}",
+                         {"parameter": exc.field, "in": "query"})
     if isinstance(exc, InvalidSenderId):
         return RasaError(400, "BadRequest", str(exc), {"parameter": "conversation_id", "in": "path"})
     if isinstance(exc, ConversationChanged):
@@ -141,7 +149,7 @@ def rasa_exception_handler(exc, context):
     headers = {}
     if error.auth_header:
         headers["WWW-Authenticate"] = error.auth_header
-    if error.wait:
+    if error.wait is not None:
         headers["Retry-After"] = str(math.ceil(error.wait))
     body = error_body(error.status_code, error.reason, str(error.detail), error.details)
     return Response(body, status=error.status_code, headers=headers)
@@ -149,40 +157,36 @@ def rasa_exception_handler(exc, context):
 
 # -- query parameters, as Rasa reads them -------------------------------
 
+INCLUDE_EVENTS = Choice(
+    "include_events", EVENT_VERBOSITIES, "Which events the tracker holds: all, those that make up the state, those "
+    "after the latest restart, or none. Any case.", any_case=True, default=DEFAULT_VERBOSITY)
+UNTIL = Number("until", "A timestamp: the conversation as it was then (only events up to it).",
+               problem="is not a timestamp (seconds since the epoch)")
+OUTPUT_CHANNEL = Text("output_channel", "Accepted as Rasa does, and ignored: nothing is sent.", pattern=None)
+EXECUTE_SIDE_EFFECTS = Flag("execute_side_effects", "Accepted as Rasa does (true or false, any case), and "
+                                                    "ignored: no bot runs here.")
+ALL_SESSIONS = Flag("all_sessions", "One story per session instead of the latest session only (true or false, "
+                                    "any case).", default=False)
 
-def include_events_param(request):
-    value = request.query_params.get("include_events", DEFAULT_VERBOSITY).upper()
-    if value not in EVENT_VERBOSITIES:
-        raise RasaError(
-            400,
-            "BadRequest",
-            f"Invalid parameter value for 'include_events'. Should be one of {', '.join(EVENT_VERBOSITIES)}",
-            {"parameter": "include_events", "in": "query"},
-        )
-    return value
+TRACKER_QUERY = Query(INCLUDE_EVENTS, UNTIL, unknown="ignore")
+APPEND_QUERY = Query(INCLUDE_EVENTS, OUTPUT_CHANNEL, EXECUTE_SIDE_EFFECTS, unknown="ignore")
+REPLACE_QUERY = Query(INCLUDE_EVENTS, unknown="ignore")
+STORY_QUERY = Query(ALL_SESSIONS, UNTIL, unknown="ignore")
+NO_QUERY = Query(unknown="ignore")
 
 
-def until_param(request):
-    value = request.query_params.get("until")
-    if value is None:
-        return None
+def read_query(request, query):
     try:
-        until = float(value)
-    except ValueError:
-        until = math.nan
-    if math.isnan(until):
-        raise RasaError(
-            400,
-            "BadRequest",
-            f"Invalid parameter value for 'until': {value!r} is not a timestamp (seconds since the epoch).",
-            {"parameter": "until", "in": "query"},
-        )
-    return until
-
-
-def bool_param(request, name):
-    # Rasa's bool_arg: only "true", in any case, is true.
-    return request.query_params.get(name, "false").lower() == "true"
+        return query.read(request)
+    except FilterError as e:
+        if e.field == "include_events":  # Rasa's own words
+            raise RasaError(
+                400,
+                "BadRequest",
+                f"Invalid parameter value for 'include_events'. Should be one of {', '.join(EVENT_VERBOSITIES)}",
+                {"parameter": "include_events", "in": "query"},
+            ) from None
+        raise
 
 
 # -- trackers -------------------------------------------------------------
@@ -245,50 +249,60 @@ class RasaErrorSerializer(serializers.Serializer):
 
 CONVERSATION_ID = OpenApiParameter(
     "conversation_id",
-    str,
+    {"type": "string", "pattern": NO_NUL},
     OpenApiParameter.PATH,
-    description="The conversation's sender id, percent-encoded (it may hold slashes).",
-)
-INCLUDE_EVENTS = OpenApiParameter(
-    "include_events",
-    str,
-    enum=["ALL", "APPLIED", "AFTER_RESTART", "NONE"],
-    default=DEFAULT_VERBOSITY,
-    description="Which events the tracker holds: all, those that make up the state, those after the latest "
-    "restart, or none. Any case.",
-)
-UNTIL = OpenApiParameter(
-    "until", float, description="A timestamp: the conversation as it was then (only events up to it)."
+    description="The conversation's sender id, percent-encoded as Rasa's clients do (`quote(id, safe='')`); "
+    "it may hold anything but NUL, slashes too, and end in `/tracker`. An SQL store holds ids of at most "
+    "255 characters (a longer one is a 400 when written).",
 )
 TOKEN = OpenApiParameter(
     "token", str, description="An API token, as Rasa accepts it (or `Authorization: Token <key>`)."
 )
-OUTPUT_CHANNEL = OpenApiParameter(
-    "output_channel", str, description="Accepted as Rasa does, and ignored: nothing is sent."
-)
-ALL_SESSIONS = OpenApiParameter(
-    "all_sessions", bool, default=False, description="One story per session instead of the latest session only."
-)
+#: The headers of error answers, in trackerweb's API and Rasa's alike.
+RESPONSE_HEADERS = [
+    OpenApiParameter("Retry-After", int, OpenApiParameter.HEADER, required=True, response=[429, 503],
+                     description="Seconds to wait before asking again"),
+    OpenApiParameter("WWW-Authenticate", str, OpenApiParameter.HEADER, required=True, response=[401],
+                     description="Token"),
+]
+#: Answered by the HTTP server in front, before trackerweb sees the request.
+URI_TOO_LONG = {(414, "text/html"): OpenApiResponse(description="The request line is longer than the HTTP server "
+                                                                 "in front takes (gunicorn: 4094 bytes); its page")}
 
-EVENT_SCHEMA = {
-    "type": "object",
-    "required": ["event"],
-    "properties": {"event": {"type": "string", "example": "slot"}, "timestamp": {"type": "number"}},
-    "additionalProperties": True,
-}
+
+def parameters(query):
+    return [CONVERSATION_ID, *query.openapi, TOKEN, *RESPONSE_HEADERS]
+
+
 ERROR_RESPONSES = {
     code: OpenApiResponse(RasaErrorSerializer, description=description)
     for code, description in [
-        (400, "BadRequest: a malformed event (details name its index and field) or parameter."),
+        (400, "BadRequest: a malformed event (details name its index and field), parameter (details name it), "
+              "or a sender id this store can't hold."),
         (401, "NotAuthenticated: no or an unknown token."),
         (403, "NotAuthorized: the role doesn't allow it (reading needs viewer, writing editor)."),
+        (429, "TooManyRequests: too many requests for this token (TRACKERWEB_API_RATE)."),
         (503, "ServiceUnavailable: the tracker store can't be reached."),
     ]
 }
-TRACKER_RESPONSES = {200: RasaTrackerSerializer, **ERROR_RESPONSES}
+NOT_FOUND = {404: OpenApiResponse(RasaErrorSerializer, description="Not found: no such conversation.")}
+TOO_LARGE = {413: OpenApiResponse(RasaErrorSerializer,
+                                  description="RequestEntityTooLarge: the body is larger than "
+                                              "TRACKERWEB_MAX_BODY_BYTES.")}
+
+
+def as_json(responses):
+    return {(code, "application/json"): response for code, response in responses.items()}
+
+
+TRACKER_RESPONSES = {**as_json({200: RasaTrackerSerializer, **ERROR_RESPONSES}), **URI_TOO_LONG}
+WRITE_RESPONSES = {**TRACKER_RESPONSES, **as_json(TOO_LARGE)}
 
 
 # -- views ------------------------------------------------------------------
+
+
+THROUGH_RASA = "through Rasa's HTTP API"
 
 
 class RasaContentNegotiation(BaseContentNegotiation):
@@ -321,29 +335,30 @@ class ConversationTrackerView(RasaView):
         tags=["Rasa-compatible"],
         summary="A conversation's tracker, as Rasa's GET /conversations/{id}/tracker",
         description="An unknown conversation answers an empty tracker (nothing is stored).",
-        parameters=[CONVERSATION_ID, INCLUDE_EVENTS, UNTIL, TOKEN],
+        parameters=parameters(TRACKER_QUERY),
         responses=TRACKER_RESPONSES,
     )
     def get(self, request, conversation_id):
-        verbosity, until = include_events_param(request), until_param(request)
-        tracker = tracker_as_of(self.store, self.store.get_or_create_tracker(conversation_id), until)
-        return Response(tracker.current_state(verbosity))
+        query = read_query(request, TRACKER_QUERY)
+        tracker = tracker_as_of(self.store, self.store.get_or_create_tracker(conversation_id), query["until"])
+        return Response(tracker.current_state(query["include_events"]))
 
     @extend_schema(
         operation_id="rasa_delete_tracker",
         tags=["Rasa-compatible"],
         summary="Delete a conversation, as Rasa Pro's DELETE /conversations/{id}/tracker",
-        parameters=[CONVERSATION_ID, TOKEN],
+        parameters=parameters(NO_QUERY),
         request=None,
         responses={
             204: OpenApiResponse(description="Deleted."),
-            404: OpenApiResponse(RasaErrorSerializer, description="Not found: no such conversation."),
-            **ERROR_RESPONSES,
+            **as_json({**NOT_FOUND, **ERROR_RESPONSES}),
+            **URI_TOO_LONG,
         },
     )
     def delete(self, request, conversation_id):
         if not self.store.delete(conversation_id):
             raise RasaError(404, reason_for(404), "Conversation ID not found.")
+        AuditEntry.record(request, AuditEntry.DELETE_CONVERSATION, conversation_id, detail=THROUGH_RASA)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -356,11 +371,11 @@ class ConversationEventsView(RasaView):
         operation_id="rasa_append_events",
         tags=["Rasa-compatible"],
         summary="Append events, as Rasa's POST /conversations/{id}/tracker/events",
-        description="One event object or a list of them, appended after the conversation's last event "
+        description="One event object or a non-empty list of them, appended after the conversation's last event "
         "(a new conversation is created). All or nothing: a malformed event writes none.",
-        parameters=[CONVERSATION_ID, INCLUDE_EVENTS, OUTPUT_CHANNEL, TOKEN],
-        request={"application/json": {"oneOf": [EVENT_SCHEMA, {"type": "array", "items": EVENT_SCHEMA}]}},
-        responses=TRACKER_RESPONSES,
+        parameters=parameters(APPEND_QUERY),
+        request={"application/json": EventsBodySerializer},
+        responses=WRITE_RESPONSES,
         examples=[
             OpenApiExample(
                 "Set a slot", value={"event": "slot", "name": "cuisine", "value": "italian"}, request_only=True
@@ -376,8 +391,10 @@ class ConversationEventsView(RasaView):
                 "Couldn't extract a proper event from the request body.",
                 {"parameter": "", "in": "body"},
             )
-        verbosity = include_events_param(request)
-        self.store.append(conversation_id, events)
+        verbosity = read_query(request, APPEND_QUERY)["include_events"]
+        appended = self.store.append(conversation_id, events)
+        AuditEntry.record(request, AuditEntry.ADD_EVENT, conversation_id,
+                          detail=f"{len(appended)} event{'s' if len(appended) != 1 else ''} {THROUGH_RASA}")
         return Response(self.store.get_or_create_tracker(conversation_id).current_state(verbosity))
 
     @extend_schema(
@@ -385,14 +402,17 @@ class ConversationEventsView(RasaView):
         tags=["Rasa-compatible"],
         summary="Replace all events, as Rasa's PUT /conversations/{id}/tracker/events",
         description="The list becomes the conversation's events, atomically; an empty list removes them all.",
-        parameters=[CONVERSATION_ID, INCLUDE_EVENTS, TOKEN],
-        request={"application/json": {"type": "array", "items": EVENT_SCHEMA}},
-        responses=TRACKER_RESPONSES,
+        parameters=parameters(REPLACE_QUERY),
+        request={"application/json": EventSerializer(many=True)},
+        responses=WRITE_RESPONSES,
     )
     def put(self, request, conversation_id):
         events = events_in_body(request, single_allowed=False)
-        verbosity = include_events_param(request)
-        self.store.replace_events(conversation_id, events)
+        verbosity = read_query(request, REPLACE_QUERY)["include_events"]
+        replacing = self.store.event_count(conversation_id)
+        stored = self.store.replace_events(conversation_id, events)
+        AuditEntry.record(request, AuditEntry.REPLACE_EVENTS, conversation_id,
+                          detail=f"{replacing} events replaced by {len(stored)} {THROUGH_RASA}")
         return Response(self.store.get_or_create_tracker(conversation_id).current_state(verbosity))
 
 
@@ -403,32 +423,30 @@ class ConversationStoryView(RasaView):
         summary="The conversation as a YAML test story, as Rasa's GET /conversations/{id}/story",
         description="Steps are intents (with the user's text), actions, slot_was_set and active_loop, "
         "from the events that make up each session's state.",
-        parameters=[CONVERSATION_ID, ALL_SESSIONS, UNTIL, TOKEN],
+        parameters=parameters(STORY_QUERY),
         responses={
-            (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="Rasa's YAML test stories."),
-            (404, "application/json"): OpenApiResponse(
-                RasaErrorSerializer, description="Not found: no such conversation."
-            ),
-            **{(code, "application/json"): response for code, response in ERROR_RESPONSES.items()},
+            (200, "text/plain"): OpenApiResponse(str, description="Rasa's YAML test stories."),
+            **as_json({**NOT_FOUND, **ERROR_RESPONSES}),
+            **URI_TOO_LONG,
         },
     )
     def get(self, request, conversation_id):
-        all_sessions, until = bool_param(request, "all_sessions"), until_param(request)
+        query = read_query(request, STORY_QUERY)
         tracker = self.store.retrieve(conversation_id)
         if tracker is None:
             raise RasaError(404, reason_for(404), "Conversation ID not found.")
-        stories = stories_yaml(self.store, tracker, all_sessions=all_sessions, until=until)
+        stories = stories_yaml(self.store, tracker, all_sessions=query["all_sessions"], until=query["until"])
         return HttpResponse(stories, content_type="text/plain; charset=utf-8")
 
 
-# Sender ids may hold slashes: each route is anchored on its suffix, and the
-# events route comes first, so an id is everything before the suffix.
+# Rasa's form: the sender id percent-encoded (`quote(id, safe="")`), which the
+# server decodes before routing. Ids may hold "/" (and end in "/tracker"), so
+# each route is anchored on its fixed end and the id is everything before it:
+# any character, newlines too, or none. The events route comes first.
+CONVERSATION = r"^conversations/(?P<conversation_id>[\s\S]*)"
+
 urlpatterns = [
-    re_path(
-        r"^conversations/(?P<conversation_id>.+)/tracker/events$",
-        ConversationEventsView.as_view(),
-        name="rasa_tracker_events",
-    ),
-    re_path(r"^conversations/(?P<conversation_id>.+)/tracker$", ConversationTrackerView.as_view(), name="rasa_tracker"),
-    re_path(r"^conversations/(?P<conversation_id>.+)/story$", ConversationStoryView.as_view(), name="rasa_story"),
+    re_path(rf"{CONVERSATION}/tracker/events\Z", ConversationEventsView.as_view(), name="rasa_tracker_events"),
+    re_path(rf"{CONVERSATION}/tracker\Z", ConversationTrackerView.as_view(), name="rasa_tracker"),
+    re_path(rf"{CONVERSATION}/story\Z", ConversationStoryView.as_view(), name="rasa_story"),
 ]

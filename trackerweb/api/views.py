@@ -1,52 +1,153 @@
 """The v1 REST API: the dashboard's queries, streaming exports, and writing events.
 
 Every view speaks the store interface only (`load_tracker_store()`), so the
-API answers the same on every backend. Sender ids may hold slashes: routes
-take the id between a fixed prefix and a fixed suffix.
+API answers the same on every backend. A conversation is addressed by its
+sender id's token (stores.addressing). Each operation reads its query
+through a `Query` (trackerweb.api.parsers), which also documents it: the
+OpenAPI schema says exactly what each endpoint takes, and any other
+parameter or value is a 400 naming it.
 """
 
-from dataclasses import fields
-
-from django.urls import re_path
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from django.urls import path, re_path, reverse
+from drf_spectacular.utils import (OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema,
+                                   inline_serializer)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import stores.addressing  # noqa: F401  (registers the <sender:...> converter)
 from stores import load_tracker_store
-from stores.query import ConversationFilter, FilterError, check_bucket
+from stores.events import KNOWN_EVENT_TYPES
+from stores.formats import CSV_COLUMNS, CSV_FORMULAS
+from stores.query import BUCKETS, DEFAULT_PAGE_SIZE, MAX_NAMES, MAX_PAGE_SIZE, MAX_TEXT, ORDERS, ConversationFilter
 from stores.trackers import VERBOSITIES
 from trackerweb.dashboard.models import AuditEntry
 
 from .exports import EXPORT_RENDERERS, export_response
-from .parsers import LimitedJSONParser
+from .parsers import (MOMENT, NO_NUL, Choice, EventsBodySerializer, Flag, LimitedJSONParser, Many, Number, Query,
+                      StoredEventSerializer, Text, Whole)
 from .permissions import IsEditorToWrite
+from .rasa import RESPONSE_HEADERS, URI_TOO_LONG, RasaTrackerSerializer
 
-FILTER_NAMES = {f.name for f in fields(ConversationFilter)}
-# Query parameters that are not filters.
-PAGING = ("order", "cursor", "limit", "format", "token", "bucket", "top")
+# -- query parameters ---------------------------------------------------------------------
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("sender_id", str, description="Exact sender id"),
-    OpenApiParameter("sender_contains", str, description="Case-sensitive substring of the sender id"),
-    OpenApiParameter("since", str, description="ISO 8601 date/date-time (UTC if no zone) or epoch seconds: "
-                                               "the conversation has an event at or after it"),
-    OpenApiParameter("until", str, description="Like since: an event at or before it"),
-    OpenApiParameter("intents", str, many=True, description="Intent names (repeat or comma-separate)"),
-    OpenApiParameter("actions", str, many=True, description="Action names"),
-    OpenApiParameter("event_types", str, many=True, description="Event types, e.g. user, bot, action, slot"),
-    OpenApiParameter("entities", str, many=True, description="Entity names in user messages"),
-    OpenApiParameter("slot", str, description="A slot the conversation set"),
-    OpenApiParameter("slot_value", str, description="...set to this value (a string, or JSON for other values)"),
-    OpenApiParameter("channels", str, many=True, description="Input channels of user messages"),
-    OpenApiParameter("text", str, description="Text in a user or bot message (ASCII case ignored)"),
-    OpenApiParameter("min_user_messages", int),
-    OpenApiParameter("max_user_messages", int),
-    OpenApiParameter("max_confidence", float, description="A user message's intent confidence below this"),
-    OpenApiParameter("has_fallback", bool, description="An action ending in 'fallback' ran (true) or none did (false)"),
-]
+NAME_LENGTH = 255  # as stores.query takes a name, a sender id or a slot
+EVENT_TYPE = "|".join(sorted(KNOWN_EVENT_TYPES))
+
+
+def name_list(name, what):
+    return Many(Text(name, f"{what}: repeat the parameter or separate names with commas; at most {MAX_NAMES} "
+                           f"names in all", max_length=NAME_LENGTH), max_items=MAX_NAMES)
+
+
+def moment(name, description):
+    return Text(name, f"{description}. A date (2024-05-01), a date-time (2024-05-01T12:00:00, UTC without a "
+                      f"zone; 2024-05-01T12:00:00+02:00, 2024-05-01T10:00Z) or epoch seconds (1714564800.5)",
+                pattern=MOMENT, problem="must be a date (2024-05-01), a date-time (2024-05-01T12:00:00+02:00) "
+                                        "or epoch seconds")
+
+
+FILTERS = (
+    Text("sender_id", "Exact sender id", max_length=NAME_LENGTH),
+    Text("sender_contains", "Case-sensitive substring of the sender id", max_length=NAME_LENGTH),
+    moment("since", "The conversation has an event at or after it; not later than until (else a 400 naming since)"),
+    moment("until", "The conversation has an event at or before it"),
+    name_list("intents", "Intent names of user messages"),
+    name_list("actions", "Names of actions that ran"),
+    Many(Text("event_types", f"Event types, repeated or comma-separated: {', '.join(sorted(KNOWN_EVENT_TYPES))}",
+              pattern=f"^(?:(?:{EVENT_TYPE})(?:,(?:{EVENT_TYPE}))*)?$",
+              problem=f"must be event types separated by commas, of {', '.join(sorted(KNOWN_EVENT_TYPES))}"),
+         max_items=MAX_NAMES),
+    name_list("entities", "Entity names in user messages"),
+    Text("slot", "A slot the conversation set", max_length=NAME_LENGTH),
+    Text("slot_value", "...set to this value (a string, or JSON for other values); needs slot (else a 400)",
+         max_length=MAX_TEXT),
+    name_list("channels", "Input channels of user messages"),
+    Text("text", "Text in a user or bot message (ASCII case ignored)", max_length=MAX_TEXT),
+    Whole("min_user_messages", "At least this many user messages; not more than max_user_messages (else a 400)",
+          maximum=10**9),
+    Whole("max_user_messages", "At most this many user messages", maximum=10**9),
+    Number("max_confidence", "A user message's intent confidence below this", minimum=0, maximum=1),
+    Flag("has_fallback", "An action ending in 'fallback' ran (true) or none did (false); any case"),
+)
+FILTER_NAMES = {parameter.name for parameter in FILTERS}
+# Unlike Rasa's route, this one shows every event by default.
+INCLUDE_EVENTS = Choice("include_events", VERBOSITIES, "Which events the tracker holds (any case)",
+                        any_case=True, default="ALL")
+
+LIST_QUERY = Query(*FILTERS,
+                   Choice("order", ORDERS, default=ORDERS[0]),
+                   Text("cursor", "The `next_cursor` of the previous page, with the same order (opaque: one this "
+                                  "server did not give out is a 400 naming cursor)",
+                        pattern=r"^[A-Za-z0-9_-]*$", problem="is not a cursor this server gave out"),
+                   Whole("limit", "Page size", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE))
+EXPORT_QUERY = Query(*FILTERS,
+                     Choice("format", ["json", "ndjson", "csv"], "Instead of the Accept header"),
+                     Choice("csv_formulas", CSV_FORMULAS, "CSV only: escape a cell that would start a spreadsheet "
+                                                          "formula with a leading ' (OWASP), or write it raw",
+                            default=CSV_FORMULAS[0]))
+STATISTICS_QUERY = Query(*FILTERS, Choice("bucket", BUCKETS, default=BUCKETS[0]),
+                         Whole("top", "How many top names", minimum=1, maximum=100, default=10))
+DETAIL_QUERY = Query(INCLUDE_EVENTS)
+EVENT_DELETE_QUERY = Query(Whole("expected_count", "Refuse (409) unless the conversation still holds this many "
+                                                   "events"))
+NO_QUERY = Query()
+
+
+def conversation_filter(query):
+    """The filter of a read query; `stores.query` checks what spans parameters (since after until, ...)."""
+    return ConversationFilter.from_query({name: value for name, value in query.items()
+                                          if name in FILTER_NAMES and value is not None})
+
+
+# -- the schema's documentation -------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """For the schema only: the API's error body."""
+
+    detail = serializers.CharField(help_text="What is wrong, for a person")
+    field = serializers.CharField(required=False, help_text="The parameter (or event field) at fault")
+    index = serializers.IntegerField(required=False, help_text="The event at fault, by its index in the body")
+
+
+ERRORS = {
+    400: "A parameter or the body is malformed; `field` (and `index` for an event) names it",
+    401: "No token or session, or an unknown token",
+    403: "The role doesn't allow it: reading needs viewer, writing editor",
+    404: "No such conversation",
+    406: "The Accept header names no type this endpoint answers",
+    409: "The conversation changed meanwhile (expected_count): nothing was written",
+    413: "The body is larger than TRACKERWEB_MAX_BODY_BYTES",
+    415: "The body is not application/json",
+    429: "Too many requests for this token (TRACKERWEB_API_RATE)",
+    503: "The tracker store can't be reached",
+}
+READ_ERRORS = (400, 401, 403, 406, 429, 503)
+
+
+def answers(ok, *codes, descriptions=None):
+    """An operation's responses: `ok` for success, the API's error body for each of `codes`."""
+    descriptions = {**ERRORS, **(descriptions or {})}
+    errors = {(code, "application/json"): OpenApiResponse(ErrorSerializer, description=descriptions[code])
+              for code in sorted(set(READ_ERRORS + codes))}
+    return {**ok, **errors, **URI_TOO_LONG}
+
+
+def document(query, ok, *codes, path=(), descriptions=None, **schema):
+    """extend_schema for an operation: its path and query parameters, its responses and their headers."""
+    return extend_schema(parameters=[*path, *query.openapi, *RESPONSE_HEADERS],
+                         responses=answers(ok, *codes, descriptions=descriptions), **schema)
+
+
+def json_ok(code, schema, description=""):
+    return {(code, "application/json"): OpenApiResponse(schema, description=description)}
+
+
+NO_CONTENT = {204: OpenApiResponse(description="Done")}
+
 
 class SummarySerializer(serializers.Serializer):
     """For the schema only: the shape of a conversation summary."""
@@ -59,29 +160,61 @@ class SummarySerializer(serializers.Serializer):
     sessions = serializers.IntegerField()
     latest_intent = serializers.CharField(allow_null=True)
     input_channel = serializers.CharField(allow_null=True)
+    url = serializers.URLField(help_text="The conversation in this API (its sender id's token in the path)")
 
 
-EVENT = {"type": "object", "additionalProperties": True, "required": ["event"],
-         "properties": {"event": {"type": "string"}, "timestamp": {"type": "number"}}}
+class NameCountSerializer(serializers.Serializer):
+    """For the schema only: a name and how often it occurs."""
+
+    name = serializers.CharField()
+    count = serializers.IntegerField()
 
 
-def conversation_filter(request):
-    """The filter in the query string; a bad value or an unknown parameter is a 400 naming it."""
-    filters = {key: request.query_params.getlist(key) for key in request.query_params if key not in PAGING}
-    unknown = sorted(set(filters) - FILTER_NAMES)
-    if unknown:
-        raise FilterError(unknown[0], "is not a parameter of this endpoint")
-    return ConversationFilter.from_query(filters)
+StatisticsSerializer = inline_serializer("Statistics", {
+    "bucket": serializers.ChoiceField(BUCKETS),
+    "conversations": serializers.IntegerField(),
+    "events": serializers.IntegerField(),
+    "events_over_time": serializers.ListField(child=inline_serializer("EventsInBucket", {
+        "start": serializers.FloatField(help_text="The bucket's start, in epoch seconds"),
+        "events": serializers.IntegerField(), "user_messages": serializers.IntegerField()})),
+    "top_intents": NameCountSerializer(many=True),
+    "top_actions": NameCountSerializer(many=True),
+    "conversations_per_channel": serializers.ListField(child=inline_serializer("ChannelCount", {
+        "channel": serializers.CharField(allow_null=True), "count": serializers.IntegerField()})),
+})
+
+# The path's sender id: its token (stores.addressing), as each summary's `url`
+# has it. The "-by-id" routes also take the percent-encoded id itself, where
+# the path is not the id's token, as links from before tokens did: so any id
+# but the empty one reaches a view, and the schema says so.
+SENDER = OpenApiParameter(
+    "sender_id", {"type": "string", "minLength": 1, "pattern": NO_NUL}, OpenApiParameter.PATH,
+    description="The sender id's token, as each summary's `url` has it: letters, digits, `_`, `-` and `.` "
+                "stand for themselves (a `.` not at either end), every other character is `~` and two "
+                "upper-case hex digits per UTF-8 byte (`user/1` is `user~2F1`, `..` is `~2E~2E`); the empty "
+                "sender id is `~`. A path that is no sender id's token is read as the percent-encoded sender "
+                "id itself (older links), up to the route's fixed end.",
+    examples=[OpenApiExample("A token", value="user~2F1")],
+)
+# The "-by-id" route reads at most 9 digits; the token's route more, but no
+# conversation holds a billion events.
+INDEX = OpenApiParameter("index", {"type": "integer", "minimum": 0, "maximum": 999_999_999}, OpenApiParameter.PATH,
+                         description="The event's position in the conversation, from 0")
 
 
 def events_from_body(request):
-    """One event (an object) or a list of them, as Rasa's API takes them."""
+    """One event (an object) or a non-empty list of them, as Rasa's API takes them."""
     body = request.data
     if isinstance(body, dict):
         return [body]
-    if isinstance(body, list):
+    if isinstance(body, list) and body:
         return body
-    raise ParseError("The body must be an event (a JSON object) or a list of events.")
+    raise ParseError("The body must be an event (a JSON object) or a non-empty list of events.")
+
+
+def conversation_url(request, sender_id):
+    """The conversation's address in this API: clients follow it instead of building one from the id."""
+    return request.build_absolute_uri(reverse("api:conversation-detail", args=[sender_id]))
 
 
 def existing_tracker(store, sender_id):
@@ -92,45 +225,33 @@ def existing_tracker(store, sender_id):
 
 
 class ConversationList(APIView):
-    @extend_schema(
-        summary="Conversations for a filter, newest activity first, in cursor pages",
-        operation_id="conversations_list",
-        parameters=FILTER_PARAMETERS + [
-            OpenApiParameter("order", str, enum=["-last_event_time", "sender_id"]),
-            OpenApiParameter("cursor", str, description="The `next_cursor` of the previous page"),
-            OpenApiParameter("limit", int, description="Page size, 1 to 500 (default 50)"),
-        ],
-        responses=inline_serializer("ConversationPage", {
-            "count": serializers.IntegerField(), "next_cursor": serializers.CharField(allow_null=True),
-            "results": SummarySerializer(many=True),
-        }),
-    )
+    @document(LIST_QUERY, json_ok(200, inline_serializer("ConversationPage", {
+        "count": serializers.IntegerField(help_text="How many conversations the filter selects"),
+        "next_cursor": serializers.CharField(allow_null=True, help_text="null on the last page"),
+        "results": SummarySerializer(many=True),
+    })), summary="Conversations for a filter, newest activity first, in cursor pages",
+        operation_id="conversations_list")
     def get(self, request):
-        store = load_tracker_store()
-        page = store.conversation_summaries(conversation_filter(request), order=request.query_params.get("order"),
-                                            cursor=request.query_params.get("cursor"),
-                                            limit=request.query_params.get("limit"))
+        query = LIST_QUERY.read(request)
+        page = load_tracker_store().conversation_summaries(conversation_filter(query), order=query["order"],
+                                                           cursor=query["cursor"], limit=query["limit"])
         return Response({"count": page.total, "next_cursor": page.next_cursor,
-                         "results": [summary.as_dict() for summary in page.items]})
+                         "results": [{**summary.as_dict(), "url": conversation_url(request, summary.sender_id)}
+                                     for summary in page.items]})
 
 
 class ConversationDetail(APIView):
     permission_classes = [IsEditorToWrite]
 
-    @extend_schema(
-        summary="A conversation, as Rasa's tracker",
-        parameters=[OpenApiParameter("include_events", str, enum=list(VERBOSITIES),
-                                     description="Which events to include (default ALL)")],
-        responses=OpenApiTypes.OBJECT,
-    )
+    @document(DETAIL_QUERY, json_ok(200, RasaTrackerSerializer), 404, path=[SENDER],
+              summary="A conversation, as Rasa's tracker")
     def get(self, request, sender_id):
-        include = request.query_params.get("include_events", "ALL").upper()
-        if include not in VERBOSITIES:
-            raise FilterError("include_events", f"must be one of {', '.join(VERBOSITIES)}")
+        include = DETAIL_QUERY.read(request)["include_events"]
         return Response(existing_tracker(load_tracker_store(), sender_id).current_state(include))
 
-    @extend_schema(summary="Delete a conversation (editor)", responses={204: None})
+    @document(NO_QUERY, NO_CONTENT, 404, path=[SENDER], summary="Delete a conversation (editor)")
     def delete(self, request, sender_id):
+        NO_QUERY.read(request)
         if not load_tracker_store().delete(sender_id):
             raise NotFound(f"No conversation with the sender id {sender_id!r}.")
         AuditEntry.record(request, AuditEntry.DELETE_CONVERSATION, sender_id, detail="through the API")
@@ -141,40 +262,36 @@ class ConversationEvents(APIView):
     permission_classes = [IsEditorToWrite]
     parser_classes = [LimitedJSONParser]
 
-    @extend_schema(summary="A conversation's events, in stored order", responses={200: {"type": "array", "items": EVENT}})
+    @document(NO_QUERY, json_ok(200, StoredEventSerializer(many=True)), 404, path=[SENDER],
+              summary="A conversation's events, in stored order")
     def get(self, request, sender_id):
+        NO_QUERY.read(request)
         return Response(existing_tracker(load_tracker_store(), sender_id).events)
 
-    @extend_schema(
-        summary="Append one event or a list (editor); each is validated, nothing is written if one is bad",
-        request={"application/json": {"oneOf": [EVENT, {"type": "array", "items": EVENT}]}},
-        responses={201: {"type": "array", "items": EVENT}},
-    )
+    @document(NO_QUERY, json_ok(201, StoredEventSerializer(many=True), "The events as stored (each with its "
+                                                                      "timestamp)"), 413, 415, path=[SENDER],
+              summary="Append one event or a list (editor); each is validated, nothing is written if one is bad",
+              request={"application/json": EventsBodySerializer})
     def post(self, request, sender_id):
+        NO_QUERY.read(request)
         appended = load_tracker_store().append(sender_id, events_from_body(request))
+        AuditEntry.record(request, AuditEntry.ADD_EVENT, sender_id,
+                          detail=f"{len(appended)} event{'s' if len(appended) != 1 else ''} through the API")
         return Response(appended, status=status.HTTP_201_CREATED)
 
 
 class ConversationEvent(APIView):
     permission_classes = [IsEditorToWrite]
 
-    @extend_schema(
-        summary="Delete one event (editor)",
-        parameters=[OpenApiParameter("expected_count", int, description="Refuse (409) unless the conversation "
-                                                                       "still holds this many events")],
-        responses={204: None},
-    )
+    @document(EVENT_DELETE_QUERY, NO_CONTENT, 404, 409, path=[SENDER, INDEX], summary="Delete one event (editor)",
+              descriptions={404: "No such conversation, or no event at that index"})
     def delete(self, request, sender_id, index):
+        expected = EVENT_DELETE_QUERY.read(request)["expected_count"]
         store = load_tracker_store()
         tracker = existing_tracker(store, sender_id)
         index = int(index)
         if index >= len(tracker.events):
             raise NotFound(f"The conversation has no event {index}.")
-        expected = request.query_params.get("expected_count")
-        try:
-            expected = None if expected in (None, "") else int(expected)
-        except ValueError:
-            raise FilterError("expected_count", "must be a whole number") from None
         event = tracker.events[index]
         store.replace_events(sender_id, tracker.events[:index] + tracker.events[index + 1:],
                              expected_count=len(tracker.events) if expected is None else expected)
@@ -186,33 +303,37 @@ class ConversationEvent(APIView):
 class EventExport(APIView):
     renderer_classes = EXPORT_RENDERERS
 
-    @extend_schema(
+    @document(EXPORT_QUERY, {
+        **json_ok(200, inline_serializer("ExportedEvent", {"sender_id": serializers.CharField(),
+                                                           "event": StoredEventSerializer()}, many=True),
+                  "A JSON array"),
+        (200, "application/x-ndjson"): OpenApiResponse(str, description="One event per line, its sender_id "
+                                                                        "added first"),
+        (200, "text/csv"): OpenApiResponse(str, description=f"Columns: {', '.join(CSV_COLUMNS)}"),
+    }, 404, descriptions={404: "format is not json, ndjson or csv"},
         summary="The events of the conversations a filter selects, streamed (JSON, NDJSON or CSV)",
         description="Choose the format with `?format=json|ndjson|csv` or the Accept header (application/json, "
                     "application/x-ndjson, text/csv). Events come in sender-id order, each conversation's in "
                     "stored order, limited to since/until. CSV columns: sender_id, timestamp, type, intent, "
-                    "confidence, action, text, data (the event as JSON).",
-        parameters=FILTER_PARAMETERS + [OpenApiParameter("format", str, enum=["json", "ndjson", "csv"])],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "application/x-ndjson"): OpenApiTypes.STR,
-                   (200, "text/csv"): OpenApiTypes.STR},
-    )
+                    "confidence, action, text, data (the event as JSON); a cell that would start a spreadsheet "
+                    "formula (=, +, -, @, tab, CR, LF, NUL) is written with a leading ' unless "
+                    "csv_formulas=raw. Errors are JSON, whatever the format.")
     def get(self, request):
-        return export_response(request, load_tracker_store(), conversation_filter(request))
+        return export_response(request, load_tracker_store(), conversation_filter(EXPORT_QUERY.read(request)))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if getattr(response, "exception", False):
+            # An error reads as every other error of the API, not as a one-line export.
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class Statistics(APIView):
-    @extend_schema(
-        summary="Statistics for a filter: events over time, top intents and actions, channels",
-        parameters=FILTER_PARAMETERS + [OpenApiParameter("bucket", str, enum=["day", "hour"]),
-                                        OpenApiParameter("top", int, description="How many top names (1-100)")],
-        responses=OpenApiTypes.OBJECT,
-    )
+    @document(STATISTICS_QUERY, json_ok(200, StatisticsSerializer),
+              summary="Statistics for a filter: events over time, top intents and actions, channels")
     def get(self, request):
-        top = request.query_params.get("top", "10")
-        if not top.isdigit() or not 1 <= int(top) <= 100:
-            raise FilterError("top", "must be a whole number from 1 to 100")
-        stats = load_tracker_store().statistics(conversation_filter(request),
-                                                bucket=check_bucket(request.query_params.get("bucket")), top=int(top))
+        query = STATISTICS_QUERY.read(request)
+        stats = load_tracker_store().statistics(conversation_filter(query), bucket=query["bucket"], top=query["top"])
         return Response({
             "bucket": stats.bucket,
             "conversations": stats.conversations,
@@ -226,26 +347,41 @@ class Statistics(APIView):
 
 
 class Names(APIView):
-    @extend_schema(summary="Every intent, action and event type name stored (for pickers)",
-                   responses=inline_serializer("DistinctNames", {
-                       "intents": serializers.ListField(child=serializers.CharField()),
-                       "actions": serializers.ListField(child=serializers.CharField()),
-                       "event_types": serializers.ListField(child=serializers.CharField()),
-                   }))
+    @document(NO_QUERY, json_ok(200, inline_serializer("DistinctNames", {
+        "intents": serializers.ListField(child=serializers.CharField()),
+        "actions": serializers.ListField(child=serializers.CharField()),
+        "event_types": serializers.ListField(child=serializers.CharField()),
+    })), summary="Every intent, action and event type name stored (for pickers)")
     def get(self, request):
+        NO_QUERY.read(request)
         names = load_tracker_store().distinct_names()
         return Response({"intents": names.intents, "actions": names.actions, "event_types": names.event_types})
 
 
-SENDER = r"(?P<sender_id>.+)"
+# A conversation is addressed by its sender id's token (stores.addressing), one
+# path segment whatever the id holds; and, as before tokens, by the
+# percent-encoded id itself (the "-by-id" routes), which the server decodes
+# before routing: an id holding "/" is read up to the route's fixed end. The
+# two never disagree where the path is not a token.
+BY_ID = r"(?P<sender_id>[\s\S]+)"
+
+
+def by_id(view_class):
+    """The view for a "-by-id" route, left out of the schema: it documents the token's route."""
+    return type(f"{view_class.__name__}ById", (view_class,), {"schema": None}).as_view()
+
 
 urlpatterns = [
-    re_path(r"^api/v1/conversations/$", ConversationList.as_view(), name="conversation-list"),
-    re_path(rf"^api/v1/conversations/{SENDER}/events/(?P<index>[0-9]{{1,9}})/$", ConversationEvent.as_view(),
-            name="conversation-event"),
-    re_path(rf"^api/v1/conversations/{SENDER}/events/$", ConversationEvents.as_view(), name="conversation-events"),
-    re_path(rf"^api/v1/conversations/{SENDER}/$", ConversationDetail.as_view(), name="conversation-detail"),
-    re_path(r"^api/v1/events/$", EventExport.as_view(), name="events"),
-    re_path(r"^api/v1/stats/$", Statistics.as_view(), name="stats"),
-    re_path(r"^api/v1/names/$", Names.as_view(), name="names"),
+    re_path(r"^api/v1/conversations/\Z", ConversationList.as_view(), name="conversation-list"),
+    path("api/v1/conversations/<sender:sender_id>/events/<int:index>/", ConversationEvent.as_view(),
+         name="conversation-event"),
+    path("api/v1/conversations/<sender:sender_id>/events/", ConversationEvents.as_view(), name="conversation-events"),
+    path("api/v1/conversations/<sender:sender_id>/", ConversationDetail.as_view(), name="conversation-detail"),
+    re_path(rf"^api/v1/conversations/{BY_ID}/events/(?P<index>[0-9]{{1,9}})/\Z", by_id(ConversationEvent),
+            name="conversation-event-by-id"),
+    re_path(rf"^api/v1/conversations/{BY_ID}/events/\Z", by_id(ConversationEvents), name="conversation-events-by-id"),
+    re_path(rf"^api/v1/conversations/{BY_ID}/\Z", by_id(ConversationDetail), name="conversation-detail-by-id"),
+    re_path(r"^api/v1/events/\Z", EventExport.as_view(), name="events"),
+    re_path(r"^api/v1/stats/\Z", Statistics.as_view(), name="stats"),
+    re_path(r"^api/v1/names/\Z", Names.as_view(), name="names"),
 ]

@@ -14,6 +14,7 @@ the chunk, so a chunk costs O(its stop) however long the conversation.
 
 import itertools
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,10 +25,15 @@ from django.template.loader import render_to_string
 from django.utils.http import content_disposition_header
 
 from stores import load_tracker_store
+from stores.addressing import sender_file_name
+from stores.exceptions import UnreadableEvent, UnreadableEvents
+from stores.shapes import as_dict, as_list, as_number
 from stores.trackers import Tracker, applied_events
 
 from .access import viewer_required
 from .errors import store_errors_as_pages
+
+logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 200
 MESSAGE_TYPES = {"user", "bot", "agent"}
@@ -46,7 +52,7 @@ def conversation_detail(request, sender_id):
     if offset is None:
         return HttpResponseBadRequest("offset must be a whole number, 0 or more")
     store = load_tracker_store()
-    tracker = retrieve_or_404(store, sender_id)
+    tracker = retrieve_or_404(store, sender_id, unreadable_shown=True)
     events = tracker.events
     context = {
         "sender_id": tracker.sender_id,
@@ -69,7 +75,7 @@ def conversation_events(request, sender_id):
     if offset is None:
         return JsonResponse({"error": "offset must be a whole number, 0 or more"}, status=400)
     store = load_tracker_store()
-    tracker = retrieve_or_404(store, sender_id)
+    tracker = retrieve_or_404(store, sender_id, unreadable_shown=True)
     chunk = transcript_chunk(store, tracker, offset)
     # The same context _event.html has on the page (sender_id, and can_edit from the request).
     html = render_to_string("dashboard/_events_chunk.html", {"sender_id": tracker.sender_id, "chunk": chunk},
@@ -84,12 +90,20 @@ def conversation_download(request, sender_id):
     """Rasa's tracker dict with every event, as `GET /conversations/{id}/tracker` answers it."""
     tracker = retrieve_or_404(load_tracker_store(), sender_id)
     response = JsonResponse(tracker.current_state("ALL"))
-    response.headers["Content-Disposition"] = content_disposition_header(True, download_name(sender_id))
+    response.headers["Content-Disposition"] = content_disposition_header(
+        True, sender_file_name("conversation", sender_id, "json"))
     return response
 
 
-def retrieve_or_404(store, sender_id):
-    tracker = store.retrieve(sender_id)
+def retrieve_or_404(store, sender_id, *, unreadable_shown=False):
+    """The stored conversation, or a 404. With `unreadable_shown`, a conversation holding events
+    the store couldn't read comes with them in place (present_event shows them as odd)."""
+    try:
+        tracker = store.retrieve(sender_id)
+    except UnreadableEvents as e:
+        if not unreadable_shown:
+            raise
+        tracker = e.tracker
     if tracker is None:
         raise Http404("No conversation with this sender id")
     return tracker
@@ -99,11 +113,6 @@ def requested_offset(request):
     """The `offset` query parameter: an int >= 0 (0 when absent), or None when it is not one."""
     value = request.GET.get("offset", "0")
     return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
-
-
-def download_name(sender_id):
-    # Sender ids hold slashes, quotes and the like; a file name should not.
-    return "conversation-" + (re.sub(r"[^\w.-]+", "_", sender_id).strip("._") or "unnamed")[:100] + ".json"
 
 
 # -- the transcript -------------------------------------------------------------
@@ -129,7 +138,7 @@ class Chunk:
 
     @property
     def slots_before_json(self):
-        return json.dumps(self.slots_before, ensure_ascii=False)
+        return as_json(self.slots_before)
 
 
 def transcript_chunk(store, tracker, offset):
@@ -179,12 +188,13 @@ class AppliedSlotNames:
     def after(self, events):
         """The names once events[-1], the newest event, is applied."""
         kind = events[-1].get("event")
-        if kind == "slot":
-            self.names.add(events[-1].get("name"))
+        if kind == "slot" and isinstance(events[-1].get("name"), str):
+            self.names.add(events[-1]["name"])
         elif kind in ("restart", "session_started"):
             self.names = set()
         elif kind in ("undo", "rewind"):
-            self.names = {e.get("name") for e in applied_events(events) if e.get("event") == "slot"}
+            self.names = {e.get("name") for e in applied_events(events)
+                          if e.get("event") == "slot" and isinstance(e.get("name"), str)}
         return self.names
 
 
@@ -216,7 +226,7 @@ def slot_text(value):
     """
     if isinstance(value, str):
         return {"text": value, "json": False}
-    return {"text": json.dumps(value, ensure_ascii=False), "json": True}
+    return {"text": as_json(value), "json": True}
 
 
 def slot_texts(slots):
@@ -232,17 +242,35 @@ def slot_rows(slots):
 
 
 def present_event(index, event, changed_slots=None):
+    """How the template shows one stored event; an event it can't show is shown as odd.
+
+    Stores hold what other programs wrote: one event that breaks presenting
+    must not break the page around it.
+    """
+    try:
+        return presented_event(index, event, changed_slots)
+    except Exception:  # whatever the stored data broke: show the row as odd, log why
+        logger.warning("Event %d could not be presented; shown as odd", index, exc_info=True)
+        return odd_event(index, event, "This event could not be shown.")
+
+
+def presented_event(index, event, changed_slots=None):
+    if isinstance(event, UnreadableEvent):
+        return {**odd_event(index, {}, f"The store holds something else than an event here: {event.problem}."),
+                "json": event.stored}
     kind = event.get("event")
+    if not isinstance(kind, str):
+        return odd_event(index, event, "This event has no type (its 'event' field is not text).")
     presented = {
         "index": index,
         "type": kind,
         "event": event,
-        "type_class": "event-" + re.sub(r"[^\w-]", "-", str(kind)),
+        "type_class": "event-" + re.sub(r"[^\w-]", "-", kind),
         "is_message": kind in MESSAGE_TYPES,
         "marker_group": None if kind in MESSAGE_TYPES else MARKER_GROUPS.get(kind),
         "time": event_time(event.get("timestamp")),
-        "json": json.dumps(event, indent=2, ensure_ascii=False),
-        "slot_changes": json.dumps(slot_texts(changed_slots), ensure_ascii=False) if changed_slots else None,
+        "json": as_json(event, indent=2),
+        "slot_changes": as_json(slot_texts(changed_slots)) if changed_slots else None,
     }
     if kind == "user":
         presented.update(user_message(event))
@@ -253,6 +281,19 @@ def present_event(index, event, changed_slots=None):
     elif kind in ("entities", "reminder", "cancel_reminder"):
         presented["entities"] = entity_list(event.get("entities"))
     return presented
+
+
+def odd_event(index, event, problem):
+    """An event shown as stored, with what is wrong with it, in its place in the transcript."""
+    time = event_time(event.get("timestamp")) if isinstance(event, dict) else None
+    return {"index": index, "type": "odd", "odd": problem, "event": {}, "type_class": "event-odd",
+            "is_message": False, "marker_group": None, "time": time, "json": as_json(event, indent=2),
+            "slot_changes": None}
+
+
+def as_json(value, indent=None):
+    """JSON text of a stored value; what JSON can't hold (a MongoDB date, say) is shown as its text."""
+    return json.dumps(value, indent=indent, ensure_ascii=False, default=str)
 
 
 def event_time(timestamp):
@@ -273,7 +314,7 @@ def user_message(event):
     return {
         "text": event.get("text"),
         "intent": intent.get("name"),
-        "confidence": confidence if is_number(confidence) else None,
+        "confidence": as_number(confidence),
         "entities": entity_list(parse_data.get("entities")),
         "channel": event.get("input_channel"),
     }
@@ -299,7 +340,7 @@ def bot_message(event):
         "image": link(data.get("image")),
         "attachment": attachment(data.get("attachment")),
         "elements": [element(item) for item in as_list(data.get("elements"))],
-        "custom": None if custom is None else json.dumps(custom, indent=2, ensure_ascii=False),
+        "custom": None if custom is None else as_json(custom, indent=2),
     }
 
 
@@ -325,7 +366,7 @@ def attachment(value):
     if value is None:
         return None
     url = value if isinstance(value, str) else as_dict(as_dict(value).get("payload")).get("url")
-    return {"link": link(url), "json": None if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}
+    return {"link": link(url), "json": None if isinstance(value, str) else as_json(value)}
 
 
 # Only what starts with http:// or https:// and has a host: no javascript:, data:
@@ -343,16 +384,6 @@ def link(value):
 
 
 def display(value):
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return value if isinstance(value, str) else as_json(value)
 
 
-def as_dict(value):
-    return value if isinstance(value, dict) else {}
-
-
-def as_list(value):
-    return value if isinstance(value, list) else []
-
-
-def is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

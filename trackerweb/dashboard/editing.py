@@ -1,7 +1,5 @@
 """Editing and deleting, for editors; every change goes into the audit log."""
 
-import json
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -9,9 +7,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from stores import load_tracker_store
-from stores.exceptions import ConversationChanged, InvalidEventError
+from stores.exceptions import ConversationChanged, InvalidEventError, UnreadableEvent, UnreadableEvents
 
 from .access import editor_required
+from .conversation import as_json
 from .errors import store_errors_as_pages
 from .event_form import EventForm
 from .models import AuditEntry
@@ -40,7 +39,12 @@ def audit_log(request):
 
 
 def _event_at(store, sender_id, index):
-    tracker = store.retrieve(sender_id)
+    # A conversation holding unreadable events (another program's) can still lose or get one
+    # corrected here: the write is refused (InvalidEventError) while another unreadable one remains.
+    try:
+        tracker = store.retrieve(sender_id)
+    except UnreadableEvents as e:
+        tracker = e.tracker
     if tracker is None or not 0 <= index < len(tracker.events):
         raise Http404("No such event in this conversation")
     return tracker, tracker.events[index]
@@ -51,6 +55,11 @@ def _expected_count(request):
         return int(request.POST.get("expected_count", ""))
     except ValueError:
         return None
+
+
+def event_text(event):
+    """The event as the confirm and edit pages show it: its JSON, or what is stored in its place."""
+    return event.stored if isinstance(event, UnreadableEvent) else as_json(event, indent=2)
 
 
 @editor_required
@@ -64,7 +73,7 @@ def delete_event(request, index, sender_id):
         remaining = tracker.events[:index] + tracker.events[index + 1:]
         try:
             store.replace_events(sender_id, remaining, expected_count=_expected_count(request))
-        except ConversationChanged as e:
+        except (ConversationChanged, InvalidEventError) as e:
             error = str(e)
         else:
             AuditEntry.record(request, AuditEntry.DELETE_EVENT, sender_id, index, event.get("event"))
@@ -72,7 +81,7 @@ def delete_event(request, index, sender_id):
             return redirect("dashboard:conversation_detail", sender_id)
     return render(request, "dashboard/confirm_delete_event.html", {
         "sender_id": sender_id, "index": index, "event": event, "expected_count": len(tracker.events),
-        "event_json": json.dumps(event, indent=2, ensure_ascii=False), "error": error,
+        "event_json": event_text(event), "error": error,
     }, status=409 if error else 200)
 
 
@@ -82,7 +91,7 @@ def delete_event(request, index, sender_id):
 def edit_event(request, index, sender_id):
     store = load_tracker_store()
     tracker, event = _event_at(store, sender_id, index)
-    form = EventForm(request.POST or None, initial={"event_json": json.dumps(event, indent=2, ensure_ascii=False),
+    form = EventForm(request.POST or None, initial={"event_json": event_text(event),
                                                     "expected_count": len(tracker.events)})
     if request.method == "POST" and form.is_valid():
         corrected = form.cleaned_data["event_json"]
@@ -90,7 +99,10 @@ def edit_event(request, index, sender_id):
         try:
             store.replace_events(sender_id, events, expected_count=form.cleaned_data["expected_count"])
         except InvalidEventError as e:
-            form.add_error("event_json", e.problem if e.field is None else f"field '{e.field}' {e.problem}")
+            if e.index == index:
+                form.add_error("event_json", e.problem if e.field is None else f"field '{e.field}' {e.problem}")
+            else:  # another event of the conversation (one the store couldn't read) stops the write
+                form.add_error(None, str(e))
         except ConversationChanged as e:
             form.add_error(None, str(e))
         else:

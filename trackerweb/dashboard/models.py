@@ -15,11 +15,13 @@ class AuditEntry(models.Model):
     DELETE_EVENT = "delete_event"
     EDIT_EVENT = "edit_event"
     ADD_EVENT = "add_event"
+    REPLACE_EVENTS = "replace_events"
     ACTIONS = [
         (DELETE_CONVERSATION, "deleted a conversation"),
         (DELETE_EVENT, "deleted an event"),
         (EDIT_EVENT, "corrected an event"),
-        (ADD_EVENT, "added an event"),
+        (ADD_EVENT, "added events"),
+        (REPLACE_EVENTS, "replaced all events"),
     ]
 
     when = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -21,9 +21,12 @@ class Command(BaseCommand):
         parser.add_argument("output", help="the file to write, or - for standard output")
         parser.add_argument("--format", choices=["json", "ndjson", "csv"],
                             help="default: by the file's ending, else ndjson")
+        parser.add_argument("--csv-formulas", choices=formats.CSV_FORMULAS, default="escape",
+                            help="escape (default): a CSV cell that would start a spreadsheet formula (= + - @, tab, "
+                                 "line break) gets a leading ' so spreadsheets show it as text; raw: cells as stored")
         add_filter_arguments(parser)
 
-    def handle(self, *args, output, **options):
+    def handle(self, *args, output, csv_formulas, **options):
         fmt = options["format"] or next((f for f in ("json", "ndjson", "csv") if output.endswith("." + f)), "ndjson")
         try:
             flt = filter_from_options(options)
@@ -31,7 +34,7 @@ class Command(BaseCommand):
             handle = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
             try:
                 progress = Progress("conversations" if fmt == "json" else "events")
-                written = self._write(handle, fmt, store, flt, progress)
+                written = self._write(handle, fmt, store, flt, progress, csv_formulas)
             finally:
                 if handle is not sys.stdout:
                     handle.close()
@@ -43,11 +46,14 @@ class Command(BaseCommand):
             raise CommandError(f"Can't write {output}: {e.strerror}") from e
         self.stderr.write(f"Exported {written:,} {progress.what} ({fmt}) from {store!r} to {output}.")
 
-    def _write(self, handle, fmt, store, flt, progress):
+    def _write(self, handle, fmt, store, flt, progress, csv_formulas):
         if fmt == "json":
             return self._write_trackers(handle, store, flt, progress)
-        writer = formats.ndjson_lines if fmt == "ndjson" else formats.csv_rows
-        for chunk in writer(store, flt):
+        if fmt == "ndjson":
+            chunks = formats.ndjson_lines(store, flt)
+        else:
+            chunks = formats.csv_rows(store, flt, formulas=csv_formulas)
+        for chunk in chunks:
             handle.write(chunk)
             progress.advance(chunk.count("\n"))
         return progress.done - (1 if fmt == "csv" else 0)
