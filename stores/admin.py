@@ -13,8 +13,10 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from access.models import Actor, AuditEntry
+
 from . import load_tracker_store
-from .backends.sql import SQLTrackerStore, resummarize
+from .backends.sql import SQLTrackerStore
 from .events import action_name, dumps, intent_name, validate_event
 from .exceptions import InvalidEventError
 from .models import Event
@@ -58,18 +60,23 @@ class EventAdmin(admin.ModelAdmin):
         obj.type_name, obj.timestamp = event["event"], event.get("timestamp")
         obj.intent_name, obj.action_name = intent_name(event), action_name(event)
         super().save_model(request, obj, form, change)
-        self._after_change(request, obj, "edit_event" if change else "add_event")
+        self._after_change(request, obj, AuditEntry.EDIT_EVENT if change else AuditEntry.ADD_EVENT)
 
     def delete_model(self, request, obj):
+        row_id = obj.pk
         super().delete_model(request, obj)
-        self._after_change(request, obj, "delete_event")
+        self._after_change(request, obj, AuditEntry.DELETE_EVENT, row_id)
 
-    def _after_change(self, request, obj, action):
-        from trackerweb.dashboard.models import AuditEntry
+    def delete_queryset(self, request, queryset):
+        # The admin's "delete selected" action: each row summarised again and recorded, as one by one.
+        rows = [(row, row.pk) for row in queryset]
+        super().delete_queryset(request, queryset)
+        for row, row_id in rows:
+            self._after_change(request, row, AuditEntry.DELETE_EVENT, row_id)
 
+    def _after_change(self, request, obj, action, row_id=None):
         store = load_tracker_store()
         if isinstance(store, SQLTrackerStore):
-            resummarize(store, obj.sender_id)
-        AuditEntry.objects.create(user=request.user, username=request.user.get_username(), action=action,
-                                  sender_id=obj.sender_id, event_type=obj.type_name,
-                                  detail=f"in Django's admin, events row {obj.pk}")
+            store.resummarize(obj.sender_id)
+        AuditEntry.record(Actor.of(request.user), action, obj.sender_id, event_type=obj.type_name,
+                          detail=f"in Django's admin, events row {obj.pk if row_id is None else row_id}")

@@ -39,25 +39,19 @@ def wait_for_store(store, timeout, *, log=logger, clock=time.monotonic, sleep=ti
         except (StoreUnavailable, OSError) as e:
             left = deadline - clock()
             if left <= 0:
-                message = (f"The tracker store {describe(store)} did not answer within {timeout:g} s "
+                message = (f"The tracker store {store.describe()} did not answer within {timeout:g} s "
                            f"({attempt} attempt{'s' if attempt > 1 else ''}). Last error: {e}")
                 log.error("%s", message)
                 raise StoreNeverAnswered(message) from e
             wait = min(pause, left)
             log.warning("Waiting for the tracker store %s (attempt %d, %.0f s left), retrying in %.1f s: %s",
-                        describe(store), attempt, left, wait, e)
+                        store.describe(), attempt, left, wait, e)
             sleep(wait)
             pause = min(pause * 2, LONGEST_PAUSE)
         else:
             if attempt > 1:
-                log.info("The tracker store %s answered after %d attempts.", describe(store), attempt)
+                log.info("The tracker store %s answered after %d attempts.", store.describe(), attempt)
             return attempt
-
-
-def describe(store):
-    """The store as its messages name it (never a password)."""
-    describe_store = getattr(store, "describe", None)
-    return describe_store() if callable(describe_store) else type(store).__name__
 
 
 def startup_timeout():

@@ -46,6 +46,9 @@ class TrackerStore:
     #: How trackers of this store derive their state, as Rasa's store of the
     #: same kind does (see `Tracker`): "all" events, or only "applied" ones.
     tracker_replay = "all"
+    #: Whether the store keeps query indexes (or summaries) beside the
+    #: conversations, which `reindex()` rebuilds.
+    keeps_indexes = False
     slots = None
     event_broker = None
 
@@ -63,6 +66,11 @@ class TrackerStore:
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+    def describe(self):
+        """Which store this is, for messages: a store on a server names the server
+        and its database (never a password). The default names the class."""
+        return type(self).__name__
 
     # -- required -------------------------------------------------------
 
@@ -162,23 +170,37 @@ class TrackerStore:
     # -- queries: what the dashboard and the API ask ---------------------
     # The defaults below read every conversation: they are the reference
     # (stores.matching says what each filter means) and what the in-memory
-    # store uses. Database backends override them with native queries.
+    # store uses. Database backends override them with native queries,
+    # `summaries_after` rather than `conversation_summaries`, which makes the page.
 
     def conversation_summaries(self, flt=None, *, order="-last_event_time", cursor=None, limit=None):
         """A `Page` of `ConversationSummary` for the conversations `flt` selects.
 
         `order` is "-last_event_time" (newest activity first) or "sender_id";
         `cursor` is the `next_cursor` of the previous page. `total` counts
-        every conversation the filter selects.
+        every conversation the filter selects. Backends answer
+        `summaries_after`; the page, its checks and its cursor are made here.
         """
-        flt = flt or ConversationFilter()
         order, limit = check_order(order), page_size(limit)
-        key = decode_cursor(order, cursor)
+        position = decode_cursor(order, cursor)
+        # One more than the page holds: whether it exists says if a next page does.
+        summaries, total = self.summaries_after(flt or ConversationFilter(), order, position, limit + 1)
+        items = summaries[:limit]
+        next_cursor = encode_cursor(order, items[-1]) if len(summaries) > limit else None
+        return Page(items=items, total=total, next_cursor=next_cursor)
+
+    def summaries_after(self, flt, order, position, count):
+        """The next `count` summaries of the conversations `flt` selects, and how many it selects in all.
+
+        In `order` ("-last_event_time": newest activity first, ties by sender
+        id; or "sender_id"), starting after `position`: None for the first
+        page, else the sort key of the last summary shown, `(sender_id,)` or
+        `(last_event_time, sender_id)`, already checked. Sender ids compare
+        by code point. Returns `(list of ConversationSummary, total)`.
+        """
         selected = sorted(self._matching_summaries(flt), key=sort_key(order))
-        after = [s for s in selected if after_cursor(order, s, key)]
-        items = after[:limit]
-        next_cursor = encode_cursor(order, items[-1]) if len(after) > limit else None
-        return Page(items=items, total=len(selected), next_cursor=next_cursor)
+        after = [s for s in selected if after_cursor(order, s, position)]
+        return after[:count], len(selected)
 
     def count_conversations(self, flt=None):
         """How many conversations `flt` selects."""
@@ -249,6 +271,16 @@ class TrackerStore:
     def _matching_sender_ids(self, flt):
         return (summary.sender_id for summary in self._matching_summaries(flt))
 
+    # -- maintenance --------------------------------------------------------
+
+    def reindex(self):
+        """Rebuild the store's query indexes from the stored conversations; return how many it holds.
+
+        Stores that keep indexes (`keeps_indexes`) override it; the others
+        answer queries from the conversations themselves: nothing to rebuild.
+        """
+        return self.count()
+
     # -- streaming to the event broker -----------------------------------
 
     def publish_events(self, sender_id, events):
@@ -292,9 +324,13 @@ class TrackerStore:
     def origin(self):
         """An opaque id of this store in published messages, so a consumer writing
         into the same store recognises its events. The same in every process for
-        a store on a server (from `describe()`); per instance otherwise."""
-        describe = getattr(self, "describe", None)
-        name = describe() if callable(describe) else self.__dict__.setdefault("_origin_name", uuid.uuid4().hex)
+        a store whose `describe()` says where it keeps them (a server, a file);
+        per instance for one that doesn't override it: the class name alone would
+        make every in-memory store skip the others' events."""
+        if type(self).describe is TrackerStore.describe:
+            name = self.__dict__.setdefault("_origin_name", uuid.uuid4().hex)
+        else:
+            name = self.describe()
         return hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
 
     # -- helpers for backends -------------------------------------------
@@ -338,8 +374,7 @@ class TrackerStore:
         place and return `self.readable(tracker)` from `retrieve`.
         """
         if any(isinstance(event, UnreadableEvent) for event in tracker.events):
-            describe = getattr(self, "describe", None)
-            raise UnreadableEvents(describe() if callable(describe) else repr(self), tracker)
+            raise UnreadableEvents(self.describe(), tracker)
         return tracker
 
     @staticmethod

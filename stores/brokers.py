@@ -27,7 +27,6 @@ import collections
 import importlib.util
 import json
 import logging
-import numbers
 import os
 import ssl
 import threading
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from .exceptions import ConfigurationError
+from .parameters import EVENT_BROKER
 
 logger = logging.getLogger(__name__)
 # pika logs every connection step, and each failure with a traceback; we
@@ -90,55 +90,19 @@ class EventBroker:
         """Publish what is pending (waiting at most `timeout` s) and disconnect."""
 
 
-def _bad_value(key, problem):
-    return ConfigurationError(f"event_broker: {key} {problem}.", "stores.E009")
-
-
-def _flag(key, value):
-    if not isinstance(value, bool):
-        raise _bad_value(key, f"must be true or false, got {value!r}")
-    return value
-
-
-def _whole_number(key, value, minimum, maximum=None):
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)  # ${VAR} interpolation gives strings
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum and value > maximum):
-        limits = f"from {minimum} to {maximum}" if maximum else f"{minimum} or more"
-        raise _bad_value(key, f"must be a whole number {limits}, got {value!r}")
-    return value
-
-
-def _seconds(key, value):
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < float("inf"):
-        raise _bad_value(key, f"must be a number of seconds (0 or more), got {value!r}")
-    return float(value)
-
-
-def _name(key, value):
-    if not isinstance(value, str) or not value.strip():
-        raise _bad_value(key, f"must be a non-empty name, got {value!r}")
-    return value
-
-
 def _queues(queues, queue):
     """Rasa's `queues` (a list, or one name), or Rasa 2's deprecated single `queue`."""
     if queues and queue:
-        raise _bad_value("queue", "is the old name of queues: give one of them, not both")
+        raise EVENT_BROKER.error("queue", "is the old name of queues: give one of them, not both")
     if queue:
-        return [_name("queue", queue)]
+        return [EVENT_BROKER.text("queue", queue, non_empty=True)]
     if not queues:
         return [DEFAULT_QUEUE]
     if isinstance(queues, str):
-        return [_name("queues", queues)]
-    if not isinstance(queues, (list, tuple)):
-        raise _bad_value("queues", f"must be a list of queue names, got {queues!r}")
-    return [_name("queues", name) for name in queues]
+        return [EVENT_BROKER.text("queues", queues, non_empty=True)]
+    if not isinstance(queues, (list, tuple)) or None in queues:
+        raise EVENT_BROKER.error("queues", f"must be a list of queue names, got {queues!r}")
+    return [EVENT_BROKER.text("queues", name, non_empty=True) for name in queues]
 
 
 @dataclass(frozen=True)
@@ -160,14 +124,14 @@ class RabbitMQ:
         parameter is given. TLS: an amqps:// URL, or Rasa's environment
         variables RABBITMQ_SSL_CLIENT_CERTIFICATE and RABBITMQ_SSL_CLIENT_KEY.
         """
-        url = "localhost" if url is None else _name("url", url)
+        url = EVENT_BROKER.text("url", url, default="localhost", non_empty=True)
         host, vhost, use_ssl = url, "/", False
         parsed = urlsplit(url) if url.lower().startswith(("amqp://", "amqps://")) else None
         if parsed is not None:
             try:
                 url_port = parsed.port
             except ValueError as e:
-                raise _bad_value("url", f"has a bad port: {e}") from e
+                raise EVENT_BROKER.error("url", f"has a bad port: {e}") from e
             host = parsed.hostname or "localhost"
             vhost = unquote(parsed.path[1:]) if len(parsed.path) > 1 else "/"
             use_ssl = parsed.scheme.lower() == "amqps"
@@ -178,10 +142,10 @@ class RabbitMQ:
         default_port = 5671 if use_ssl else 5672
         return cls(
             host=host,
-            port=_whole_number("port", default_port if port is None else port, 1, 65535),
+            port=EVENT_BROKER.port("port", port, default=default_port),
             vhost=vhost,
-            username="guest" if username is None else str(username),
-            password="guest" if password is None else str(password),
+            username=EVENT_BROKER.text("username", username, default="guest"),
+            password=EVENT_BROKER.text("password", password, default="guest"),
             use_ssl=use_ssl,
         )
 
@@ -231,6 +195,21 @@ def connection_errors():
     return (pika.exceptions.AMQPError, OSError)
 
 
+class QueuesRefused(Exception):
+    """RabbitMQ took the connection but not the declaration of the exchange or a queue
+    (another program declared it with other arguments), or dropped it meanwhile."""
+
+
+def close_quietly(*closables):
+    """Close channels and connections (in the order given) that may be broken already."""
+    for closable in closables:
+        try:
+            if closable is not None and closable.is_open:
+                closable.close()
+        except connection_errors():
+            pass
+
+
 def declare_rasa_queues(channel, exchange_name, queues):
     """Declare what Rasa's broker declares: a fanout exchange, each queue durable and bound to it.
 
@@ -258,13 +237,14 @@ class PikaEventBroker(EventBroker):
             raise ConfigurationError("event_broker type pika needs the pika package: pip install pika", "stores.E008")
         self.rabbitmq = RabbitMQ.from_rasa(url, port, username, password)
         self.queues = _queues(queues, queue)
-        self.exchange_name = _name("exchange_name", exchange_name)
-        self.keep_unpublished = _flag("should_keep_unpublished_messages", should_keep_unpublished_messages)
+        self.exchange_name = EVENT_BROKER.text("exchange_name", exchange_name, DEFAULT_EXCHANGE, non_empty=True)
+        self.keep_unpublished = EVENT_BROKER.flag("should_keep_unpublished_messages", should_keep_unpublished_messages,
+                                                  default=True)
         # Accepted so a bot's endpoints.yml works; a store write never fails
         # because of the broker (its events are stored), so failures are logged.
-        self.raise_on_failure = _flag("raise_on_failure", raise_on_failure)
-        self.connection_attempts = _whole_number("connection_attempts", connection_attempts, 1)
-        self.retry_delay = _seconds("retry_delay_in_seconds", retry_delay_in_seconds)
+        self.raise_on_failure = EVENT_BROKER.flag("raise_on_failure", raise_on_failure)
+        self.connection_attempts = EVENT_BROKER.whole_number("connection_attempts", connection_attempts, 20, minimum=1)
+        self.retry_delay = EVENT_BROKER.seconds("retry_delay_in_seconds", retry_delay_in_seconds, 5.0)
         self._reset()
 
     def _reset(self):
@@ -285,6 +265,33 @@ class PikaEventBroker(EventBroker):
 
     def __repr__(self):
         return f"<PikaEventBroker {self.describe()}>"
+
+    def open_channel(self, queues=None, *, confirm=False, prefetch=None):
+        """A new connection to RabbitMQ and a channel on it, Rasa's exchange and `queues` declared.
+
+        `queues`: the broker's unless given. `confirm`: each publish returns
+        once RabbitMQ has the message. `prefetch`: how many messages a
+        consumer gets ahead of its acknowledgements. The driver's error
+        (`connection_errors()`) when RabbitMQ can't be reached; `QueuesRefused`
+        when it refuses a declaration. The caller closes what it gets.
+        """
+        import pika
+
+        connection = pika.BlockingConnection(self.rabbitmq.connection_parameters())
+        try:
+            channel = connection.channel()
+            if confirm:
+                channel.confirm_delivery()
+            declare_rasa_queues(channel, self.exchange_name, self.queues if queues is None else queues)
+            if prefetch:
+                channel.basic_qos(prefetch_count=prefetch)
+        except connection_errors() as e:
+            close_quietly(connection)
+            raise QueuesRefused(self.rabbitmq.explain(e)) from e
+        except BaseException:
+            close_quietly(connection)
+            raise
+        return connection, channel
 
     # -- what stores call -----------------------------------------------------
 
@@ -409,19 +416,9 @@ class PikaEventBroker(EventBroker):
     def _open_channel(self):
         if self._channel is not None and self._channel.is_open:
             return self._channel
-        import pika
-
         self._disconnect()
-        connection = pika.BlockingConnection(self.rabbitmq.connection_parameters())
-        try:
-            channel = connection.channel()
-            channel.confirm_delivery()  # basic_publish returns once RabbitMQ has the message
-            declare_rasa_queues(channel, self.exchange_name, self.queues)
-        except BaseException:
-            connection.close()
-            raise
-        self._connection, self._channel = connection, channel
-        return channel
+        self._connection, self._channel = self.open_channel(confirm=True)
+        return self._channel
 
     def _give_up(self, error, last_number):
         """Report the failed round; keep (or drop) the events it tried, and wait for the next write."""
@@ -456,11 +453,7 @@ class PikaEventBroker(EventBroker):
 
     def _disconnect(self):
         connection, self._connection, self._channel = self._connection, None, None
-        if connection is not None and connection.is_open:
-            try:
-                connection.close()
-            except connection_errors():
-                pass
+        close_quietly(connection)
 
 
 # Brokers with a publishing thread: published before the process exits, and

@@ -36,6 +36,18 @@ def _interpolate(value, where):
     return ENV_VAR.sub(replace, value)
 
 
+def active_endpoints(default):
+    """The endpoints file in use, and whether it must exist.
+
+    The one named by $TRACKERWEB_ENDPOINTS (manage.py's --endpoints sets it)
+    must; `default` (endpoints.yml beside manage.py) may be absent, which
+    means the in-memory store. Read on every call: tests and tools name
+    another file while the process runs.
+    """
+    named = os.environ.get("TRACKERWEB_ENDPOINTS")
+    return (Path(named), True) if named else (Path(default), False)
+
+
 def read_endpoints(path, required=False):
     """The endpoints file as a dict, with environment variables filled in.
 

@@ -56,6 +56,22 @@ class ConversationChanged(StoreError):
                          f"nothing was changed. Reload it and try again.")
 
 
+class ConversationNotFound(LookupError):
+    """No conversation is stored under this sender id (a 404 to a web client)."""
+
+    def __init__(self, sender_id):
+        self.sender_id = sender_id
+        super().__init__(f"No conversation with the sender id {sender_id!r}.")
+
+
+class EventNotFound(LookupError):
+    """The conversation has no event at this index (a 404 to a web client)."""
+
+    def __init__(self, sender_id, index):
+        self.sender_id, self.index = sender_id, index
+        super().__init__(f"The conversation {sender_id!r} has no event {index}.")
+
+
 class UnreadableEvent(dict):
     """Stands in for a stored event that can't be read as one: a row that is not JSON, a list
     element that is not an object.

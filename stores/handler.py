@@ -7,14 +7,12 @@ The `event_broker:` section becomes the store's EventBroker (stores.brokers).
 """
 
 import inspect
-import os
 import threading
-from pathlib import Path
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from .config import domain_path_for, event_broker_section, read_endpoints, tracker_store_section
+from .config import active_endpoints, domain_path_for, event_broker_section, read_endpoints, tracker_store_section
 from .domain import load_domain_slots
 from .exceptions import ConfigurationError
 
@@ -170,7 +168,14 @@ def create_tracker_store(section, slots=None, event_broker=None, source="endpoin
 
 def active_endpoints_path():
     """The endpoints file in use: --endpoints / $TRACKERWEB_ENDPOINTS, else endpoints.yml beside manage.py."""
-    return Path(os.environ.get("TRACKERWEB_ENDPOINTS") or settings.TRACKERWEB_ENDPOINTS)
+    return active_endpoints(settings.TRACKERWEB_ENDPOINTS)[0]
+
+
+def read_active_endpoints():
+    """(path, the endpoints file in use as a dict): a file named with --endpoints or
+    $TRACKERWEB_ENDPOINTS must exist; the default endpoints.yml may be absent."""
+    path, required = active_endpoints(settings.TRACKERWEB_ENDPOINTS)
+    return path, read_endpoints(path, required=required)
 
 
 def create_from_endpoints(path, required=True):
@@ -192,7 +197,8 @@ def create_active_store():
     A path named with --endpoints or $TRACKERWEB_ENDPOINTS must exist; the
     default endpoints.yml may be absent (then: the in-memory store).
     """
-    return create_from_endpoints(active_endpoints_path(), required=bool(os.environ.get("TRACKERWEB_ENDPOINTS")))
+    path, required = active_endpoints(settings.TRACKERWEB_ENDPOINTS)
+    return create_from_endpoints(path, required=required)
 
 
 _active = {}

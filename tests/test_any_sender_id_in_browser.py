@@ -4,7 +4,6 @@ its sender id holds, and deleting one from its page removes it and says so."""
 import pytest
 from django.urls import reverse
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from stores.backends.memory import InMemoryTrackerStore
@@ -26,15 +25,20 @@ def editor_browser(browser, live_server, transactional_db):
     browser.get(live_server.url + "/accounts/login/")
     browser.find_element(By.ID, "id_username").send_keys("eddie")
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    button = browser.find_element(By.CSS_SELECTOR, "form.login button")
-    button.click()
-    WebDriverWait(browser, 10).until(staleness_of(button))
+    browser.find_element(By.CSS_SELECTOR, "form.login button").click()
+    # By the page reached, not by the button going stale: a check on a node of a page
+    # being replaced can fail in Chromium's inspector instead of answering.
+    WebDriverWait(browser, 10).until(lambda b: b.title == "Conversations · trackerweb")
     return browser
 
 
 def click_and_wait(browser, element):
+    """Click, and wait for the next page: by its address and its load, not by the old page's node going
+    stale (a check on a node of a page being replaced can fail in Chromium's inspector instead of answering)."""
+    before = browser.current_url
     element.click()
-    WebDriverWait(browser, 10).until(staleness_of(element))
+    WebDriverWait(browser, 10).until(
+        lambda b: b.current_url != before and b.execute_script("return document.readyState") == "complete")
 
 
 def listed_links(browser, live_server):

@@ -23,7 +23,7 @@ from django.urls import URLResolver, get_resolver
 from rest_framework.authtoken.models import Token
 
 from stores import load_tracker_store
-from trackerweb.dashboard.models import AuditEntry
+from access.models import AuditEntry
 from tests.users import make_user
 
 EVENTS = [

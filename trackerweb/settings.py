@@ -18,7 +18,8 @@ TRACKERWEB_CACHE_URL   redis://host:6379/1: a cache shared by all processes (def
 TRACKERWEB_LOGIN_ATTEMPTS, TRACKERWEB_LOGIN_WINDOW_SECONDS
                        failed logins allowed per username and address in the window (default 5 in 900 s)
 TRACKERWEB_STATIC_ROOT where collectstatic puts the static files (default: staticfiles/)
-TRACKERWEB_LOG_LEVEL   the root logger's level (default INFO)
+TRACKERWEB_LOG_LEVEL   the root logger's level: DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)
+TRACKERWEB_API_RATE    API requests allowed per token: N/second, N/minute, N/hour or N/day (default 600/minute)
 TRACKERWEB_MAX_EVENT_BYTES  the largest event accepted, in bytes of its JSON (default 1 MiB)
 TRACKERWEB_MAX_BODY_BYTES   the largest API request body, in bytes (default 10 MiB; more is a 413)
 TRACKERWEB_STORE_STARTUP_TIMEOUT  seconds to wait at start-up for the tracker store (default 30; 0: don't wait)
@@ -78,6 +79,31 @@ def env_float(name, default, minimum=0):
     if not math.isfinite(number) or number < minimum:
         raise ImproperlyConfigured(f"{name} must be a number, {minimum} or more, got {value!r}")
     return number
+
+
+def env_rate(name, default):
+    """A request rate as Django REST framework reads it: a whole number per second, minute, hour or day."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    number, _, period = value.partition("/")
+    # DRF reads only the period's first letter: refuse what it would misread ("600/month" is per minute).
+    periods = {"s", "sec", "second", "seconds", "m", "min", "minute", "minutes",
+               "h", "hour", "hours", "d", "day", "days"}
+    if not (number.isascii() and number.isdigit() and int(number) >= 1 and period in periods):
+        raise ImproperlyConfigured(f"{name} must be a number of requests per second, minute, hour or day "
+                                   f"(600/minute), got {value!r}")
+    return value
+
+
+def env_choice(name, default, choices):
+    """One of `choices` (upper case), in any case."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.upper() not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value.upper()
 
 
 def env_cache(name):
@@ -187,6 +213,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "access",
     "stores",
     "trackerweb.dashboard",
 ]
@@ -219,7 +246,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "trackerweb.dashboard.access.roles",
+                "trackerweb.dashboard.permissions.roles",
             ],
         },
     },
@@ -235,7 +262,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["trackerweb.api.permissions.IsViewer"],
     "DEFAULT_THROTTLE_CLASSES": ["trackerweb.api.throttling.PerTokenThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"per_token": os.environ.get("TRACKERWEB_API_RATE", "600/minute")},
+    "DEFAULT_THROTTLE_RATES": {"per_token": env_rate("TRACKERWEB_API_RATE", "600/minute")},
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -265,8 +292,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:conversation_list"
 LOGOUT_REDIRECT_URL = "login"
 
-# The tracker store: endpoints.yml, as a Rasa bot reads it.
-TRACKERWEB_ENDPOINTS = os.environ.get("TRACKERWEB_ENDPOINTS") or str(BASE_DIR / "endpoints.yml")
+# The tracker store: endpoints.yml, as a Rasa bot reads it. This file unless
+# $TRACKERWEB_ENDPOINTS names another (stores.config.active_endpoints).
+TRACKERWEB_ENDPOINTS = str(BASE_DIR / "endpoints.yml")
 
 DATABASES = {
     "default": {
@@ -280,17 +308,14 @@ def _tracker_store_database():
     # The SQL store's database becomes the `tracker_store` alias, so that
     # `migrate --database tracker_store` and the admin can reach it. A bad
     # endpoints.yml is not raised here: the system check stores.E00x names it.
-    from stores.backends.sql import SQLTrackerStore
-    from stores.config import read_endpoints, tracker_store_section
+    from stores.backends.sql import tracker_store_database
+    from stores.config import active_endpoints, read_endpoints, tracker_store_section
     from stores.exceptions import ConfigurationError
 
     try:
-        section = tracker_store_section(read_endpoints(TRACKERWEB_ENDPOINTS))
-        if str(section.get("type", "")).lower() != "sql":
-            return None
-        params = {k: v for k, v in section.items() if k in SQLTrackerStore.parameters - {"event_broker", "login_db"}}
-        return SQLTrackerStore(**params).settings_dict
-    except (ConfigurationError, TypeError):
+        path, _ = active_endpoints(TRACKERWEB_ENDPOINTS)
+        return tracker_store_database(tracker_store_section(read_endpoints(path)))
+    except ConfigurationError:
         return None
 
 
@@ -351,7 +376,8 @@ LOGGING = {
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("TRACKERWEB_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"],
+             "level": env_choice("TRACKERWEB_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))},
 }
 DEFAULT_EXCEPTION_REPORTER = "trackerweb.redaction.CredentialsSafeExceptionReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "trackerweb.redaction.CredentialsSafeExceptionReporterFilter"

@@ -112,11 +112,11 @@
   }
 
   function channelChart(figure, items) {
-    fillNumbers(figure, items.map((item) => [item.name, item.count]));
+    fillNumbers(figure, items.map((item) => [item.channel, item.count]));
     return new Chart(figure.querySelector("canvas"), {
       type: "doughnut",
       data: {
-        labels: items.map((item) => item.name),
+        labels: items.map((item) => item.channel),
         datasets: [{ label: "Conversations", data: items.map((item) => item.count),
           backgroundColor: items.map((_, index) => PALETTE[index % PALETTE.length]) }],
       },

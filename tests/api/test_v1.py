@@ -11,7 +11,7 @@ from stores import matching
 from stores.query import ConversationFilter
 from tests.api.conftest import token_client, user_with_role
 from tests.stores.test_queries import FILTERS, seed_data
-from trackerweb.dashboard.models import AuditEntry
+from access.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 

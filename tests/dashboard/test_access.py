@@ -2,7 +2,7 @@
 
 import pytest
 
-from trackerweb.dashboard.models import AuditEntry
+from access.models import AuditEntry
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db

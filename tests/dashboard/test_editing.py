@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from trackerweb.dashboard.models import AuditEntry
+from access.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,12 @@ def test_the_transcript_offers_editors_each_events_edit_and_delete(editor_client
     as_viewer = Client()
     as_viewer.force_login(viewer)
     assert "/edit-event/" not in as_viewer.get("/conversations/a~2Fb").content.decode()
+
+
+def test_a_delete_without_a_readable_event_count_is_refused_not_unguarded(editor_client, store):
+    store.append("alice", events())
+    for bad in ["", "abc", "-1"]:
+        response = editor_client.post("/delete-event/1/alice", {"expected_count": bad})
+        assert response.status_code == 400 and "reload the page" in response.content.decode()
+    assert store.retrieve("alice").events == events()
+    assert not AuditEntry.objects.exists()

@@ -219,6 +219,7 @@ def test_the_page_hands_its_filter_to_the_charts(viewer_client, store):
 
 
 def expected_json(stats):
+    # The API's /api/v1/stats/ answers the same (trackerweb.presenting.statistics_as_json).
     return {
         "bucket": stats.bucket,
         "bucket_seconds": DAY if stats.bucket == "day" else HOUR,
@@ -227,7 +228,7 @@ def expected_json(stats):
         "events_over_time": [{"start": s, "events": n, "user_messages": u} for s, n, u in stats.events_over_time],
         "top_intents": [{"name": name, "count": n} for name, n in stats.top_intents],
         "top_actions": [{"name": name, "count": n} for name, n in stats.top_actions],
-        "conversations_per_channel": [{"name": name, "count": n} for name, n in stats.conversations_per_channel],
+        "conversations_per_channel": [{"channel": name, "count": n} for name, n in stats.conversations_per_channel],
     }
 
 

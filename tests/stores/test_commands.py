@@ -205,7 +205,7 @@ def ts_days_ago(days):
 
 @pytest.mark.django_db
 def test_prune_deletes_conversations_last_active_before_the_age(redis_store):
-    from trackerweb.dashboard.models import AuditEntry
+    from access.models import AuditEntry
 
     redis_store.append("old", [{"event": "user", "timestamp": ts_days_ago(200), "text": "secret",
                                 "parse_data": {"intent": {"name": "greet"}}}])
@@ -227,7 +227,7 @@ def test_prune_deletes_conversations_last_active_before_the_age(redis_store):
 
 @pytest.mark.django_db
 def test_delete_conversation_removes_it_everywhere_and_audits_it(redis_store):
-    from trackerweb.dashboard.models import AuditEntry
+    from access.models import AuditEntry
 
     for sender_id in ["privacy/subject", "keeper"]:
         redis_store.append(sender_id, [{"event": "user", "timestamp": 1.0, "text": "my address is ...",

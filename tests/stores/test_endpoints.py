@@ -145,7 +145,7 @@ def test_a_custom_store_by_dotted_path_gets_url_and_the_other_keys(tmp_path):
          "stores.E004", "unknown parameter colour"),
         ("tracker_store:\n  colour: red\n", "stores.E004", "unknown parameter colour"),
         ("tracker_store:\n  type: SQL\n  dialect: postgresql\n  port: abc\n", "stores.E005", "port must be a whole number"),
-        ("tracker_store:\n  type: SQL\n  dialect: postgresql\n  port: 70000\n", "stores.E005", "between 1 and 65535"),
+        ("tracker_store:\n  type: SQL\n  dialect: postgresql\n  port: 70000\n", "stores.E005", "port must be a whole number from 1 to 65535"),
         ("tracker_store:\n  type: SQL\n  dialect: access\n", "stores.E005", "'access' is not supported"),
         ("tracker_store:\n  type: SQL\n  query: sslmode=require\n", "stores.E005", "query must be a mapping"),
         ("tracker_store:\n  type: SQL\n  db: [a, b]\n", "stores.E005", "db must be a string"),

@@ -180,8 +180,8 @@ def test_a_wrong_password_is_a_clear_error(redis_store, raw):
 @pytest.mark.parametrize("params, words", [
     ({"key_prefix": "not alnum!"}, "key_prefix must be letters and digits"),
     ({"port": "sixty"}, "port must be a whole number"),
-    ({"db": -1}, "db must be at least 0"),
-    ({"record_exp": 0}, "record_exp must be at least 1"),
+    ({"db": -1}, "db must be a whole number 0 or more"),
+    ({"record_exp": 0}, "record_exp must be a whole number 1 or more"),
     ({"use_ssl": "maybe"}, "use_ssl must be true or false"),
 ])
 def test_bad_parameters_are_configuration_errors(params, words):

@@ -1,13 +1,15 @@
-"""API errors are JSON that names the problem: never an HTML page, never a traceback."""
+"""API errors are JSON that names the problem: never an HTML page, never a traceback.
+
+Which status an error gets is trackerweb.errors' table; here it becomes the
+v1 API's body, `{"detail": ..., "field": ..., "index": ...}`.
+"""
 
 from django.http import JsonResponse
 from django.views import defaults
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from stores.exceptions import ConversationChanged, InvalidEventError, InvalidSenderId, StoreError, StoreUnavailable
-from stores.query import FilterError
+from trackerweb.errors import problem_of, retry_headers
 
 
 def error_body(message, **extra):
@@ -15,20 +17,11 @@ def error_body(message, **extra):
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, FilterError):
-        return Response(error_body(str(exc), field=exc.field), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, InvalidEventError):
-        return Response(error_body(str(exc), index=exc.index, field=exc.field), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, InvalidSenderId):
-        return Response(error_body(str(exc), field="sender_id"), status=status.HTTP_400_BAD_REQUEST)
-    if isinstance(exc, ConversationChanged):
-        return Response(error_body(str(exc)), status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, StoreUnavailable):
-        return Response(error_body(str(exc)), status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        headers={"Retry-After": str(exc.retry_after)})
-    if isinstance(exc, StoreError):
-        return Response(error_body(str(exc)), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
-    return drf_exception_handler(exc, context)
+    problem = problem_of(exc)
+    if problem is None:
+        return drf_exception_handler(exc, context)
+    return Response(error_body(problem.message, field=problem.field, index=problem.index), status=problem.status,
+                    headers=retry_headers(problem))
 
 
 def page_not_found(request, exception):

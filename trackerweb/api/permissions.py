@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from trackerweb.dashboard.access import has_role
+from access.roles import has_role
 
 
 class IsViewer(BasePermission):

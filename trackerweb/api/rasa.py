@@ -37,14 +37,16 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.models import Actor
 from stores import load_tracker_store
-from stores.exceptions import ConversationChanged, InvalidEventError, InvalidSenderId, StoreError, StoreUnavailable
+from stores.exceptions import ConversationNotFound, InvalidEventError
+from stores.operations import conversations
 from stores.query import FilterError
 from stores.stories import events_until, stories_yaml
 from trackerweb.api.parsers import (NO_NUL, Choice, EventSerializer, EventsBodySerializer, Flag, LimitedJSONParser,
                                     Number, Query, Text)
 from trackerweb.api.permissions import IsEditorToWrite
-from trackerweb.dashboard.models import AuditEntry
+from trackerweb.errors import problem_of
 
 logger = logging.getLogger(__name__)
 
@@ -104,25 +106,18 @@ def error_body(status_code, reason, message, details=None):
 
 
 def as_rasa_error(exc):
-    """The `RasaError` for an exception a Rasa endpoint raised, or None when it is unexpected."""
+    """The `RasaError` for an exception a Rasa endpoint raised, or None when it is unexpected.
+
+    The status comes from trackerweb.errors' table; the wording and details are Rasa's.
+    """
     if isinstance(exc, RasaError):
         return exc
-    if isinstance(exc, InvalidEventError):
-        details = {"in": "body", "index": exc.index, "field": exc.field}
-        return RasaError(400, "BadRequest", f"Invalid events: {exc}", details)
-    if isinstance(exc, FilterError):
-        return RasaError(400, "BadRequest", f"Invalid parameter value for '{exc.field}': {exc.problem}",
-                         {"parameter": exc.field, "in": "query"})
-    if isinstance(exc, InvalidSenderId):
-        return RasaError(400, "BadRequest", str(exc), {"parameter": "conversation_id", "in": "path"})
-    if isinstance(exc, ConversationChanged):
-        return RasaError(409, reason_for(409), str(exc))
-    if isinstance(exc, StoreUnavailable):
-        error = RasaError(503, reason_for(503), str(exc))
-        error.wait = exc.retry_after
+    problem = problem_of(exc)
+    if problem is not None:
+        error = RasaError(problem.status, reason_for(problem.status), rasa_message(exc, problem),
+                          rasa_details(problem))
+        error.wait = problem.retry_after
         return error
-    if isinstance(exc, StoreError):
-        return RasaError(500, reason_for(500), str(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -133,6 +128,26 @@ def as_rasa_error(exc):
         error.wait = getattr(exc, "wait", None)
         return error
     return None
+
+
+def rasa_message(exc, problem):
+    if isinstance(exc, InvalidEventError):
+        return f"Invalid events: {exc}"
+    if isinstance(exc, FilterError):
+        return f"Invalid parameter value for '{exc.field}': {exc.problem}"
+    if isinstance(exc, ConversationNotFound):
+        return "Conversation ID not found."  # (rasa/server.py)
+    return problem.message
+
+
+def rasa_details(problem):
+    if problem.where == "body":
+        return {"in": "body", "index": problem.index, "field": problem.field}
+    if problem.where == "query":
+        return {"parameter": problem.field, "in": "query"}
+    if problem.where == "path":
+        return {"parameter": "conversation_id", "in": "path"}
+    return {}
 
 
 def rasa_exception_handler(exc, context):
@@ -356,9 +371,8 @@ class ConversationTrackerView(RasaView):
         },
     )
     def delete(self, request, conversation_id):
-        if not self.store.delete(conversation_id):
-            raise RasaError(404, reason_for(404), "Conversation ID not found.")
-        AuditEntry.record(request, AuditEntry.DELETE_CONVERSATION, conversation_id, detail=THROUGH_RASA)
+        conversations.delete_conversation(self.store, conversation_id, actor=Actor.of(request.user),
+                                          detail=THROUGH_RASA)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -392,9 +406,8 @@ class ConversationEventsView(RasaView):
                 {"parameter": "", "in": "body"},
             )
         verbosity = read_query(request, APPEND_QUERY)["include_events"]
-        appended = self.store.append(conversation_id, events)
-        AuditEntry.record(request, AuditEntry.ADD_EVENT, conversation_id,
-                          detail=f"{len(appended)} event{'s' if len(appended) != 1 else ''} {THROUGH_RASA}")
+        conversations.append_events(self.store, conversation_id, events, actor=Actor.of(request.user),
+                                    detail=THROUGH_RASA)
         return Response(self.store.get_or_create_tracker(conversation_id).current_state(verbosity))
 
     @extend_schema(
@@ -409,10 +422,8 @@ class ConversationEventsView(RasaView):
     def put(self, request, conversation_id):
         events = events_in_body(request, single_allowed=False)
         verbosity = read_query(request, REPLACE_QUERY)["include_events"]
-        replacing = self.store.event_count(conversation_id)
-        stored = self.store.replace_events(conversation_id, events)
-        AuditEntry.record(request, AuditEntry.REPLACE_EVENTS, conversation_id,
-                          detail=f"{replacing} events replaced by {len(stored)} {THROUGH_RASA}")
+        conversations.replace_events(self.store, conversation_id, events, actor=Actor.of(request.user),
+                                     detail=THROUGH_RASA)
         return Response(self.store.get_or_create_tracker(conversation_id).current_state(verbosity))
 
 
@@ -434,7 +445,7 @@ class ConversationStoryView(RasaView):
         query = read_query(request, STORY_QUERY)
         tracker = self.store.retrieve(conversation_id)
         if tracker is None:
-            raise RasaError(404, reason_for(404), "Conversation ID not found.")
+            raise ConversationNotFound(conversation_id)
         stories = stories_yaml(self.store, tracker, all_sessions=query["all_sessions"], until=query["until"])
         return HttpResponse(stories, content_type="text/plain; charset=utf-8")
 

@@ -12,18 +12,22 @@ from django.urls import path, re_path, reverse
 from drf_spectacular.utils import (OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema,
                                    inline_serializer)
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import stores.addressing  # noqa: F401  (registers the <sender:...> converter)
+from access.models import Actor
 from stores import load_tracker_store
+from stores.exceptions import ConversationNotFound
+from stores.operations import conversations
 from stores.events import KNOWN_EVENT_TYPES
 from stores.formats import CSV_COLUMNS, CSV_FORMULAS
 from stores.query import BUCKETS, DEFAULT_PAGE_SIZE, MAX_NAMES, MAX_PAGE_SIZE, MAX_TEXT, ORDERS, ConversationFilter
 from stores.trackers import VERBOSITIES
-from trackerweb.dashboard.models import AuditEntry
+
+from trackerweb.presenting import statistics_as_json
 
 from .exports import EXPORT_RENDERERS, export_response
 from .parsers import (MOMENT, NO_NUL, Choice, EventsBodySerializer, Flag, LimitedJSONParser, Many, Number, Query,
@@ -172,6 +176,7 @@ class NameCountSerializer(serializers.Serializer):
 
 StatisticsSerializer = inline_serializer("Statistics", {
     "bucket": serializers.ChoiceField(BUCKETS),
+    "bucket_seconds": serializers.IntegerField(help_text="The bucket's length: 86400 or 3600"),
     "conversations": serializers.IntegerField(),
     "events": serializers.IntegerField(),
     "events_over_time": serializers.ListField(child=inline_serializer("EventsInBucket", {
@@ -217,10 +222,13 @@ def conversation_url(request, sender_id):
     return request.build_absolute_uri(reverse("api:conversation-detail", args=[sender_id]))
 
 
+THROUGH_THE_API = "through the API"
+
+
 def existing_tracker(store, sender_id):
     tracker = store.retrieve(sender_id)
     if tracker is None:
-        raise NotFound(f"No conversation with the sender id {sender_id!r}.")
+        raise ConversationNotFound(sender_id)
     return tracker
 
 
@@ -252,9 +260,8 @@ class ConversationDetail(APIView):
     @document(NO_QUERY, NO_CONTENT, 404, path=[SENDER], summary="Delete a conversation (editor)")
     def delete(self, request, sender_id):
         NO_QUERY.read(request)
-        if not load_tracker_store().delete(sender_id):
-            raise NotFound(f"No conversation with the sender id {sender_id!r}.")
-        AuditEntry.record(request, AuditEntry.DELETE_CONVERSATION, sender_id, detail="through the API")
+        conversations.delete_conversation(load_tracker_store(), sender_id, actor=Actor.of(request.user),
+                                          detail=THROUGH_THE_API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -274,9 +281,8 @@ class ConversationEvents(APIView):
               request={"application/json": EventsBodySerializer})
     def post(self, request, sender_id):
         NO_QUERY.read(request)
-        appended = load_tracker_store().append(sender_id, events_from_body(request))
-        AuditEntry.record(request, AuditEntry.ADD_EVENT, sender_id,
-                          detail=f"{len(appended)} event{'s' if len(appended) != 1 else ''} through the API")
+        appended = conversations.append_events(load_tracker_store(), sender_id, events_from_body(request),
+                                               actor=Actor.of(request.user), detail=THROUGH_THE_API)
         return Response(appended, status=status.HTTP_201_CREATED)
 
 
@@ -287,16 +293,8 @@ class ConversationEvent(APIView):
               descriptions={404: "No such conversation, or no event at that index"})
     def delete(self, request, sender_id, index):
         expected = EVENT_DELETE_QUERY.read(request)["expected_count"]
-        store = load_tracker_store()
-        tracker = existing_tracker(store, sender_id)
-        index = int(index)
-        if index >= len(tracker.events):
-            raise NotFound(f"The conversation has no event {index}.")
-        event = tracker.events[index]
-        store.replace_events(sender_id, tracker.events[:index] + tracker.events[index + 1:],
-                             expected_count=len(tracker.events) if expected is None else expected)
-        AuditEntry.record(request, AuditEntry.DELETE_EVENT, sender_id, index, event.get("event"),
-                          detail="through the API")
+        conversations.delete_event(load_tracker_store(), sender_id, int(index), expected_count=expected,
+                                   actor=Actor.of(request.user), detail=THROUGH_THE_API)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -334,16 +332,7 @@ class Statistics(APIView):
     def get(self, request):
         query = STATISTICS_QUERY.read(request)
         stats = load_tracker_store().statistics(conversation_filter(query), bucket=query["bucket"], top=query["top"])
-        return Response({
-            "bucket": stats.bucket,
-            "conversations": stats.conversations,
-            "events": stats.events,
-            "events_over_time": [{"start": start, "events": n, "user_messages": users}
-                                 for start, n, users in stats.events_over_time],
-            "top_intents": [{"name": name, "count": n} for name, n in stats.top_intents],
-            "top_actions": [{"name": name, "count": n} for name, n in stats.top_actions],
-            "conversations_per_channel": [{"channel": name, "count": n} for name, n in stats.conversations_per_channel],
-        })
+        return Response(statistics_as_json(stats))
 
 
 class Names(APIView):

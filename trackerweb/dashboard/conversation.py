@@ -17,7 +17,6 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
@@ -29,8 +28,9 @@ from stores.addressing import sender_file_name
 from stores.exceptions import UnreadableEvent, UnreadableEvents
 from stores.shapes import as_dict, as_list, as_number
 from stores.trackers import Tracker, applied_events
+from trackerweb.presenting import as_time
 
-from .access import viewer_required
+from .permissions import viewer_required
 from .errors import store_errors_as_pages
 
 logger = logging.getLogger(__name__)
@@ -297,11 +297,9 @@ def as_json(value, indent=None):
 
 
 def event_time(timestamp):
-    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
-        return None
-    try:
-        moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
+    """The time as the transcript shows it (ISO for the browser, UTC text), or None."""
+    moment = as_time(timestamp)
+    if moment is None:
         return None
     return {"iso": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "utc": moment.strftime("%Y-%m-%d %H:%M:%S UTC")}

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.views.decorators.http import require_safe
 
-from .access import viewer_required
+from .permissions import viewer_required
 
 PAGES = {
     "conversations": "dashboard:conversation_detail",

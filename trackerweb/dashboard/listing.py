@@ -5,9 +5,7 @@ The page itself never computes statistics (slow on a big store): its script
 fetches them from stats.json, with the same query parameters.
 """
 
-import functools
 import time
-from datetime import datetime, timezone
 from urllib.parse import urlencode
 
 from django.core.cache import cache
@@ -16,11 +14,11 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from stores import load_tracker_store
-from stores.exceptions import StoreError, StoreUnavailable
 from stores.query import ConversationFilter, FilterError
+from trackerweb.presenting import as_time, statistics_as_json
 
-from .access import viewer_required
-from .errors import store_errors_as_pages
+from .permissions import viewer_required
+from .errors import store_errors_as_json, store_errors_as_pages
 from .forms import ConversationFilterForm
 
 PAGE_SIZE = 50
@@ -29,22 +27,6 @@ PAGE_SIZE = 50
 PICKER_NAMES_SECONDS = 60
 # A filter's time range up to this long is charted per hour, longer per day.
 HOURLY_UP_TO_SECONDS = 3 * 86400
-BUCKET_SECONDS = {"day": 86400, "hour": 3600}
-
-
-def as_time(timestamp):
-    """The UTC datetime of epoch seconds; None when there is no time to show.
-
-    Stores keep timestamps as their writers wrote them, and a bot writing
-    straight to the database can leave one no datetime holds (1e300, inf,
-    NaN): that conversation shows no time rather than breaking the page.
-    """
-    if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):  # beyond years 1-9999, or not a number at all (NaN)
-        return None
 
 
 def picker_names(store):
@@ -100,31 +82,13 @@ def summary_row(summary):
             "last_active": as_time(summary.last_event_time)}
 
 
-def store_errors_as_json(view):
-    """stats.json's twin of store_errors_as_pages: a store that is down is a 503 naming it, in JSON."""
-
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except StoreUnavailable as e:
-            return JsonResponse({"error": {"message": str(e)}}, status=503, headers={"Retry-After": str(e.retry_after)})
-        except StoreError as e:
-            return JsonResponse({"error": {"message": str(e)}}, status=500)
-
-    return wrapper
-
-
 @viewer_required
 @store_errors_as_json
 def conversation_stats(request):
     """The statistics of the filter in the query (the list page's parameters; `bucket=day|hour` optional)."""
     store = load_tracker_store()
-    try:
-        flt = ConversationFilter.from_query(request.GET)
-        stats = store.statistics(flt, bucket=request.GET.get("bucket") or bucket_for(flt))
-    except FilterError as e:
-        return JsonResponse({"error": {"field": e.field, "problem": e.problem, "message": str(e)}}, status=400)
+    flt = ConversationFilter.from_query(request.GET)
+    stats = store.statistics(flt, bucket=request.GET.get("bucket") or bucket_for(flt))
     return JsonResponse(statistics_as_json(stats))
 
 
@@ -137,20 +101,3 @@ def bucket_for(flt):
         return "day"
     until = flt.until if flt.until is not None else time.time()
     return "hour" if until - flt.since <= HOURLY_UP_TO_SECONDS else "day"
-
-
-def statistics_as_json(stats):
-    def named_counts(pairs):
-        return [{"name": name, "count": count} for name, count in pairs]
-
-    return {
-        "bucket": stats.bucket,
-        "bucket_seconds": BUCKET_SECONDS[stats.bucket],
-        "conversations": stats.conversations,
-        "events": stats.events,
-        "events_over_time": [{"start": start, "events": events, "user_messages": users}
-                             for start, events, users in stats.events_over_time],
-        "top_intents": named_counts(stats.top_intents),
-        "top_actions": named_counts(stats.top_actions),
-        "conversations_per_channel": named_counts(stats.conversations_per_channel),
-    }

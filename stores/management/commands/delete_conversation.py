@@ -2,9 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from access.models import Actor
 from stores import load_tracker_store
-from stores.exceptions import StoreError
-from stores.operations.audit import record_deletion
+from stores.exceptions import ConversationNotFound, StoreError
+from stores.operations import conversations
 
 
 class Command(BaseCommand):
@@ -16,14 +17,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, sender_ids, **options):
         deleted, missing = [], []
+        actor = Actor.command("delete_conversation")
         try:
             store = load_tracker_store()
             for sender_id in sender_ids:
-                if store.delete(sender_id):
-                    record_deletion("delete_conversation", sender_id, detail="privacy deletion")
-                    deleted.append(sender_id)
-                else:
+                try:
+                    conversations.delete_conversation(store, sender_id, actor=actor, detail="privacy deletion")
+                except ConversationNotFound:
                     missing.append(sender_id)
+                else:
+                    deleted.append(sender_id)
         except StoreError as e:
             raise CommandError(f"{e}\nDeleted before the failure: {len(deleted)}.") from e
         self.stderr.write(f"Deleted {len(deleted)} conversation{'s' if len(deleted) != 1 else ''} from {store!r}.")

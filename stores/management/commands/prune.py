@@ -5,9 +5,10 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from access.models import Actor
 from stores import load_tracker_store
-from stores.exceptions import StoreError
-from stores.operations.audit import record_deletion
+from stores.exceptions import ConversationNotFound, StoreError
+from stores.operations import conversations
 from stores.progress import Progress
 from stores.query import ConversationFilter
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, older_than, dry_run, **options):
         cutoff = time.time() - seconds(older_than)
+        actor = Actor.command("prune")
         try:
             store = load_tracker_store()
             stale = self._stale(store, cutoff)
@@ -39,8 +41,12 @@ class Command(BaseCommand):
             for sender_id in stale:
                 if dry_run:
                     self.stdout.write(sender_id)
-                elif store.delete(sender_id):
-                    record_deletion("prune", sender_id, detail=f"last activity older than {older_than}")
+                else:
+                    try:
+                        conversations.delete_conversation(store, sender_id, actor=actor,
+                                                          detail=f"last activity older than {older_than}")
+                    except ConversationNotFound:
+                        pass  # gone meanwhile (deleted by someone else): nothing to prune
                 progress.advance()
         except StoreError as e:
             raise CommandError(str(e)) from e

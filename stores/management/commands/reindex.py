@@ -6,11 +6,6 @@ from stores import load_tracker_store
 from stores.exceptions import ConfigurationError, StoreError
 
 
-def description(store):
-    describe = getattr(store, "describe", None)
-    return describe() if callable(describe) else repr(store)
-
-
 class Command(BaseCommand):
     help = (
         "Rebuild the query indexes of the tracker store endpoints.yml configures from the conversations it "
@@ -21,11 +16,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             store = load_tracker_store()
-            reindex = getattr(store, "reindex", None)
-            if reindex is None:
-                self.stdout.write(f"{description(store)} needs no index: it answers queries from its data directly.")
+            if not store.keeps_indexes:
+                self.stdout.write(f"{store.describe()} needs no index: it answers queries from its data directly.")
                 return
-            indexed = reindex()
+            indexed = store.reindex()
         except (ConfigurationError, StoreError) as e:
             raise CommandError(str(e)) from e
-        self.stdout.write(self.style.SUCCESS(f"Indexed {indexed} conversations in {description(store)}."))
+        self.stdout.write(self.style.SUCCESS(f"Indexed {indexed} conversations in {store.describe()}."))

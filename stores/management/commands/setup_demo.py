@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from stores import load_tracker_store
 from stores.demo import demo_conversations
 from stores.exceptions import StoreError
-from trackerweb.dashboard.access import ROLES
+from access.roles import ROLES
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ per attempt, instead of failing the deployment at the first refusal.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from stores.availability import StoreNeverAnswered, describe, startup_timeout, wait_for_store
+from stores.availability import StoreNeverAnswered, startup_timeout, wait_for_store
 from stores.exceptions import StoreError
 from stores.handler import load_tracker_store
 
@@ -30,6 +30,6 @@ class Command(BaseCommand):
         except StoreNeverAnswered as e:
             raise CommandError(str(e)) from e
         except StoreError as e:
-            raise CommandError(f"The tracker store {describe(store)} failed: {e}") from e
-        self.stdout.write(f"The tracker store {describe(store)} answers "
+            raise CommandError(f"The tracker store {store.describe()} failed: {e}") from e
+        self.stdout.write(f"The tracker store {store.describe()} answers "
                           f"(after {attempts} attempt{'s' if attempts > 1 else ''}).")

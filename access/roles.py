@@ -1,0 +1,23 @@
+"""Who may do what: Django groups named viewer, editor and admin.
+
+A viewer reads; an editor also edits and deletes; an admin also manages users
+(in Django's admin). Superusers are admins. A user in none of the groups
+sees nothing.
+"""
+
+ROLES = ("viewer", "editor", "admin")
+
+
+def roles_of(user):
+    """The roles a user has; each role includes the ones before it."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    if user.is_superuser:
+        return set(ROLES)
+    names = set(user.groups.values_list("name", flat=True))
+    ranks = [ROLES.index(name) for name in names if name in ROLES]
+    return set(ROLES[: max(ranks) + 1]) if ranks else set()
+
+
+def has_role(user, role):
+    return role in roles_of(user)

@@ -1,0 +1,227 @@
+"""The MongoDB store's queries: MongoDB queries and aggregations on (multikey) indexes."""
+
+import math
+import re
+
+from ... import matching
+from ...query import ConversationFilter, ConversationSummary, DistinctNames, Statistics, check_bucket
+
+
+class MongoQueries:
+    """MongoTrackerStore's queries (a part of the store: it uses `conversations`, `_filter()`,
+    `_errors()` and `_events_of()`)."""
+
+    def _ensure_query_indexes(self, collection):
+        from pymongo import ASCENDING, DESCENDING
+
+        collection.create_index([("latest_event_time", DESCENDING), ("sender_id", ASCENDING)])
+        for path in ("events.timestamp", "events.event", "events.name", "events.parse_data.intent.name"):
+            collection.create_index(path)
+
+    @property
+    def _queryable(self):
+        """The collection, with the indexes queries use (made once per store)."""
+        collection = self.conversations
+        if not getattr(self, "_query_indexes_ready", False):
+            with self._errors():
+                self._ensure_query_indexes(collection)
+            self._query_indexes_ready = True
+        return collection
+
+    def _query(self, flt):
+        """The MongoDB filter document for `flt`: one clause per filter, all AND-ed."""
+        # Conversations with events: Rasa's latest_event_time is a number exactly
+        # then, and its index serves the activity order too.
+        clauses = [{"latest_event_time": {"$type": "number"}}]
+        if flt.sender_id is not None:
+            clauses.append(self._filter(flt.sender_id))
+        if flt.sender_contains is not None:
+            clauses.append({"sender_id": {"$regex": re.escape(flt.sender_contains)}})
+        if flt.since is not None or flt.until is not None:
+            clauses.append(_any_event(timestamp=_range(flt)))
+        if flt.intents:
+            clauses.append(_any_event(event="user", **{"parse_data.intent.name": {"$in": list(flt.intents)}}))
+        if flt.actions:
+            clauses.append(_any_event(event="action", name={"$in": list(flt.actions)}))
+        if flt.event_types:
+            clauses.append({"events.event": {"$in": list(flt.event_types)}})
+        if flt.entities:
+            clauses.append(_any_event(event="user", **{"parse_data.entities.entity": {"$in": list(flt.entities)}}))
+        if flt.slot is not None:
+            clauses.append(_any_event(event="slot", name=flt.slot))
+        if flt.channels:
+            clauses.append(_any_event(event="user", input_channel={"$in": list(flt.channels)}))
+        if flt.text is not None:
+            clauses.append(_any_event(event={"$in": ["user", "bot"]}, text={"$regex": flt.text_pattern()}))
+        if flt.max_confidence is not None:
+            clauses.append(_any_event(event="user", **{"parse_data.intent.confidence": {"$lt": flt.max_confidence}}))
+        if flt.has_fallback is not None:
+            fallback = {"$elemMatch": {"event": "action", "name": {"$regex": "fallback$"}}}
+            clauses.append({"events": fallback if flt.has_fallback else {"$not": fallback}})
+        if flt.min_user_messages is not None or flt.max_user_messages is not None:
+            # A count can't be indexed: this clause is checked on each candidate document.
+            users = {"$size": _user_events()}
+            bounds = []
+            if flt.min_user_messages is not None:
+                bounds.append({"$gte": [users, flt.min_user_messages]})
+            if flt.max_user_messages is not None:
+                bounds.append({"$lte": [users, flt.max_user_messages]})
+            clauses.append({"$expr": {"$and": bounds}})
+        if flt.slot is not None and flt.slot_value is not None:
+            clauses.append({"sender_id": {"$in": self._senders_with_slot_value(clauses, flt)}})
+        return {"$and": clauses}
+
+    def _senders_with_slot_value(self, clauses, flt):
+        """Slot values compare as text (a string as it is, else its JSON); MongoDB compares
+        4 and 4.0 as equal, so the candidates' slot events are checked here."""
+        pipeline = [
+            {"$match": {"$and": clauses}},
+            {"$project": {"_id": 0, "sender_id": 1, "slots": {"$filter": {
+                "input": "$events", "cond": {"$and": [{"$eq": ["$$this.event", "slot"]},
+                                                      {"$eq": ["$$this.name", flt.slot]}]}}}}},
+        ]
+        with self._errors():
+            return [doc["sender_id"] for doc in self._queryable.aggregate(pipeline)
+                    if any(matching.slot_value_text(e.get("value")) == flt.slot_value for e in doc["slots"])]
+
+    def summaries_after(self, flt, order, position, count):
+        query = self._query(flt)
+        if order == "sender_id":
+            sort = {"sender_id": 1}
+            after = {"sender_id": {"$gt": position[0]}} if position else None
+        else:
+            sort = {"latest_event_time": -1, "sender_id": 1}
+            after = {"$or": [{"latest_event_time": {"$lt": position[0]}},
+                             {"latest_event_time": position[0], "sender_id": {"$gt": position[1]}}]} if position else None
+        pipeline = [
+            {"$match": {"$and": [query, after]} if after else query},
+            {"$sort": sort},
+            {"$limit": count},
+            {"$project": _SUMMARY_PROJECTION},
+        ]
+        with self._errors():
+            collection = self._queryable
+            total = collection.count_documents(query)
+            return [_summary(doc) for doc in collection.aggregate(pipeline)], total
+
+    def count_conversations(self, flt=None):
+        with self._errors():
+            return self._queryable.count_documents(self._query(flt or ConversationFilter()))
+
+    def filtered_events(self, flt=None):
+        flt = flt or ConversationFilter()
+        with self._errors():
+            # A few documents per batch: memory stays at a conversation or so.
+            documents = self._queryable.find(self._query(flt), {"_id": 0, "sender_id": 1, "events": 1})
+            for document in documents.sort("sender_id", 1).batch_size(5):
+                sender_id = str(document["sender_id"])
+                for event in self._events_of(document, sender_id):
+                    if matching.in_range(event, flt):
+                        yield sender_id, event
+
+    def statistics(self, flt=None, *, bucket="day", top=10):
+        flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
+        size = 86400 if bucket == "day" else 3600
+        query = self._query(flt)
+        in_range = [{"$match": {"$and": [query]}}, {"$unwind": "$events"}]
+        if flt.since is not None or flt.until is not None:
+            in_range.append({"$match": {"events.timestamp": _range(flt)}})
+        over_time = in_range + [
+            {"$match": {"events.timestamp": {"$type": "number"}}},
+            {"$group": {"_id": {"$floor": {"$divide": ["$events.timestamp", size]}}, "n": {"$sum": 1},
+                        "users": {"$sum": {"$cond": [{"$eq": ["$events.event", "user"]}, 1, 0]}}}},
+        ]
+        intents = in_range + [
+            {"$match": {"events.event": "user", **_is_text("$events.parse_data.intent.name")}},
+            {"$group": {"_id": "$events.parse_data.intent.name", "n": {"$sum": 1}}},
+        ]
+        actions = in_range + [
+            {"$match": {"events.event": "action", **_is_text("$events.name")}},
+            {"$group": {"_id": "$events.name", "n": {"$sum": 1}}},
+        ]
+        channels = [{"$match": query}, {"$match": _is_text("$latest_input_channel")},
+                    {"$group": {"_id": "$latest_input_channel", "n": {"$sum": 1}}}]
+        with self._errors():
+            collection = self._queryable
+            groups = list(collection.aggregate(over_time))
+            # An infinite or NaN time falls in no bucket (as in stores.matching), but its event counts.
+            buckets = sorted((int(doc["_id"]) * size, doc["n"], doc["users"]) for doc in groups
+                             if math.isfinite(doc["_id"]))
+            return Statistics(
+                bucket=bucket,
+                events_over_time=buckets,
+                top_intents=matching.top({d["_id"]: d["n"] for d in collection.aggregate(intents)}, top),
+                top_actions=matching.top({d["_id"]: d["n"] for d in collection.aggregate(actions)}, top),
+                conversations_per_channel=matching.top({d["_id"]: d["n"] for d in collection.aggregate(channels)}, 10**6),
+                conversations=collection.count_documents(query),
+                events=sum(doc["n"] for doc in groups) + self._events_without_timestamp(in_range),
+            )
+
+    def _events_without_timestamp(self, in_range):
+        pipeline = in_range + [{"$match": {"events.timestamp": {"$not": {"$type": "number"}}}}, {"$count": "n"}]
+        return sum(doc["n"] for doc in self._queryable.aggregate(pipeline))
+
+    def distinct_names(self):
+        def names(match, path):
+            pipeline = [{"$unwind": "$events"}, {"$match": match}, {"$group": {"_id": path}}]
+            return sorted(doc["_id"] for doc in self._queryable.aggregate(pipeline) if isinstance(doc["_id"], str))
+
+        with self._errors():
+            return DistinctNames(
+                names({"events.event": "user"}, "$events.parse_data.intent.name"),
+                names({"events.event": "action"}, "$events.name"),
+                names({}, "$events.event"),
+            )
+
+
+
+def _any_event(**conditions):
+    return {"events": {"$elemMatch": conditions}}
+
+
+def _range(flt):
+    bounds = {}
+    if flt.since is not None:
+        bounds["$gte"] = flt.since
+    if flt.until is not None:
+        bounds["$lte"] = flt.until
+    return bounds
+
+
+def _user_events():
+    return {"$filter": {"input": {"$ifNull": ["$events", []]}, "cond": {"$eq": ["$$this.event", "user"]}}}
+
+
+_LATEST_USER = {"$arrayElemAt": [_user_events(), -1]}
+_SUMMARY_PROJECTION = {
+    "_id": 0,
+    "sender_id": 1,
+    # ($let, not "$events.timestamp": the test server can't map a path over an array.)
+    "first_event_time": {"$let": {"vars": {"e": {"$arrayElemAt": ["$events", 0]}}, "in": "$$e.timestamp"}},
+    "last_event_time": {"$let": {"vars": {"e": {"$arrayElemAt": ["$events", -1]}}, "in": "$$e.timestamp"}},
+    "events": {"$size": "$events"},
+    "user_messages": {"$size": _user_events()},
+    "session_starts": {"$size": {"$filter": {"input": "$events", "cond": {"$eq": ["$$this.event", "session_started"]}}}},
+    "latest_user": _LATEST_USER,
+}
+
+
+def _is_text(path):
+    """A $match clause: the value at `path` is a string. (The query operator {"$type": "string"}
+    also takes an array holding a string, which a foreign writer may have stored.)"""
+    return {"$expr": {"$eq": [{"$type": path}, "string"]}}
+
+
+def _summary(doc):
+    latest = doc.get("latest_user") or {}
+    channel = latest.get("input_channel")
+    return ConversationSummary(
+        sender_id=str(doc["sender_id"]),
+        first_event_time=doc.get("first_event_time"),
+        last_event_time=doc.get("last_event_time"),
+        events=doc["events"],
+        user_messages=doc["user_messages"],
+        sessions=max(doc["session_starts"], 1),
+        latest_intent=matching.intent_of(latest) if latest else None,
+        input_channel=channel if isinstance(channel, str) else None,
+    )

@@ -1,0 +1,192 @@
+"""The Redis store's secondary indexes: their keys, and what events add to them.
+
+Redis can't search inside the values, so every write keeps secondary indexes
+beside them, under `trackerweb:<key prefix>` (`trackerweb:tracker:`,
+`trackerweb:tenant42:tracker:`): no conversation SCAN pattern matches it, and
+bots with different key prefixes keep apart. Python works out what new events
+add to the indexes (`index_entries`); the same Lua script call that writes the
+value applies it, so a value and its indexes never disagree. Per conversation:
+`summary:<id>` (a hash of the summary row, numbers as JSON so floats
+round-trip), `times:<id>` (its event timestamps, for since/until),
+`counts:<id>` (statistics counters) and `memberships:<id>` (the name sets it
+is in, so a delete can leave them all). Across conversations: `recent`
+(scored by minus the last event's time: ascending order is the page order,
+ties by sender id), `senders` (all scored 0, for sender-id order),
+`user_messages`, `min_confidence`, one set per intent, action, event type,
+entity, slot, slot value and channel, `fallback`, `totals` (the counters
+summed: statistics and distinct names without a filter) and `expiring`
+(when keys with `record_exp` expire, so queries then drop their indexes).
+"""
+
+import json
+import re
+from collections import Counter
+
+from ... import matching
+from ...query import MAX_TEXT, ConversationSummary, bucket_start
+
+INDEX_NAMESPACE = "trackerweb:"
+# Every kind of key under a store's index namespace. Dropping only these
+# (reindex) spares the namespace of a bot whose key prefix is "tracker",
+# which nests under the default one ("trackerweb:tracker:tracker:").
+INDEX_KINDS = (
+    "recent", "senders", "user_messages", "min_confidence", "expiring", "totals", "fallback",
+    "summary:", "times:", "counts:", "memberships:", "query:",
+    "intent:", "action:", "type:", "entity:", "channel:", "slot:", "slot_value:",
+)
+# Statistics counter fields: "<prefix>:<name>", "events" for the event count.
+BUCKET_FIELDS = {"day": ("d", "du"), "hour": ("h", "hu")}
+
+
+def glob_escape(text):
+    """`text` as a literal in a SCAN pattern."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
+
+
+def to_json(value):
+    # Not ASCII-escaped: Lua's cjson then hands every name to Redis as the very UTF-8 Python sends.
+    return json.dumps(value, ensure_ascii=False)
+
+
+def as_text(raw):
+    """A key, member or field Redis sent back, as the text Python wrote."""
+    return raw.decode("utf-8", errors="surrogateescape")
+
+
+def slot_value_key(namespace, name, value_text):
+    # JSON keeps the pair apart whatever either part contains.
+    return namespace + "slot_value:" + to_json([name, value_text])
+
+
+class IndexEntries:
+    """What some events of one conversation add to its indexes: Python works it out, the scripts apply it."""
+
+    def __init__(self, namespace):
+        self.namespace = namespace
+        self.sets = {}  # dicts as ordered sets
+        self.times = {}
+        self.counts = Counter()
+        self.confidence = None
+
+    def add(self, event):
+        kind = event.get("event")
+        if isinstance(kind, str):
+            self._member("type:", kind)
+            self.counts["t:" + kind] += 1
+        self.counts["events"] += 1
+        self._add_time(event)
+        if matching.is_user(event):
+            self._add_user(event)
+        elif matching.is_action(event) and isinstance(event.get("name"), str):
+            self._add_action(event["name"])
+        elif kind == "slot" and isinstance(event.get("name"), str):
+            self._add_slot(event["name"], event.get("value"))
+
+    def _member(self, kind, name=""):
+        self.sets[self.namespace + kind + name] = None
+
+    def _add_time(self, event):
+        timestamp = matching.timestamp_of(event)
+        if timestamp is None:
+            return
+        self.times[json.dumps(timestamp)] = None
+        for bucket, (events_field, users_field) in BUCKET_FIELDS.items():
+            start = bucket_start(timestamp, bucket)
+            if start is None:
+                continue
+            self.counts[f"{events_field}:{start}"] += 1
+            if matching.is_user(event):
+                self.counts[f"{users_field}:{start}"] += 1
+
+    def _add_user(self, event):
+        intent = matching.intent_of(event)
+        if isinstance(intent, str):
+            self._member("intent:", intent)
+            self.counts["i:" + intent] += 1
+        for entity in matching.entity_names(event):
+            self._member("entity:", entity)
+        channel = event.get("input_channel")
+        if isinstance(channel, str):
+            self._member("channel:", channel)
+        confidence = matching.confidence_of(event)
+        if confidence is not None and (self.confidence is None or confidence < self.confidence):
+            self.confidence = confidence
+
+    def _add_action(self, name):
+        self._member("action:", name)
+        self.counts["a:" + name] += 1
+        if name.endswith("fallback"):
+            self._member("fallback")
+
+    def _add_slot(self, name, value):
+        self._member("slot:", name)
+        value_text = matching.slot_value_text(value)
+        # A filter's slot_value is at most MAX_TEXT long: a longer value never matches, and would make a huge key.
+        if len(value_text) <= MAX_TEXT:
+            self.sets[slot_value_key(self.namespace, name, value_text)] = None
+
+    def as_json(self, events):
+        users = [event for event in events if matching.is_user(event)]
+        last = matching.timestamp_of(events[-1])
+        entries = {
+            "sets": list(self.sets),
+            "times": list(self.times),
+            "counts": dict(self.counts),
+            # Summary times as JSON text: the hash gives back the very number (int or float) stored.
+            "first": json.dumps(matching.timestamp_of(events[0])),
+            "last": json.dumps(last),
+            # Minus the time, so ascending order is newest first; no timestamp sorts last.
+            "recency": repr(-float(last)) if last is not None else "inf",
+            "summary_counts": {
+                "events": len(events),
+                "user_messages": len(users),
+                "sessions": sum(event.get("event") == "session_started" for event in events),
+            },
+        }
+        if users:
+            latest = users[-1]
+            entries["latest"] = [to_json(matching.intent_of(latest)), to_json(latest.get("input_channel"))]
+        if self.confidence is not None:
+            entries["confidence"] = repr(float(self.confidence))
+        return to_json(entries)
+
+
+def index_entries(namespace, events):
+    """The scripts' argument for `events`, all new in one conversation ("" for none)."""
+    if not events:
+        return ""
+    entries = IndexEntries(namespace)
+    for event in events:
+        entries.add(event)
+    return entries.as_json(events)
+
+
+def summary_from(sender_id, fields):
+    """A `ConversationSummary` from its `summary:<id>` hash (every field JSON)."""
+    value = {as_text(name): json.loads(text) for name, text in fields.items()}
+    return ConversationSummary(
+        sender_id=sender_id,
+        first_event_time=value["first_event_time"],
+        last_event_time=value["last_event_time"],
+        events=value["events"],
+        user_messages=value["user_messages"],
+        sessions=max(value["sessions"], 1),
+        latest_intent=value.get("latest_intent"),
+        input_channel=value.get("input_channel"),
+    )
+
+
+def counters_from(fields, bucket):
+    """`matching.new_counters()` filled from counter fields (`counts:<id>`, `totals`)."""
+    days, intents, actions, channels = counters = matching.new_counters()
+    events_field, users_field = BUCKET_FIELDS[bucket]
+    by_prefix = {"i": intents, "a": actions, "c": channels}
+    for field, n in fields.items():
+        prefix, _, name = field.partition(":")
+        if prefix in by_prefix:
+            by_prefix[prefix][name] += n
+        elif prefix in (events_field, users_field):
+            days.setdefault(int(name), [0, 0])[1 if prefix == users_field else 0] += n
+    return counters
+
+

@@ -1,0 +1,230 @@
+"""The Redis store's queries, answered from its indexes (see indexes.py).
+
+A query intersects the index sets in one script into a temporary sorted set
+(`query:<random>`) and pages through it with ZRANGE. Substrings (`text`,
+`sender_contains`) have no index: they are tested in Python on the
+candidates the other filters leave.
+
+Values Rasa wrote have no indexes: `manage.py reindex` builds them, and an
+append to such a value indexes the whole conversation with its rewrite.
+Until then, a conversation Rasa itself goes on saving shows in queries as it
+was when last indexed.
+"""
+
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+from itertools import islice
+
+from ... import matching
+from ...query import ConversationFilter, DistinctNames, check_bucket
+from .indexes import INDEX_KINDS, as_text, counters_from, glob_escape, slot_value_key, summary_from, to_json
+
+# A query's temporary sorted set is deleted when the query ends; the expiry
+# only cleans up after a process that died mid-query.
+SELECTION_EXPIRY = 60
+BATCH = 500
+# Conversation values read at once where a query must look inside them.
+VALUE_BATCH = 50
+# Conversations whose statistics counters one script call sums.
+SUM_BATCH = 1000
+
+
+def _batches(items, size=BATCH):
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _bound(value, unbounded):
+    return unbounded if value is None else repr(value)
+
+
+class RedisQueries:
+    """RedisTrackerStore's queries and index maintenance (a part of the store: it uses its
+    client, `_call()`, `_errors()`, `_decode()`, `key()` and `_index_key()`)."""
+
+    def summaries_after(self, flt, order, position, count):
+        universe = "recent" if order == "-last_event_time" else "senders"
+        with self._errors(), self._selection(flt, universe) as selection:
+            sender_ids, total = self._page(selection, order, position, count)
+            return self._summaries(sender_ids), total
+
+    def count_conversations(self, flt=None):
+        with self._errors(), self._selection(flt or ConversationFilter(), "senders") as selection:
+            return self.redis.zcard(selection)
+
+    def filtered_events(self, flt=None):
+        flt = flt or ConversationFilter()
+        with self._errors(), self._selection(flt, "senders") as selection:
+            sender_ids = self._members(selection)
+        for sender_id, events in self._conversations(sender_ids, size=1):
+            for event in events:
+                if matching.in_range(event, flt):
+                    yield sender_id, event
+
+    def statistics(self, flt=None, *, bucket="day", top=10):
+        flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
+        if flt.since is not None or flt.until is not None:
+            return self._statistics_from_events(flt, bucket, top)
+        with self._errors(), self._selection(flt, "senders") as selection:
+            conversations = self.redis.zcard(selection)
+            fields = self._totals() if flt.is_empty else self._summed_counts(selection)
+        return self._statistics_from(counters_from(fields, bucket), bucket, top, conversations, fields.get("events", 0))
+
+    def _statistics_from_events(self, flt, bucket, top):
+        # The stored counters can't tell which intents and actions fall within
+        # since/until: read the events of the conversations the filter selects.
+        with self._errors(), self._selection(flt, "senders") as selection:
+            sender_ids = self._members(selection)
+        counters, conversations, events = matching.new_counters(), 0, 0
+        for _, stored in self._conversations(sender_ids):
+            conversations += 1
+            events += matching.count_into(counters, stored, flt, bucket)
+        return self._statistics_from(counters, bucket, top, conversations, events)
+
+    def distinct_names(self):
+        with self._errors():
+            self._sweep()
+            fields = self._totals()
+        names = {"i": [], "a": [], "t": []}
+        for field in fields:
+            prefix, _, name = field.partition(":")
+            if prefix in names:
+                names[prefix].append(name)
+        return DistinctNames(sorted(names["i"]), sorted(names["a"]), sorted(names["t"]))
+
+    @contextmanager
+    def _selection(self, flt, universe):
+        """The key of a sorted set of the conversations `flt` selects, scored as `universe`
+        ("recent" or "senders"): the universe itself for an empty filter, else a temporary set."""
+        self._sweep()
+        if flt.is_empty:
+            yield self._index_key(universe)
+            return
+        selection = self._index_key("query:", uuid.uuid4().hex)
+        try:
+            spec = self._selection_spec(flt, universe, selection)
+            self._call("select", args=[to_json(spec)])
+            if flt.text is not None or flt.sender_contains is not None:
+                self._narrow_by_scan(selection, flt)
+            yield selection
+        finally:
+            self.redis.delete(selection)
+
+    def _selection_spec(self, flt, universe, result):
+        """SELECT_SCRIPT's argument: the filters Redis has an index for."""
+        key = self._index_key
+        any_of = [[key(kind, name) for name in names] for kind, names in [
+            ("intent:", flt.intents), ("action:", flt.actions), ("type:", flt.event_types),
+            ("entity:", flt.entities), ("channel:", flt.channels)] if names]
+        if flt.slot is not None:
+            any_of.append([key("slot:", flt.slot) if flt.slot_value is None
+                           else slot_value_key(self.index_namespace, flt.slot, flt.slot_value)])
+        if flt.has_fallback:
+            any_of.append([key("fallback")])
+        ranges = []
+        if flt.min_user_messages is not None or flt.max_user_messages is not None:
+            ranges.append([key("user_messages"), _bound(flt.min_user_messages, "-inf"),
+                           _bound(flt.max_user_messages, "+inf")])
+        if flt.max_confidence is not None:
+            ranges.append([key("min_confidence"), "-inf", "(" + repr(flt.max_confidence)])
+        spec = {"result": result, "universe": key(universe), "expiry": SELECTION_EXPIRY, "times": key("times:"),
+                "any_of": any_of, "ranges": ranges, "none_of": [key("fallback")] if flt.has_fallback is False else []}
+        if flt.sender_id is not None:
+            spec["sender"] = flt.sender_id
+        if flt.since is not None or flt.until is not None:
+            spec["between"] = [_bound(flt.since, "-inf"), _bound(flt.until, "+inf")]
+        return spec
+
+    def _narrow_by_scan(self, selection, flt):
+        # Redis has no index for substrings: sender_contains and text are
+        # tested here, in Python, on the candidates the indexed filters left.
+        candidates = self._members(selection)
+        kept = [s for s in candidates if flt.sender_contains is None or flt.sender_contains in s]
+        if flt.text is not None:
+            text_only = ConversationFilter(text=flt.text)
+            kept = [s for s, events in self._conversations(kept) if matching.matches(text_only, s, events)]
+        for batch in _batches(set(candidates).difference(kept)):
+            self.redis.zrem(selection, *batch)
+
+    def _page(self, selection, order, position, count):
+        """Up to `count` sender ids after the cursor `position`, and how many the selection holds."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(selection)
+            if order == "-last_event_time" and position is not None:
+                return self._page_after_time(pipe, selection, position, count)
+            if order == "sender_id":
+                pipe.zrange(selection, "(" + position[0] if position else "-", "+", bylex=True, offset=0, num=count)
+            else:
+                pipe.zrange(selection, 0, count - 1)
+            total, members = pipe.execute()
+        return [as_text(member) for member in members], total
+
+    @staticmethod
+    def _page_after_time(pipe, selection, position, count):
+        # Equal times go by sender id: the rest of the cursor's tie group, then the later times.
+        last_event_time, sender_id = position
+        score = repr(-float(last_event_time))
+        pipe.zrange(selection, score, score, byscore=True)
+        pipe.zrange(selection, "(" + score, "+inf", byscore=True, offset=0, num=count)
+        total, ties, later = pipe.execute()
+        after = [tied for tied in map(as_text, ties) if tied > sender_id] + [as_text(member) for member in later]
+        return after[:count], total
+
+    def _summaries(self, sender_ids):
+        with self.redis.pipeline(transaction=False) as pipe:
+            for sender_id in sender_ids:
+                pipe.hgetall(self._index_key("summary:", sender_id))
+            rows = pipe.execute()
+        # A conversation deleted since the selection was made has no summary any more.
+        return [summary_from(sender_id, row) for sender_id, row in zip(sender_ids, rows) if row]
+
+    def _members(self, selection):
+        return [as_text(member) for member in self.redis.zrange(selection, 0, -1)]
+
+    def _conversations(self, sender_ids, size=VALUE_BATCH):
+        """(sender id, events) of each conversation still stored, reading `size` values at a time."""
+        for batch in _batches(sender_ids, size):
+            with self._errors():
+                values = self.redis.mget([self.key(sender_id) for sender_id in batch])
+            for sender_id, raw in zip(batch, values):
+                if raw is not None:
+                    yield sender_id, self._decode(self.key(sender_id), raw)
+
+    def _totals(self):
+        return {as_text(field): int(n) for field, n in self.redis.hgetall(self._index_key("totals")).items()}
+
+    def _summed_counts(self, selection):
+        summed = Counter()
+        # A batch at a time: each script call blocks Redis only briefly.
+        for start in range(0, self.redis.zcard(selection), SUM_BATCH):
+            reply = self._call("sum_counts", args=[selection, self._index_key("counts:"), start, start + SUM_BATCH - 1])
+            summed.update({as_text(field): n for field, n in zip(reply[::2], reply[1::2])})
+        return summed
+
+    def _sweep(self):
+        """Drop the indexes of conversations whose key expired (record_exp) before a query reads them."""
+        while self._call("sweep", args=[self.index_namespace, self.key_prefix, BATCH]) == BATCH:
+            continue
+
+    # -- maintenance ------------------------------------------------------------
+
+    def reindex(self):
+        """Rebuild this store's indexes from the stored values (values Rasa wrote have none).
+
+        Drops every index key of this store, found with SCAN (never KEYS),
+        then indexes each conversation atomically with a read of its value.
+        Appends through trackerweb while the old keys are being dropped may
+        be counted twice in the unfiltered statistics: run it again after.
+        Returns the number of conversations indexed.
+        """
+        with self._errors():
+            self._drop_indexes()
+            return sum(self._index_anew(sender_id) for sender_id in self.keys())
+
+    def _drop_indexes(self):
+        own_kinds = tuple((self.index_namespace + kind).encode() for kind in INDEX_KINDS)
+        found = self.redis.scan_iter(match=glob_escape(self.index_namespace) + "*", count=1000)
+        for batch in _batches(key for key in found if key.startswith(own_kinds)):
+            self.redis.unlink(*batch)

@@ -1,0 +1,285 @@
+"""RedisTrackerStore itself: its parameters, its connection, and Rasa's contract on one string per conversation."""
+
+import json
+from contextlib import contextmanager
+from urllib.parse import quote, urlencode
+
+from ...base import TrackerStore
+from ...events import dumps
+from ...exceptions import ConversationChanged, StoreError, StoreUnavailable, UnreadableEvent, driver_failure
+from ...parameters import TRACKER_STORE
+from .indexes import INDEX_NAMESPACE, glob_escape, index_entries
+from .queries import RedisQueries
+from .scripts import SCRIPTS
+
+KEY_PREFIX = "tracker:"
+CONNECT_TIMEOUT = 5
+
+
+def serialise(sender_id, events):
+    """The value for a conversation: Rasa's JSON, name first so the event list closes it."""
+    return '{"name": ' + json.dumps(sender_id) + ', "events": [' + ", ".join(
+        dumps(event, index) for index, event in enumerate(events)
+    ) + "]}"
+
+
+def _reply_code(error):
+    """The code a Redis error reply starts with (WRONGTYPE, NOAUTH, OOM...), or None.
+
+    redis-py puts a failed pipeline command, keys and all, before the reply
+    ("Command # 2 (ZRANGE ...) of pipeline caused error: ..."): skip it.
+    """
+    reply = str(error).rsplit("caused error: ", 1)[-1]
+    code = reply.split(" ", 1)[0]
+    return code if code.isalpha() and code.isupper() else None
+
+
+class RedisTrackerStore(RedisQueries, TrackerStore):
+    parameters = frozenset({
+        "url", "port", "db", "username", "password", "record_exp", "use_ssl", "key_prefix",
+        "ssl_keyfile", "ssl_certfile", "ssl_ca_certs", "event_broker",
+    })
+    # Rasa rebuilds a Redis conversation by replaying its applied events
+    # (recreate_from_dialogue); our trackers report the state it reports.
+    tracker_replay = "applied"
+    keeps_indexes = True
+
+    def __init__(self, url="localhost", port=6379, db=0, username=None, password=None, record_exp=None,
+                 use_ssl=False, key_prefix=None, ssl_keyfile=None, ssl_certfile=None, ssl_ca_certs=None,
+                 event_broker=None, slots=None):
+        super().__init__(slots=slots, event_broker=event_broker)
+        self.host = TRACKER_STORE.text("url", url) or "localhost"
+        self.port = TRACKER_STORE.port("port", port, default=6379)
+        self.db = TRACKER_STORE.whole_number("db", db, default=0)
+        self.record_exp = TRACKER_STORE.whole_number("record_exp", record_exp, minimum=1)
+        self.use_ssl = TRACKER_STORE.flag("use_ssl", use_ssl)
+        key_prefix = TRACKER_STORE.text("key_prefix", key_prefix)
+        if key_prefix is not None and not key_prefix.isalnum():
+            # Rasa ignores such a prefix with a warning and uses the default,
+            # which mixes this bot's conversations with another's: an error here.
+            raise TRACKER_STORE.error("key_prefix", f"must be letters and digits only, got {key_prefix!r}")
+        if key_prefix == INDEX_NAMESPACE.rstrip(":"):
+            # Its conversation keys would be the default store's index keys.
+            raise TRACKER_STORE.error("key_prefix", f"{key_prefix!r} is where trackerweb keeps its indexes: "
+                                                    f"choose another")
+        self.key_prefix = f"{key_prefix}:{KEY_PREFIX}" if key_prefix else KEY_PREFIX
+        self._username = TRACKER_STORE.text("username", username)
+        self._password = TRACKER_STORE.text("password", password)
+        self._ssl_files = {key: TRACKER_STORE.text(key, value) for key, value in [
+            ("ssl_keyfile", ssl_keyfile), ("ssl_certfile", ssl_certfile), ("ssl_ca_certs", ssl_ca_certs)] if value}
+        self._client = None
+        self._scripts = None
+
+    def describe(self):
+        prefix = f", key prefix {self.key_prefix!r}" if self.key_prefix != KEY_PREFIX else ""
+        return f"Redis at {self.host}:{self.port} db {self.db}{prefix}"
+
+    def __repr__(self):
+        return f"<RedisTrackerStore {self.describe()}>"
+
+    # -- connection, through django-redis --------------------------------------
+
+    def cache_settings(self):
+        """A CACHES-style entry for this store (django-redis), password included: keep it private.
+
+        Credentials and TLS files go in LOCATION, not OPTIONS: django-redis
+        shares one connection pool per LOCATION, and two stores on one Redis
+        with different users must not share a pool.
+        """
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        scheme = "rediss" if self.use_ssl else "redis"
+        userinfo = ""
+        if self._username or self._password:
+            userinfo = quote(self._username or "", safe="") + ":" + quote(self._password or "", safe="") + "@"
+        query = ("?" + urlencode(self._ssl_files)) if self._ssl_files else ""
+        return {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"{scheme}://{userinfo}{self.host}:{self.port}/{self.db}{query}",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
+                "SOCKET_TIMEOUT": CONNECT_TIMEOUT * 2,
+                # redis-py re-sends a command whose reply was lost; for an
+                # append (a script call) that would store its events twice when
+                # the connection drops after Redis ran it. A failure is
+                # reported instead; a connection the server closed while idle
+                # is still replaced before use, at no cost to the caller.
+                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
+            },
+        }
+
+    @property
+    def redis(self):
+        """The redis-py client of this store's django-redis connection pool."""
+        if self._client is None:
+            from django_redis.cache import RedisCache
+
+            settings = self.cache_settings()
+            cache = RedisCache(settings["LOCATION"], {"OPTIONS": settings["OPTIONS"]})
+            client = cache.client.get_client(write=True)
+            self._scripts = {name: client.register_script(text) for name, text in SCRIPTS.items()}
+            self._client = client
+        return self._client
+
+    @contextmanager
+    def _errors(self):
+        """Turn redis-py's errors into ours, naming the store and never the password."""
+        import redis
+
+        store = f"The Redis tracker store ({self.describe()})"
+        try:
+            yield
+        except redis.AuthenticationError as e:
+            raise StoreUnavailable(f"{store} refused the username or password: {e}") from e
+        except redis.ResponseError as e:
+            code = _reply_code(e)
+            if code in ("NOAUTH", "WRONGPASS"):
+                raise StoreUnavailable(f"{store} refused the username or password ({code})") from e
+            raise driver_failure(store, f"Redis answered a command with an error ({code or type(e).__name__})", e) from e
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise StoreUnavailable(f"{store} is unavailable: {e}") from e
+        except redis.RedisError as e:
+            raise driver_failure(store, f"the Redis client failed ({type(e).__name__})", e) from e
+
+    def ping(self):
+        with self._errors():
+            self.redis.ping()
+
+    def key(self, sender_id):
+        return self.key_prefix + sender_id
+
+    @property
+    def index_namespace(self):
+        """Where this store's indexes live: "trackerweb:" and the key prefix."""
+        return INDEX_NAMESPACE + self.key_prefix
+
+    def _index_key(self, kind, name=""):
+        return self.index_namespace + kind + name
+
+    def _call(self, script, keys=(), args=(), client=None):
+        client = client or self.redis
+        return self._scripts[script](keys=list(keys), args=list(args), client=client)
+
+    # -- the interface --------------------------------------------------------
+
+    def append(self, sender_id, events):
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        joined = ", ".join(dumps(event, index) for index, event in enumerate(events))
+        head = '{"name": ' + json.dumps(sender_id) + ', "events": ['
+        entries = index_entries(self.index_namespace, events)
+        with self._errors():
+            done = self._call("append", [self.key(sender_id)],
+                              [joined, head, str(self.record_exp or 0), self.index_namespace, sender_id, entries])
+            if not done:
+                self._index_anew(sender_id, appended=events)
+        self.publish_events(sender_id, events)
+        return events
+
+    def _index_anew(self, sender_id, appended=None):
+        """Index the whole conversation again, atomically with its value (optimistic lock).
+
+        With `appended`, the value is rewritten once in our key order with
+        those events added (a value Rasa wrote, or events never indexed).
+        Returns whether the conversation exists.
+        """
+        import redis
+
+        key = self.key(sender_id)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    if raw is None and appended is None:
+                        return False
+                    events = self._decode(key, raw)
+                    if appended is not None:
+                        # Rewriting the value would write a placeholder over what another program stored.
+                        self.readable(self.new_tracker(sender_id, events))
+                        events += appended
+                    value = "" if appended is None else serialise(sender_id, events)
+                    pipe.multi()
+                    self._call("replace", [key], [value, str(self.record_exp or 0), self.index_namespace, sender_id,
+                                                  index_entries(self.index_namespace, events)], client=pipe)
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+
+    def replace_events(self, sender_id, events, expected_count=None):
+        import redis
+
+        self.check_sender_id(sender_id)
+        events = self.validated(events)
+        key = self.key(sender_id)
+        with self._errors(), self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    if expected_count is not None and len(self._decode(key, pipe.get(key))) != expected_count:
+                        raise ConversationChanged(sender_id)
+                    pipe.multi()
+                    if events:
+                        self._call("replace", [key], [serialise(sender_id, events), str(self.record_exp or 0),
+                                                      self.index_namespace, sender_id,
+                                                      index_entries(self.index_namespace, events)], client=pipe)
+                    else:
+                        self._call("delete", [key], [self.index_namespace, sender_id], client=pipe)
+                    pipe.execute()
+                    return events
+                except redis.WatchError:
+                    continue
+
+    def _decode(self, key, raw):
+        if raw is None:
+            return []
+        try:
+            value = json.loads(raw)
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:  # (nesting too deep to parse)
+            raise StoreError(f"The Redis key {key!r} ({self.describe()}) does not hold JSON: {e}") from e
+        if not isinstance(value, dict) or not isinstance(value.get("events"), list):
+            raise StoreError(f"The Redis key {key!r} ({self.describe()}) does not hold a tracker "
+                             f"(an object with an 'events' list)")
+        return [event if isinstance(event, dict) else
+                UnreadableEvent(json.dumps(event), f"event {index} of the stored tracker is not a JSON object")
+                for index, event in enumerate(value["events"])]
+
+    def retrieve(self, sender_id):
+        if not self.could_hold(sender_id):
+            return None
+        key = self.key(sender_id)
+        with self._errors():
+            raw = self.redis.get(key)
+        if raw is None:
+            return None
+        return self.readable(self.new_tracker(sender_id, self._decode(key, raw), stored=True))
+
+    def keys(self):
+        prefix = self.key_prefix.encode()
+        seen = set()
+        with self._errors():
+            # SCAN, never KEYS: it doesn't block a busy server. It may repeat a key.
+            for key in self.redis.scan_iter(match=glob_escape(self.key_prefix) + "*", count=1000):
+                if key not in seen:
+                    seen.add(key)
+                    yield key[len(prefix):].decode("utf-8", errors="surrogateescape")
+
+    def delete(self, sender_id):
+        if not self.could_hold(sender_id):
+            return False
+        with self._errors():
+            return bool(self._call("delete", [self.key(sender_id)], [self.index_namespace, sender_id]))
+
+    def exists(self, sender_id):
+        if not self.could_hold(sender_id):
+            return False
+        with self._errors():
+            return bool(self.redis.exists(self.key(sender_id)))
+
+    def close(self):
+        if self._client is not None:
+            self._client.connection_pool.disconnect()
+

@@ -1,0 +1,145 @@
+"""The SQL store's summaries: one row per conversation (`trackerweb_conversations`), beside Rasa's table.
+
+Listing and filtering conversations by activity can't group a million events
+on every page. Our appends fold their events into the summary in the same
+transaction; rows a bot wrote directly are folded by `refresh_summaries`
+before each query, from a watermark.
+"""
+
+from django.db import transaction
+from django.db.models import Max
+
+from ... import matching
+from ...query import ConversationSummary
+from .schema import COLUMN_LENGTH
+
+# How far below the watermark a refresh looks again for late-committed rows.
+SUMMARY_MARGIN = 1000
+
+
+def _fits(name):
+    return name if name is None or len(name) <= COLUMN_LENGTH else None
+
+
+def summary_of(row):
+    """The `ConversationSummary` of a summary row."""
+    return ConversationSummary(
+        sender_id=row.sender_id,
+        first_event_time=row.first_event_time,
+        last_event_time=row.last_event_time,
+        events=row.events,
+        user_messages=row.user_messages,
+        sessions=max(row.session_starts, 1),
+        latest_intent=row.latest_intent,
+        input_channel=row.input_channel,
+    )
+
+
+class SummaryTable:
+    """SQLTrackerStore's summary rows (a part of the store: it uses its `alias`, `_events()`,
+    `_errors()` and `_decode()`)."""
+
+    def _lock_summary(self, sender_id):
+        """The conversation's summary row, made if missing, locked until the transaction ends."""
+        from ...models import ConversationRow
+
+        rows = ConversationRow.objects.using(self.alias)
+        rows.bulk_create([ConversationRow(sender_id=sender_id)], ignore_conflicts=True)
+        return rows.select_for_update().get(sender_id=sender_id)
+
+    def _fold_into_summary(self, sender_id, numbered_events):
+        """Add events (with their row ids, in id order) to the sender's summary row.
+
+        Runs inside the transaction that wrote them (or read them), with the
+        row locked, so concurrent writers of one conversation fold in turn.
+        """
+        summary = self._lock_summary(sender_id)
+        new = [(row_id, event) for row_id, event in numbered_events if row_id > summary.last_event_id]
+        if not new:
+            return
+        for row_id, event in new:
+            timestamp = matching.timestamp_of(event)
+            if summary.events == 0:
+                summary.first_event_time = timestamp
+            summary.last_event_time = timestamp
+            summary.events += 1
+            kind = event.get("event")
+            if kind == "session_started":
+                summary.session_starts += 1
+            elif matching.is_user(event):
+                summary.user_messages += 1
+                summary.latest_intent = _fits(matching.intent_of(event))
+                summary.input_channel = event.get("input_channel") if isinstance(event.get("input_channel"), str) else None
+                confidence = matching.confidence_of(event)
+                if confidence is not None and (summary.min_confidence is None or confidence < summary.min_confidence):
+                    summary.min_confidence = confidence
+            elif matching.is_fallback(event):
+                summary.has_fallback = True
+        summary.last_event_id = new[-1][0]
+        summary.save(using=self.alias)
+
+    def refresh_summaries(self, margin=SUMMARY_MARGIN):
+        """Fold rows that others (a running bot) wrote since the last look into the summaries.
+
+        Looks at rows above the watermark less a margin, so rows whose
+        transactions committed late are still found; rows already folded are
+        skipped by their id. `reindex` rebuilds everything from scratch.
+        """
+        from ...models import ConversationRow, SummaryWatermark
+
+        with self._errors():
+            newest = self._events().order_by("-id").values_list("id", flat=True).first()
+            marks = SummaryWatermark.objects.using(self.alias)
+            mark = marks.filter(name="events").values_list("event_id", flat=True).first() or 0
+            if (newest or 0) < mark:
+                # The events table was emptied or reset under us: start afresh.
+                return self.reindex()
+            if newest is None or newest == mark:
+                return 0
+            start = max(0, mark - margin)
+            newest_by_sender = dict(
+                self._events().filter(id__gt=start).values("sender_id").annotate(top=Max("id")).values_list("sender_id", "top")
+            )
+            folded = dict(
+                ConversationRow.objects.using(self.alias)
+                .filter(sender_id__in=list(newest_by_sender)).values_list("sender_id", "last_event_id")
+            ) if len(newest_by_sender) <= 5000 else self._all_folded_ids()
+            stale = [sender for sender, top in newest_by_sender.items() if top > folded.get(sender, 0)]
+            for sender_id in stale:
+                with transaction.atomic(using=self.alias):
+                    rows = self._events().filter(sender_id=sender_id, id__gt=folded.get(sender_id, 0)).order_by("id")
+                    self._fold_into_summary(
+                        sender_id,
+                        [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows.values_list("id", "data")],
+                    )
+            marks.update_or_create(name="events", defaults={"event_id": newest})
+            return len(stale)
+
+    def _all_folded_ids(self):
+        from ...models import ConversationRow
+
+        return dict(ConversationRow.objects.using(self.alias).values_list("sender_id", "last_event_id"))
+
+    def reindex(self):
+        """Rebuild every summary from the events table. Returns the number of conversations."""
+        from ...models import ConversationRow, SummaryWatermark
+
+        with self._errors():
+            with transaction.atomic(using=self.alias):
+                ConversationRow.objects.using(self.alias).all().delete()
+                SummaryWatermark.objects.using(self.alias).all().delete()
+            # Everything is above watermark 0: refresh folds every conversation.
+            return self.refresh_summaries(margin=0)
+
+    # -- queries: natively, on the summaries and the events' indexed columns ----
+
+    def resummarize(self, sender_id):
+        """Fold one conversation's summary again from all its rows (after an edit in Django's admin)."""
+        from ...models import ConversationRow
+
+        with self._errors(), transaction.atomic(using=self.alias):
+            ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
+            rows = self._events().filter(sender_id=sender_id).order_by("id").values_list("id", "data")
+            numbered = [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows]
+            if numbered:
+                self._fold_into_summary(sender_id, numbered)
