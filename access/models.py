@@ -39,12 +39,26 @@ class AuditEntry(models.Model):
     EDIT_EVENT = "edit_event"
     ADD_EVENT = "add_event"
     REPLACE_EVENTS = "replace_events"
+    REVIEW_STATUS = "review_status"
+    TAG = "tag"
+    UNTAG = "untag"
+    ASSIGN = "assign"
+    NOTE = "note"
+    FLAG = "flag"
+    UNFLAG = "unflag"
     ACTIONS = [
         (DELETE_CONVERSATION, "deleted a conversation"),
         (DELETE_EVENT, "deleted an event"),
         (EDIT_EVENT, "corrected an event"),
         (ADD_EVENT, "added events"),
         (REPLACE_EVENTS, "replaced all events"),
+        (REVIEW_STATUS, "set the review status"),
+        (TAG, "tagged a conversation"),
+        (UNTAG, "untagged a conversation"),
+        (ASSIGN, "assigned a conversation"),
+        (NOTE, "left a note"),
+        (FLAG, "flagged an event"),
+        (UNFLAG, "unflagged an event"),
     ]
 
     when = models.DateTimeField(auto_now_add=True, db_index=True)

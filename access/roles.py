@@ -1,11 +1,13 @@
 """Who may do what: Django groups named viewer, editor and admin.
 
-A viewer reads; an editor also edits and deletes; an admin also manages users
-(in Django's admin). Superusers are admins. A user in none of the groups
+A viewer reads; a reviewer also reviews (status, tags, notes, flags,
+assignment: trackerweb's own data, never the bot's events); an editor also
+edits and deletes the bot's events; an admin also manages users (in Django's
+admin). Superusers are admins. A user in none of the groups
 sees nothing.
 """
 
-ROLES = ("viewer", "editor", "admin")
+ROLES = ("viewer", "reviewer", "editor", "admin")
 
 
 def roles_of(user):

@@ -3,7 +3,9 @@
 For each database backend the same generated conversations are loaded; then
 the median time of the first page and of the last page (by cursor) of
 conversation summaries, for no filter, an intent filter, an intent with a
-time range, and a text search; and of the statistics. Beside each, the raw
+time range, the intent with review filters (5,000 conversations marked
+reviewed in trackerweb's own database, read at every query as the list page
+does), and a text search; and of the statistics. Beside each, the raw
 driver answers the same question by hand, as someone would without
 trackerweb: SQL grouping Rasa's `events` table, a MongoDB aggregation over
 the documents, Redis reading every conversation (it has no query language).
@@ -24,15 +26,22 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trackerweb.settings")
 os.environ.setdefault("TRACKERWEB_ENDPOINTS", os.devnull)
+# Review rows go to a scratch database of trackerweb's own, never the user's.
+os.environ.setdefault("TRACKERWEB_DATABASE", str(Path(tempfile.mkdtemp(prefix="trackerweb-bench-")) / "bench.sqlite3"))
 
 import django  # noqa: E402
 
 django.setup()
 
 import redis  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 
+from access.models import Actor  # noqa: E402
 from bench import servers  # noqa: E402
 from bench.write_path import write_between_markers  # noqa: E402
+from review.models import REVIEWED, ConversationReview, sender_hash, store_key  # noqa: E402
+from review.operations import change_reviews  # noqa: E402
+from review.selection import ReviewFilter, every_summary, restricted  # noqa: E402
 from stores import matching  # noqa: E402
 from stores.backends.redis import RedisTrackerStore  # noqa: E402
 from stores.backends.sql import SQLTrackerStore  # noqa: E402
@@ -86,14 +95,57 @@ def median_ms(action):
     return statistics.median(samples) * 1000
 
 
+class ThroughReview:
+    """A store filter with a review filter, as the list page asks: the review rows are read from
+    trackerweb's database at every query (review.selection.restricted), then the store pages."""
+
+    def __init__(self, flt, review, equivalent):
+        self.flt, self.review = flt, review
+        self.equivalent = equivalent  # the same selection as sender-id sets, for the expected cursor
+
+    def __call__(self, store):
+        return restricted(self.flt, store, self.review)
+
+
+def reviewed_ids(data):
+    """Half of the conversations, marked reviewed: 5,000 of 10,000."""
+    return sorted(random.Random(5).sample(sorted(data), len(data) // 2))
+
+
 def filters(data):
     t_mid = START + 150 * 86400
+    intent = ConversationFilter.build(intents=["human_handoff"])
+    reviewed = reviewed_ids(data)
     return {
         "no filter": ConversationFilter(),
-        "intent": ConversationFilter.build(intents=["human_handoff"]),
+        "intent": intent,
         "intent + time range": ConversationFilter.build(intents=["human_handoff"], since=t_mid, until=t_mid + 30 * 86400),
+        "intent + review_status=unreviewed": ThroughReview(intent, ReviewFilter(review_status="unreviewed"),
+                                                           intent.restricted(exclude=reviewed)),
+        "intent + review_status=reviewed": ThroughReview(intent, ReviewFilter(review_status=REVIEWED),
+                                                         intent.restricted(include=reviewed)),
         "text search": ConversationFilter.build(text="vegan spicy"),
     }
+
+
+def bulk_tagging(name, store):
+    """The list's bulk action "tag all matching" on every conversation of the store, timed once: pages of
+    the store's selection, review rows and an audit entry each in trackerweb's database."""
+    started = time.perf_counter()
+    changed = change_reviews(store, every_summary(store, ConversationFilter()), actor=Actor(None, "bench"),
+                             add_tags=["bench"])
+    took = (time.perf_counter() - started) * 1000
+    print(f"{name:10} bulk tagging of {changed:,} conversations: {took:.0f} ms", file=sys.stderr)
+    return name, "bulk: tag all matching", changed, took, None, None, None
+
+
+def mark_reviewed(store, sender_ids):
+    """Review rows for `sender_ids` in trackerweb's database, as reviewers leave them."""
+    key = store_key(store)
+    ConversationReview.objects.filter(store_key=key).delete()
+    ConversationReview.objects.bulk_create(
+        [ConversationReview(store_key=key, sender_hash=sender_hash(sender_id), sender_id=sender_id, status=REVIEWED)
+         for sender_id in sender_ids], batch_size=1000)
 
 
 def last_page_cursor(data, flt):
@@ -110,10 +162,13 @@ def last_page_cursor(data, flt):
 # -- raw drivers, by hand -----------------------------------------------------------
 
 def sql_by_hand(connect, placeholder, like):
+    def listed(names):
+        return f"({', '.join([placeholder] * len(names))})"
+
     def query(flt, last_offset):
         conditions, params = [], []
         if flt.intents:
-            conditions.append(f"intent_name IN ({', '.join([placeholder] * len(flt.intents))})")
+            conditions.append(f"intent_name IN {listed(flt.intents)}")
             params += list(flt.intents)
         if flt.since is not None:
             conditions.append(f"timestamp BETWEEN {placeholder} AND {placeholder}")
@@ -121,6 +176,12 @@ def sql_by_hand(connect, placeholder, like):
         if flt.text is not None:
             conditions.append(f"type_name IN ('user', 'bot') AND data {like} {placeholder}")
             params.append(f"%{flt.text}%")
+        if flt.sender_ids is not None:
+            conditions.append(f"sender_id IN {listed(flt.sender_ids)}")
+            params += sorted(flt.sender_ids)
+        if flt.excluded_sender_ids:
+            conditions.append(f"sender_id NOT IN {listed(flt.excluded_sender_ids)}")
+            params += sorted(flt.excluded_sender_ids)
         where = f"WHERE sender_id IN (SELECT sender_id FROM events WHERE {' AND '.join(conditions)})" if conditions else ""
         sql = (f"SELECT sender_id, min(timestamp), max(timestamp), count(*) FROM events {where} "
                f"GROUP BY sender_id ORDER BY max(timestamp) DESC, sender_id LIMIT {PAGE} OFFSET {last_offset}")
@@ -172,6 +233,10 @@ def mongo_by_hand(collection):
             match["events.timestamp"] = {"$gte": flt.since, "$lte": flt.until}
         if flt.text is not None:
             match["events.text"] = {"$regex": flt.text, "$options": "i"}
+        if flt.sender_ids is not None:
+            match["sender_id"] = {"$in": sorted(flt.sender_ids)}
+        if flt.excluded_sender_ids:
+            match["sender_id"] = {"$nin": sorted(flt.excluded_sender_ids)}
         return list(collection.aggregate([
             {"$match": match}, {"$sort": {"latest_event_time": -1, "sender_id": 1}},
             {"$skip": last_offset}, {"$limit": PAGE},
@@ -194,7 +259,7 @@ def list_page_renderer(store):
 
     set_tracker_store(store)  # the one the dashboard's views find
     request = RequestFactory().get("/")
-    request.user = User(username="bench", is_superuser=True, is_active=True)
+    request.user, _ = User.objects.get_or_create(username="bench", defaults={"is_superuser": True})
 
     def render():
         response = conversation_list(request)
@@ -222,7 +287,8 @@ def backends(workdir):
 def run(conversations, events_each, only):
     data = generate(conversations, events_each)
     cases = filters(data)
-    cursors = {name: last_page_cursor(data, flt) for name, flt in cases.items()}
+    cursors = {name: last_page_cursor(data, getattr(flt, "equivalent", flt)) for name, flt in cases.items()}
+    call_command("migrate", database="default", verbosity=0)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for name, store, (by_hand, stats_by_hand), cleanup in backends(workdir):
@@ -243,14 +309,19 @@ def run(conversations, events_each, only):
                     with connections[store.alias].cursor() as cursor:
                         cursor.execute("VACUUM ANALYZE" if connections[store.alias].vendor == "postgresql" else "ANALYZE")
                 print(f"{name}: loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-                for case, flt in cases.items():
+                mark_reviewed(store, reviewed_ids(data))
+                for case, given in cases.items():
+                    # A review case reads its review rows again at every query, inside the timing.
+                    flt = given(store) if callable(given) else given
+                    filter_of = given if callable(given) else (lambda store, flt=given: flt)
                     cursor, selected = cursors[case]
                     last_offset = ((max(selected, 1) - 1) // PAGE) * PAGE
                     try:
                         page = store.conversation_summaries(flt, cursor=cursor, limit=PAGE)
                         assert page.total == selected, (name, case, page.total, selected)
-                        first = median_ms(lambda: store.conversation_summaries(flt, limit=PAGE))
-                        last = median_ms(lambda: store.conversation_summaries(flt, cursor=cursor, limit=PAGE))
+                        first = median_ms(lambda: store.conversation_summaries(filter_of(store), limit=PAGE))
+                        last = median_ms(lambda: store.conversation_summaries(filter_of(store), cursor=cursor,
+                                                                              limit=PAGE))
                     except StoreError as e:
                         # The MongoDB test server cancels long operations under load: say so, go on.
                         print(f"{name:10} {case:20} failed: {e}", file=sys.stderr)
@@ -276,6 +347,7 @@ def run(conversations, events_each, only):
                 raw = median_ms(lambda: stats_by_hand(ConversationFilter()))
                 rows.append((name, "statistics", conversations, ours, None, raw, None))
                 print(f"{name:10} statistics: {ours if ours is None else round(ours, 1)} ms (by hand {raw:.1f})", file=sys.stderr)
+                rows.append(bulk_tagging(name, store))
             finally:
                 cleanup()
     return rows
@@ -302,7 +374,25 @@ def main():
     result = table(run(args.conversations, args.events, args.only), args.conversations, args.events)
     print(result)
     if args.write:
-        write_between_markers(args.write, "queries", f"Measured {time.strftime('%Y-%m-%d')} by `make bench`.\n\n{result}")
+        stamp = f"Measured {time.strftime('%Y-%m-%d')} by `make bench`"
+        earlier = earlier_rows(args.write, args.only) if args.only else []
+        if earlier:
+            # A partial run (--only) keeps the other backends' rows of the last full run, saying so.
+            stamp += f"; the rows of {', '.join(sorted({backend for backend, _ in earlier}))} are from an earlier run"
+            result += "\n" + "\n".join(line for _, line in earlier)
+        write_between_markers(args.write, "queries", f"{stamp}.\n\n{result}")
+
+
+def earlier_rows(path, backends_run):
+    """(backend, table line) of the backends not in `backends_run`, from the file's current table."""
+    path = Path(path)
+    content = path.read_text() if path.exists() else ""
+    start, end = "<!-- queries:start -->", "<!-- queries:end -->"
+    if start not in content or end not in content:
+        return []
+    section = content[content.index(start):content.index(end)]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| backend")]
+    return [(line.split("|")[1].strip(), line) for line in rows if line.split("|")[1].strip() not in backends_run]
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from .query import (
     page_size,
     sort_key,
 )
+from .signals import events_appended
 from .trackers import Tracker
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,8 @@ class TrackerStore:
     # (stores.matching says what each filter means) and what the in-memory
     # store uses. Database backends override them with native queries,
     # `summaries_after` rather than `conversation_summaries`, which makes the page.
+    # Every filter field counts in every query a filter drives, the sender-id
+    # sets (`sender_ids`, `excluded_sender_ids`: thousands of ids) included.
 
     def conversation_summaries(self, flt=None, *, order="-last_event_time", cursor=None, limit=None):
         """A `Page` of `ConversationSummary` for the conversations `flt` selects.
@@ -261,6 +264,8 @@ class TrackerStore:
 
     def _matching_summaries(self, flt):
         for sender_id in self.keys():
+            if not matching.sender_allowed(flt, sender_id):
+                continue  # decided by the id alone: no need to read the conversation
             tracker = self.retrieve(sender_id)
             if tracker is None:
                 continue
@@ -284,13 +289,22 @@ class TrackerStore:
     # -- streaming to the event broker -----------------------------------
 
     def publish_events(self, sender_id, events):
-        """Stream newly stored events to the event broker, as Rasa's stores do on save.
+        """Stream newly stored events to the event broker, as Rasa's stores do on save, and send
+        `stores.signals.events_appended`.
 
         Backends call it once `events` are committed, never before: a
         consumer must not see an event the store could still roll back.
         It never raises: the events are stored, and the broker keeps what it
         can't publish yet. Writes inside `publishing_paused()` aren't streamed.
         """
+        if events:
+            # Apps above (the review app's rules) hear of every committed append, paused or not;
+            # what they do can't fail a write that is done.
+            for receiver, error in events_appended.send_robust(sender=type(self), store=self, sender_id=sender_id,
+                                                               events=events):
+                if isinstance(error, Exception):
+                    logger.error("%r failed after %d events of %r were stored (they are): %s", receiver,
+                                 len(events), sender_id, error, exc_info=error)
         if self.event_broker is None or not events or self._publishing.paused:
             return
         try:

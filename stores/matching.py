@@ -115,8 +115,17 @@ def event_predicates(flt):
     return tests
 
 
+def sender_allowed(flt, sender_id):
+    """Whether the sender-id sets let the conversation through (a test that needs no events)."""
+    if flt.sender_ids is not None and sender_id not in flt.sender_ids:
+        return False
+    return sender_id not in flt.excluded_sender_ids
+
+
 def matches(flt, sender_id, events, summary=None):
     """Whether the conversation passes every filter."""
+    if not sender_allowed(flt, sender_id):
+        return False
     summary = summary or summarize(sender_id, events)
     if summary is None:
         return False

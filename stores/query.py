@@ -22,6 +22,14 @@ What a filter means (every backend gives the same answer):
 - `has_fallback`: True, an action whose name ends in "fallback" ran; False, none did.
 Conversations without events are never listed.
 
+Two more fields are no query parameters: sets of sender ids that another
+part of trackerweb works out from its own tables (the review app: reviewed,
+tagged, assigned) and hands to the store, so that its filters combine with
+every filter here in the store's own query. `sender_ids`: None for no
+restriction, else only these conversations (an empty set selects none);
+`excluded_sender_ids`: never these. `from_query` ignores them and
+`as_query` leaves them out: a link carries the review app's own parameters.
+
 Statistics count the events of the selected conversations that fall within
 since/until; "conversations per channel" counts each selected conversation
 once, under the input channel of its latest user message.
@@ -32,7 +40,8 @@ import binascii
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 
 from .events import KNOWN_EVENT_TYPES
@@ -161,6 +170,19 @@ def _confidence(name, value):
     return number
 
 
+def _sender_id_set(name, value):
+    """A frozenset of sender ids, without those no store can hold (they select nothing, so it means the same)."""
+    # Any collection (a queryset's values_list too), but no text: its characters aren't ids.
+    if isinstance(value, (str, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise FilterError(name, f"must be a collection of sender ids, got {type(value).__name__}")
+    value = list(value)
+    if not all(isinstance(sender_id, str) for sender_id in value):
+        raise FilterError(name, "sender ids must be strings")
+    from .base import TrackerStore  # (base imports this module)
+
+    return frozenset(sender_id for sender_id in value if TrackerStore.could_hold(sender_id))
+
+
 def _flag(name, value):
     if value is None or value == "":
         return None
@@ -193,6 +215,10 @@ class ConversationFilter:
     max_user_messages: int = None
     max_confidence: float = None
     has_fallback: bool = None
+    # Not query parameters (see the module's docstring); out of repr, which
+    # would print thousands of ids into every log line naming a filter.
+    sender_ids: frozenset = field(default=None, repr=False, metadata={"parameter": False})
+    excluded_sender_ids: frozenset = field(default=frozenset(), repr=False, metadata={"parameter": False})
 
     @classmethod
     def build(cls, **values):
@@ -200,6 +226,7 @@ class ConversationFilter:
         unknown = sorted(set(values) - {f.name for f in fields(cls)})
         if unknown:
             raise FilterError(unknown[0], "is not a filter")
+        include, exclude = values.pop("sender_ids", None), values.pop("excluded_sender_ids", None)
         checked = {
             "sender_id": _text("sender_id", values.get("sender_id")),
             "sender_contains": _text("sender_contains", values.get("sender_contains")),
@@ -229,13 +256,39 @@ class ConversationFilter:
         low, high = checked["min_user_messages"], checked["max_user_messages"]
         if low is not None and high is not None and low > high:
             raise FilterError("min_user_messages", "must not be more than max_user_messages")
-        return cls(**checked)
+        return cls(**checked).restricted(include=include, exclude=exclude)
+
+    def restricted(self, *, include=None, exclude=None):
+        """This filter, narrowed to the sender ids in `include` (None: no narrowing) and
+        never those in `exclude`; raises `FilterError` for what is no set of sender ids.
+
+        Narrowing twice keeps what both sets hold; exclusions add up. An
+        include set absorbs the exclusions (it simply leaves them out), so
+        filters selecting the same ids compare equal.
+        """
+        if include is None and exclude is None:
+            return self
+        sender_ids = self.sender_ids
+        if include is not None:
+            include = _sender_id_set("sender_ids", include)
+            sender_ids = include if sender_ids is None else sender_ids & include
+        excluded = self.excluded_sender_ids
+        if exclude is not None:
+            excluded = excluded | _sender_id_set("excluded_sender_ids", exclude)
+        if sender_ids is not None:
+            sender_ids, excluded = sender_ids - excluded, frozenset()
+        return replace(self, sender_ids=sender_ids, excluded_sender_ids=excluded)
+
+    @classmethod
+    def parameters(cls):
+        """The fields that are query parameters (URL, API, command options): all but the sender-id sets."""
+        return [f for f in fields(cls) if f.metadata.get("parameter", True)]
 
     @classmethod
     def from_query(cls, params):
         """From query parameters (a QueryDict or a dict of lists/strings); lists may repeat or use commas."""
         values = {}
-        for f in fields(cls):
+        for f in cls.parameters():
             if hasattr(params, "getlist"):
                 given = params.getlist(f.name)
             else:
@@ -254,7 +307,8 @@ class ConversationFilter:
     def as_query(self):
         """Query parameters that rebuild this filter (lists comma-joined)."""
         query = {}
-        for name, value in asdict(self).items():
+        for f in self.parameters():
+            name, value = f.name, getattr(self, f.name)
             if value in (None, ()):
                 continue
             query[name] = ",".join(value) if isinstance(value, tuple) else (

@@ -5,6 +5,7 @@ run gets databases of its own, named trackerweb_test_<pid>_<random>, dropped
 at the end, so runs on one machine never collide.
 """
 
+import contextlib
 import os
 import uuid
 
@@ -245,8 +246,8 @@ CHROMIUM_HOW_TO_INSTALL = (
 )
 
 
-@pytest.fixture(scope="session")
-def browser():
+@contextlib.contextmanager
+def chromium():
     """Headless Debian Chromium driven by Selenium, with a fresh profile, offline-safe flags."""
     import shutil
     import tempfile
@@ -254,19 +255,34 @@ def browser():
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    chromium = shutil.which("chromium")
+    binary = shutil.which("chromium")
     chromedriver = shutil.which("chromedriver")
-    if not (chromium and chromedriver):
+    if not (binary and chromedriver):
         pytest.fail(CHROMIUM_HOW_TO_INSTALL, pytrace=False)
     profile = tempfile.mkdtemp(prefix="trackerweb-chromium-")
     options = webdriver.ChromeOptions()
-    options.binary_location = chromium
+    options.binary_location = binary
     for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                  f"--user-data-dir={profile}"]:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(chromedriver), options=options)
     driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def second_browser():
+    """Another browser of its own (cookies, profile): a second person working beside the first."""
+    with chromium() as driver:
+        yield driver

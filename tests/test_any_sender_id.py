@@ -136,7 +136,8 @@ def rasa_path(sender_id, suffix):
 def list_rows(response):
     """{sender id: its link} of the list page's table."""
     page = response.content.decode()
-    rows = re.findall(r'<tr data-sender-id="([^"]*)">\s*<td><a href="([^"]*)">', page)
+    # (a reviewer's row starts with the box that ticks it for the bulk actions)
+    rows = re.findall(r'<tr data-sender-id="([^"]*)">\s*<td>(?:<input [^>]*> )?<a href="([^"]*)">', page)
     return {unescape(sender_id): unescape(link) for sender_id, link in rows}
 
 

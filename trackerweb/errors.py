@@ -7,6 +7,7 @@ gets, and what it concerns, is decided here only.
 
 from dataclasses import dataclass
 
+from review.exceptions import InvalidReview
 from stores.exceptions import (
     ConversationChanged,
     ConversationNotFound,
@@ -35,6 +36,8 @@ def problem_of(exc):
         return Problem(400, str(exc), field=exc.field, where="query")
     if isinstance(exc, InvalidEventError):
         return Problem(400, str(exc), field=exc.field, index=exc.index, where="body")
+    if isinstance(exc, InvalidReview):
+        return Problem(400, str(exc), field=exc.field, where="body")
     if isinstance(exc, InvalidSenderId):
         return Problem(400, str(exc), field="sender_id", where="path")
     if isinstance(exc, (ConversationNotFound, EventNotFound)):

@@ -215,6 +215,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "access",
     "stores",
+    "review",
     "trackerweb.dashboard",
 ]
 
@@ -286,6 +287,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "trackerweb.api.schema_hooks.bodies_are_required"],
 }
 
 LOGIN_URL = "login"

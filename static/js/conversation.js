@@ -1,7 +1,8 @@
 // The conversation page, enhanced: times in the reader's time zone, the
-// slots as of a clicked event, toggles for the quiet markers, and the next
-// chunks of a long transcript fetched as the reader scrolls. Without this
-// file the page still shows everything, one chunk per page.
+// slots as of a clicked event, toggles for the quiet markers, the next
+// chunks of a long transcript fetched as the reader scrolls, and a flag's
+// form in place of the flag page. Without this file the page still shows
+// everything, one chunk per page, and flags on a page of their own.
 (function () {
   "use strict";
 
@@ -126,7 +127,8 @@
 
   rows.addEventListener("click", function (event) {
     var row = event.target.closest("tr.event");
-    if (row) {
+    // Typing a flag's note is no request for the slots.
+    if (row && !event.target.closest(".flag-inline, .event-actions")) {
       showSlotsAfter(row);
     }
   });
@@ -198,7 +200,9 @@
       more = null;
     } else {
       more.dataset.nextOffset = String(chunk.next_offset);
-      more.href = "?offset=" + chunk.next_offset;
+      var next = new URL(more.href);
+      next.searchParams.set("offset", String(chunk.next_offset));
+      more.href = next.href;
     }
   }
 
@@ -208,8 +212,10 @@
     }
     loading = true;
     status.textContent = "Loading…";
-    var url = transcript.dataset.eventsUrl + "?offset=" + encodeURIComponent(more.dataset.nextOffset);
-    fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
+    // The events URL may carry the review queue (?queue=), which the chunk's links keep.
+    var url = new URL(transcript.dataset.eventsUrl, window.location.href);
+    url.searchParams.set("offset", more.dataset.nextOffset);
+    fetch(url.href, {headers: {Accept: "application/json"}, credentials: "same-origin"})
       .then(function (response) {
         if (!response.ok) {
           throw new Error("the server answered " + response.status);
@@ -246,6 +252,38 @@
       }, {rootMargin: "0px 0px 600px 0px"});
       observer.observe(more);
     }
+  }
+
+  // -- flagging in place ----------------------------------------------------------
+  // A reviewer's "flag" link opens the flag's form in the event's row (the
+  // page's <template>, with its CSRF token and the queue); it posts where
+  // the flag page would.
+
+  var flagTemplate = document.getElementById("flag-template");
+
+  function openFlagForm(link) {
+    var body = link.closest("tr.event").querySelector("td.body");
+    var form = body.querySelector("form.flag-inline");
+    if (!form) {
+      form = flagTemplate.content.firstElementChild.cloneNode(true);
+      form.action = link.href;
+      form.querySelector("textarea").value = link.dataset.note || "";
+      form.querySelector(".cancel-flag").addEventListener("click", function () {
+        form.remove();
+      });
+      body.prepend(form);
+    }
+    form.querySelector("textarea").focus();
+  }
+
+  if (flagTemplate) {
+    rows.addEventListener("click", function (event) {
+      var link = event.target.closest("a.flag-event");
+      if (link) {
+        event.preventDefault();
+        openFlagForm(link);
+      }
+    });
   }
 
   transcript.classList.add("enhanced");

@@ -1,5 +1,6 @@
-// The conversation list page: charts of the current filter, and short URLs from the filter form.
-// Only an enhancement: without it the form still filters and the table still lists.
+// The conversation list page: charts of the current filter, short URLs from the filter form, and
+// ticking rows for the bulk actions (a box for the whole page, a count).
+// Only an enhancement: without it the form still filters, the table still lists and the bulk form still posts.
 (function () {
   "use strict";
 
@@ -185,9 +186,66 @@
     Chart.defaults.color = "#1d2430";
   }
 
+  // Ticking a row means the action is for the ticked rows; the page's box ticks them all.
+  function setUpTicking() {
+    const boxes = [...document.querySelectorAll("input.select-row")];
+    const pageBox = document.getElementById("select-page");
+    const count = document.getElementById("selected-count");
+    const scopeSelected = document.getElementById("scope-selected");
+    const update = () => {
+      const ticked = boxes.filter((box) => box.checked).length;
+      count.textContent = ticked ? ` (${ticked})` : "";
+      pageBox.checked = ticked === boxes.length && ticked > 0;
+      pageBox.indeterminate = ticked > 0 && ticked < boxes.length;
+    };
+    for (const box of boxes) {
+      box.addEventListener("change", () => {
+        if (box.checked) {
+          scopeSelected.checked = true;
+        }
+        update();
+      });
+    }
+    pageBox.hidden = false;
+    pageBox.addEventListener("change", () => {
+      for (const box of boxes) {
+        box.checked = pageBox.checked;
+      }
+      if (pageBox.checked) {
+        scopeSelected.checked = true;
+      }
+      update();
+    });
+    update();
+  }
+
+  // A bulk action on thousands of conversations takes seconds: say what is being done, and send it once.
+  function setUpBulkStatus() {
+    const bulk = document.getElementById("bulk");
+    const status = document.getElementById("bulk-status");
+    let sent = false;
+    bulk.addEventListener("submit", (event) => {
+      if (sent) {
+        event.preventDefault();
+        return;
+      }
+      sent = true;
+      const all = document.getElementById("scope-all").checked;
+      const count = all ? Number(status.dataset.total)
+        : document.querySelectorAll("input.select-row:checked").length;
+      const action = event.submitter ? event.submitter.textContent.replace("…", "").trim() : "Working";
+      status.textContent = `${action}: ${count} conversation${count === 1 ? "" : "s"}, please wait…`;
+      bulk.setAttribute("aria-busy", "true");
+    });
+  }
+
   const form = document.getElementById("filters");
   if (form) {
     dropEmptyParameters(form);
+  }
+  if (document.getElementById("bulk")) {
+    setUpTicking();
+    setUpBulkStatus();
   }
   const section = document.getElementById("charts");
   if (section && window.Chart) {

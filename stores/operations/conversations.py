@@ -14,6 +14,7 @@ stops a write that lands between this read and the change.
 from access.models import AuditEntry
 
 from ..exceptions import ConversationNotFound, EventNotFound, UnreadableEvent, UnreadableEvents
+from ..signals import conversation_deleted
 
 
 def delete_conversation(store, sender_id, *, actor, detail=""):
@@ -21,6 +22,7 @@ def delete_conversation(store, sender_id, *, actor, detail=""):
     if not store.delete(sender_id):
         raise ConversationNotFound(sender_id)
     AuditEntry.record(actor, AuditEntry.DELETE_CONVERSATION, sender_id, detail=detail)
+    conversation_deleted.send(sender=type(store), store=store, sender_id=sender_id)
 
 
 def append_events(store, sender_id, events, *, actor, detail=""):
@@ -36,6 +38,8 @@ def replace_events(store, sender_id, events, *, actor, expected_count=None, deta
     stored = store.replace_events(sender_id, events, expected_count=expected_count)
     AuditEntry.record(actor, AuditEntry.REPLACE_EVENTS, sender_id,
                       detail=_joined(f"{_count(range(replaced))} replaced by {len(stored)}", detail))
+    if not stored:  # no events: the conversation is gone
+        conversation_deleted.send(sender=type(store), store=store, sender_id=sender_id)
     return stored
 
 

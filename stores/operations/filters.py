@@ -1,20 +1,24 @@
 """Command-line options for the query filters: one --option per ConversationFilter field."""
 
-from dataclasses import fields
-
+from ..extensions import extensions
 from ..query import ConversationFilter
 
 
 def add_filter_arguments(parser):
     group = parser.add_argument_group("filters (as in the dashboard and the API; lists comma-separated)")
-    for f in fields(ConversationFilter):
+    for f in ConversationFilter.parameters():
         group.add_argument(f"--{f.name.replace('_', '-')}", dest=f"filter_{f.name}", metavar="VALUE")
+    for extension in extensions():
+        extension.add_filter_arguments(group)
 
 
-def filter_from_options(options):
-    """The validated filter the options give (FilterError names a bad one)."""
-    values = {f.name: options.get(f"filter_{f.name}") for f in fields(ConversationFilter)}
-    return ConversationFilter.from_query({k: v for k, v in values.items() if v is not None})
+def filter_from_options(options, store):
+    """The validated filter the options give (FilterError names a bad one), with the extensions' filters."""
+    values = {f.name: options.get(f"filter_{f.name}") for f in ConversationFilter.parameters()}
+    flt = ConversationFilter.from_query({k: v for k, v in values.items() if v is not None})
+    for extension in extensions():
+        flt = extension.restricted(flt, store, options)
+    return flt
 
 
 def selected_sender_ids(store, flt):

@@ -31,6 +31,8 @@ class Conversation:
     sender_id: str
     events: list = field(default_factory=list)
     line: int = 0
+    # What an export wrote beside the events for other apps (stores.extensions): {key: value}.
+    extras: dict = field(default_factory=dict)
 
 
 class FileProblems(Exception):
@@ -74,7 +76,7 @@ def _checked_events(events, line, keep_unknown_types, problems):
     return checked
 
 
-def _tracker(value, line, keep_unknown_types, problems):
+def _tracker(value, line, keep_unknown_types, problems, extra_keys=()):
     sender_id, events = value.get("sender_id"), value.get("events")
     if not isinstance(sender_id, str) or not sender_id:
         problems.append(Problem(line, "a tracker needs a sender_id string"))
@@ -82,11 +84,16 @@ def _tracker(value, line, keep_unknown_types, problems):
     if not isinstance(events, list):
         problems.append(Problem(line, f"the tracker of {sender_id!r} needs an events list"))
         return None
-    return Conversation(sender_id, _checked_events(events, line, keep_unknown_types, problems), line)
+    return Conversation(sender_id, _checked_events(events, line, keep_unknown_types, problems), line,
+                        {key: value[key] for key in extra_keys if key in value})
 
 
-def read_ndjson(handle, keep_unknown_types=False, problems=None):
-    """Yield Conversations (consecutive lines of one sender form one); collect Problems."""
+def read_ndjson(handle, keep_unknown_types=False, problems=None, extra_keys=()):
+    """Yield Conversations (consecutive lines of one sender form one); collect Problems.
+
+    A line with a sender_id and only `extra_keys` beside it (no event) is what an export wrote
+    for other apps about that conversation: a Conversation of no events with those `extras`.
+    """
     problems = [] if problems is None else problems
     current = None
     for number, text in _lines(handle):
@@ -104,7 +111,7 @@ def read_ndjson(handle, keep_unknown_types=False, problems=None):
             problems.append(Problem(number, "must be a JSON object"))
             continue
         if "events" in value and "event" not in value:
-            conversation = _tracker(value, number, keep_unknown_types, problems)
+            conversation = _tracker(value, number, keep_unknown_types, problems, extra_keys)
             if conversation:
                 if current:
                     yield current
@@ -114,6 +121,12 @@ def read_ndjson(handle, keep_unknown_types=False, problems=None):
         sender_id = value.pop("sender_id", None)
         if not isinstance(sender_id, str) or not sender_id:
             problems.append(Problem(number, "an event line needs a sender_id string"))
+            continue
+        if "event" not in value and value and set(value) <= set(extra_keys):
+            if current:
+                yield current
+                current = None
+            yield Conversation(sender_id, [], number, value)
             continue
         events = _checked_events([value], number, keep_unknown_types, problems)
         if current is None or current.sender_id != sender_id:
@@ -125,7 +138,7 @@ def read_ndjson(handle, keep_unknown_types=False, problems=None):
         yield current
 
 
-def read_json(handle, keep_unknown_types=False, problems=None):
+def read_json(handle, keep_unknown_types=False, problems=None, extra_keys=()):
     problems = [] if problems is None else problems
     data = handle.read(MAX_JSON_FILE + 1)
     if len(data) > MAX_JSON_FILE:
@@ -144,14 +157,14 @@ def read_json(handle, keep_unknown_types=False, problems=None):
         if not isinstance(tracker, dict):
             problems.append(Problem(1, f"item {position} is not a tracker object"))
             continue
-        conversation = _tracker(tracker, 1, keep_unknown_types, problems)
+        conversation = _tracker(tracker, 1, keep_unknown_types, problems, extra_keys)
         if conversation:
             yield conversation
 
 
-def read_conversations(path, fmt=None, keep_unknown_types=False, problems=None):
+def read_conversations(path, fmt=None, keep_unknown_types=False, problems=None, extra_keys=()):
     """Conversations from a file; `fmt` is json or ndjson (default: by the file's ending)."""
     fmt = fmt or ("json" if str(path).endswith(".json") else "ndjson")
     reader = read_json if fmt == "json" else read_ndjson
     with open(path, "rb") as handle:
-        yield from reader(handle, keep_unknown_types, problems)
+        yield from reader(handle, keep_unknown_types, problems, extra_keys)

@@ -15,6 +15,18 @@ def editor(db):
 
 
 @pytest.fixture
+def rita(db):
+    """A reviewer."""
+    return make_user("rita", "reviewer")
+
+
+@pytest.fixture
+def rita_client(client, rita):
+    client.force_login(rita)
+    return client
+
+
+@pytest.fixture
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client

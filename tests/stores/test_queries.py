@@ -5,9 +5,11 @@ of each filter) applied to the seed data directly, never through a store.
 """
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stores import matching
-from stores.query import ConversationFilter, FilterError
+from stores.query import ORDERS, ConversationFilter, FilterError
 from tests.fixtures.rasa import events_by_conversation
 
 T0 = 1_700_100_000.0
@@ -128,31 +130,112 @@ def all_pages(store, flt, order, limit):
         cursor = page.next_cursor
 
 
-@pytest.mark.parametrize("filters", FILTERS, ids=[str(f) for f in FILTERS])
-def test_every_backend_selects_the_same_conversations(seeded, filters):
-    flt = ConversationFilter.build(**filters)
-    data = seed_data()
-    for order in ["-last_event_time", "sender_id"]:
+def check_pages_and_counts(store, data, flt, limit=7):
+    """Every page in both orders, their totals and the count, as the reference has them."""
+    for order in ORDERS:
         expected = expected_summaries(data, flt, order)
-        items, totals = all_pages(seeded, flt, order, limit=7)
+        items, totals = all_pages(store, flt, order, limit=limit)
         assert items == expected, order
         assert totals == {len(expected)}
-    assert seeded.count_conversations(flt) == len(expected)
+    assert store.count_conversations(flt) == len(expected)
+
+
+def check_events_and_statistics(store, data, flt):
+    selected = sorted(s.sender_id for s in expected_summaries(data, flt, "sender_id"))
+    expected_events = [(s, e) for s in selected for e in data[s] if matching.in_range(e, flt)]
+    assert list(store.filtered_events(flt)) == expected_events
+    assert [s for s, _ in store.filtered_events_json(flt)] == [s for s, _ in expected_events]
+    for bucket in ["day", "hour"]:
+        counters = matching.new_counters()
+        total = sum(matching.count_into(counters, data[s], flt, bucket) for s in selected)
+        expected = store._statistics_from(counters, bucket, 5, len(selected), total)
+        assert store.statistics(flt, bucket=bucket, top=5) == expected
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=[str(f) for f in FILTERS])
+def test_every_backend_selects_the_same_conversations(seeded, filters):
+    check_pages_and_counts(seeded, seed_data(), ConversationFilter.build(**filters))
 
 
 @pytest.mark.parametrize("filters", FILTERS[:12] + FILTERS[26:30] + FILTERS[-3:],
                          ids=[str(f) for f in FILTERS[:12] + FILTERS[26:30] + FILTERS[-3:]])
 def test_every_backend_streams_the_same_events_and_statistics(seeded, filters):
-    flt = ConversationFilter.build(**filters)
+    check_events_and_statistics(seeded, seed_data(), ConversationFilter.build(**filters))
+
+
+# -- sender-id sets: what the review app (issue 14) works out from its own tables ------------
+
+# Ids no seed conversation has, shaped like each store's syntax (patterns, operators, quotes,
+# JSON and Lua brackets, index key names), an id longer than SQL's column, and ids no store
+# can hold at all (NUL, a lone surrogate): in a set they must change nothing but what they say.
+STRANGERS = ["*", "%", "_", "?", "[a-z]", "\\", "'; DROP TABLE events; --", '{"$gt": ""}', "$where", "]}", '"',
+             "tracker:*", "trackerweb:tracker:recent", "\u202eevil", "line\nbreak", "", " ", "default ", "Default",
+             "012345", "x" * 1000, "a\x00b", "lone \udc80"]
+# Each gives the sets from the seed data's sender ids (sorted).
+RESTRICTIONS = {
+    "only some": lambda held: {"sender_ids": held[::3] + STRANGERS},
+    "never some": lambda held: {"excluded_sender_ids": held[1::3] + STRANGERS},
+    "only some, never others": lambda held: {"sender_ids": held[::2] + STRANGERS,
+                                             "excluded_sender_ids": held[::3] + STRANGERS},
+    "only nobody": lambda held: {"sender_ids": []},
+    "only strangers": lambda held: {"sender_ids": STRANGERS},
+    "never anybody": lambda held: {"excluded_sender_ids": held},
+}
+# Filters of each kind of condition the backends answer differently (summary columns,
+# indexed event columns, decoded events, substrings), alone and together.
+BESIDE_SETS = [{}, {"sender_id": "default"}, {"sender_id": "12345"}, {"sender_contains": "agent"},
+               {"since": 1700001000, "until": 1700020000}, {"intents": ["greet", "goodbye"]},
+               {"slot": "cuisine", "slot_value": "italian"}, {"text": "a", "channels": ["rest"], "min_user_messages": 2},
+               {"max_confidence": 0.5}, {"has_fallback": False}]
+
+
+def test_the_reference_keeps_only_included_senders_and_never_excluded_ones():
     data = seed_data()
-    selected = sorted(s.sender_id for s in expected_summaries(data, flt, "sender_id"))
-    expected_events = [(s, e) for s in selected for e in data[s] if matching.in_range(e, flt)]
-    assert list(seeded.filtered_events(flt)) == expected_events
-    for bucket in ["day", "hour"]:
-        counters = matching.new_counters()
-        total = sum(matching.count_into(counters, data[s], flt, bucket) for s in selected)
-        expected = seeded._statistics_from(counters, bucket, 5, len(selected), total)
-        assert seeded.statistics(flt, bucket=bucket, top=5) == expected
+    selected = lambda **sets: [s.sender_id for s in expected_summaries(  # noqa: E731
+        data, ConversationFilter.build(**sets), "sender_id")]
+    assert selected(sender_ids=["default", "12345", "empty", "nobody"]) == ["12345", "default"]
+    assert selected(excluded_sender_ids=["default", "nobody"]) == [s for s in selected() if s != "default"]
+    assert selected(sender_ids=["default", "12345"], excluded_sender_ids=["12345"]) == ["default"]
+    assert selected(sender_ids=[]) == []
+
+
+@pytest.mark.parametrize("restriction", RESTRICTIONS)
+def test_sender_id_sets_narrow_every_filter_as_the_reference_does(seeded, restriction):
+    data = seed_data()
+    sets = RESTRICTIONS[restriction](sorted(data))
+    for filters in BESIDE_SETS:
+        flt = ConversationFilter.build(**filters, **sets)
+        check_pages_and_counts(seeded, data, flt, limit=5)
+
+
+@pytest.mark.parametrize("restriction", ["only some, never others", "never some", "only nobody"])
+def test_sender_id_sets_narrow_exports_and_statistics_as_the_reference_does(seeded, restriction):
+    data = seed_data()
+    sets = RESTRICTIONS[restriction](sorted(data))
+    for filters in [{}, {"intents": ["greet"]}, {"since": 1700001000, "until": 1700020000}, {"text": "über"}]:
+        check_events_and_statistics(seeded, data, ConversationFilter.build(**filters, **sets))
+
+
+def test_sender_id_sets_of_10000_ids_select_what_the_reference_selects(seeded):
+    # A review team's scale: every conversation of a big store reviewed or tagged.
+    data = seed_data()
+    many = [f"reviewed-{n}" for n in range(10_000)]
+    for sets in [{"sender_ids": many + sorted(data)[::2]}, {"excluded_sender_ids": many + sorted(data)[::2]}]:
+        check_pages_and_counts(seeded, data, ConversationFilter.build(intents=["greet", "inform"], **sets), limit=10)
+
+
+def test_any_sender_id_sets_select_what_the_reference_selects(seeded):
+    data = seed_data()
+    ids = st.sampled_from(sorted(data)) | st.text(st.characters(exclude_categories=()), max_size=12)
+
+    @settings(max_examples=25, deadline=None)  # each example queries a real server
+    @given(include=st.none() | st.lists(ids, max_size=30), exclude=st.lists(ids, max_size=30),
+           filters=st.sampled_from(BESIDE_SETS), limit=st.integers(3, 20))
+    def check(include, exclude, filters, limit):
+        flt = ConversationFilter.build(**filters).restricted(include=include, exclude=exclude)
+        check_pages_and_counts(seeded, data, flt, limit=limit)
+
+    check()
 
 
 def test_distinct_names_are_the_same_on_every_backend(seeded):
@@ -236,6 +319,42 @@ def test_filters_come_from_query_parameters():
     assert ConversationFilter.from_query(flt.as_query()) == flt
     with pytest.raises(FilterError, match="given more than once"):
         ConversationFilter.from_query(QueryDict("text=a&text=b"))
+
+
+def test_sender_id_sets_are_no_query_parameters():
+    from django.http import QueryDict
+
+    flt = ConversationFilter.from_query(QueryDict("intents=greet&sender_ids=a&excluded_sender_ids=b"))
+    assert flt == ConversationFilter.build(intents=["greet"])
+    restricted = flt.restricted(include=["a"], exclude=["b"])
+    assert restricted.as_query() == {"intents": "greet"}
+    assert ({f.name for f in ConversationFilter.parameters()}
+            == set(ConversationFilter.__dataclass_fields__) - {"sender_ids", "excluded_sender_ids"})
+
+
+def test_restricting_twice_keeps_what_both_include_sets_hold_and_every_exclusion():
+    flt = ConversationFilter.build(intents=["greet"]).restricted(exclude=["x"]).restricted(exclude=["y"])
+    assert flt.sender_ids is None and flt.excluded_sender_ids == {"x", "y"}
+    assert not flt.is_empty
+    narrowed = flt.restricted(include=["a", "b", "x"]).restricted(include=["b", "c", "x", "y"])
+    assert narrowed.sender_ids == {"b"} and narrowed.excluded_sender_ids == frozenset()
+    assert narrowed.intents == ("greet",)
+    assert narrowed.restricted(include=["c"]).sender_ids == frozenset()  # selects nothing, not everything
+    assert ConversationFilter.build(sender_ids=["b"], intents=["greet"]) == narrowed
+
+
+def test_sender_ids_no_store_can_hold_leave_the_sets():
+    flt = ConversationFilter.build(sender_ids=["a\x00b", "ok", "lone \udc80"], excluded_sender_ids=["\x00"])
+    assert flt.sender_ids == {"ok"} and flt.excluded_sender_ids == frozenset()
+    assert ConversationFilter.build(sender_ids=["a\x00b"]).sender_ids == frozenset()
+
+
+@pytest.mark.parametrize("value", ["default", b"default", {"default": 1}, 42, ["default", 42], [("a",)]])
+def test_what_is_no_collection_of_sender_ids_is_a_filter_error_naming_the_set(value):
+    for name in ["sender_ids", "excluded_sender_ids"]:
+        with pytest.raises(FilterError) as caught:
+            ConversationFilter.build(**{name: value})
+        assert caught.value.field == name
 
 
 def test_a_cursor_from_another_order_is_refused():

@@ -203,6 +203,20 @@ def test_keys_and_count_see_conversations_only_never_index_keys(redis_store, raw
     assert redis_store.count_conversations() == 2  # a conversation without events is never listed
 
 
+def test_queries_with_sender_id_sets_leave_no_key_behind(redis_store, raw):
+    redis_store.append("a", turn(1.0))
+    redis_store.append("b", turn(2.0, "goodbye"))
+    before = set(raw.scan_iter())
+    for sets in [{"sender_ids": ["a", "c"]}, {"excluded_sender_ids": ["b", "c"]}]:
+        for flt in [ConversationFilter.build(**sets), ConversationFilter.build(text="hi", since=0, **sets)]:
+            assert [s.sender_id for s in redis_store.conversation_summaries(flt).items] == ["a"]
+            assert redis_store.count_conversations(flt) == 1
+            assert {sender for sender, _ in redis_store.filtered_events(flt)} == {"a"}
+            assert redis_store.statistics(flt).conversations == 1
+    # The scratch sets of the ids go with the script; the selection when the query ends.
+    assert set(raw.scan_iter()) == before
+
+
 def test_appending_to_a_value_rasa_wrote_indexes_the_whole_conversation_once(rasa_written, raw):
     store, fresh = rasa_written, store_on(rasa_written.db, key_prefix="fresh")
     history = redis_readback()["default"]["full"]

@@ -65,3 +65,16 @@ def test_an_emptied_events_table_empties_the_summaries(sql_store):
     with connections[sql_store.alias].cursor() as cursor:
         cursor.execute("DELETE FROM events")
     assert sql_store.count_conversations() == 0
+
+
+def test_sender_id_sets_of_any_size_are_one_parameter_each(sql_store):
+    # 40,000 ids: more than SQLite's default limit of host parameters (32,766; 999 before 3.32).
+    for n in range(6):
+        sql_store.append(f"s{n}", [user(1000.0 + n, "greet")])
+    many = [f"reviewed-{n}" for n in range(40_000)]
+    only = ConversationFilter.build(sender_ids=many + ["s1", "s4"])
+    never = ConversationFilter.build(intents=["greet"], excluded_sender_ids=many + ["s0", "s2"])
+    assert [s.sender_id for s in sql_store.conversation_summaries(only, order="sender_id").items] == ["s1", "s4"]
+    assert sql_store.count_conversations(never) == 4
+    assert sorted({sender for sender, _ in sql_store.filtered_events(never)}) == ["s1", "s3", "s4", "s5"]
+    assert sql_store.statistics(never).top_intents == [("greet", 4)]

@@ -1,4 +1,4 @@
-"""The dashboard's roles, for the API: viewers read, editors also write and delete."""
+"""The roles (access.roles), for the API: viewers read, reviewers also review, editors also change events."""
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -19,4 +19,14 @@ class IsEditorToWrite(BasePermission):
 
     def has_permission(self, request, view):
         role = "viewer" if request.method in SAFE_METHODS else "editor"
+        return has_role(request.user, role)
+
+
+class IsReviewerToWrite(BasePermission):
+    """Reading needs a viewer; changing a review (never the bot's events) needs a reviewer."""
+
+    message = "Reviewing conversations needs the reviewer role (or editor/admin)."
+
+    def has_permission(self, request, view):
+        role = "viewer" if request.method in SAFE_METHODS else "reviewer"
         return has_role(request.user, role)

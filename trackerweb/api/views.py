@@ -27,6 +27,9 @@ from stores.formats import CSV_COLUMNS, CSV_FORMULAS
 from stores.query import BUCKETS, DEFAULT_PAGE_SIZE, MAX_NAMES, MAX_PAGE_SIZE, MAX_TEXT, ORDERS, ConversationFilter
 from stores.trackers import VERBOSITIES
 
+from review.models import STATUS_NAMES
+from review.reading import review_of_conversation, reviews_for
+from review.selection import TAG_MATCHES, ReviewFilter, restricted
 from trackerweb.presenting import statistics_as_json
 
 from .exports import EXPORT_RENDERERS, export_response
@@ -77,22 +80,32 @@ FILTERS = (
     Flag("has_fallback", "An action ending in 'fallback' ran (true) or none did (false); any case"),
 )
 FILTER_NAMES = {parameter.name for parameter in FILTERS}
+# Filters on what reviewers concluded (trackerweb's own data, see review.selection).
+REVIEW_FILTERS = (
+    Choice("review_status", STATUS_NAMES, "The conversation's review status"),
+    name_list("tags", "Tags of the conversation: any of them (all of them with tags_match=all)"),
+    Choice("tags_match", TAG_MATCHES, "Whether tags selects conversations with any or all of the tags",
+           default=TAG_MATCHES[0]),
+    Flag("flagged", "An event of the conversation is flagged (true), or none is (false); any case"),
+    Flag("has_notes", "The conversation has a reviewer's note (true), or none (false); any case"),
+    Text("assigned_to", "Assigned to this username (`me`: to you)", max_length=150),
+)
 # Unlike Rasa's route, this one shows every event by default.
 INCLUDE_EVENTS = Choice("include_events", VERBOSITIES, "Which events the tracker holds (any case)",
                         any_case=True, default="ALL")
 
-LIST_QUERY = Query(*FILTERS,
+LIST_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
                    Choice("order", ORDERS, default=ORDERS[0]),
                    Text("cursor", "The `next_cursor` of the previous page, with the same order (opaque: one this "
                                   "server did not give out is a 400 naming cursor)",
                         pattern=r"^[A-Za-z0-9_-]*$", problem="is not a cursor this server gave out"),
                    Whole("limit", "Page size", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE))
-EXPORT_QUERY = Query(*FILTERS,
+EXPORT_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
                      Choice("format", ["json", "ndjson", "csv"], "Instead of the Accept header"),
                      Choice("csv_formulas", CSV_FORMULAS, "CSV only: escape a cell that would start a spreadsheet "
                                                           "formula with a leading ' (OWASP), or write it raw",
                             default=CSV_FORMULAS[0]))
-STATISTICS_QUERY = Query(*FILTERS, Choice("bucket", BUCKETS, default=BUCKETS[0]),
+STATISTICS_QUERY = Query(*FILTERS, *REVIEW_FILTERS, Choice("bucket", BUCKETS, default=BUCKETS[0]),
                          Whole("top", "How many top names", minimum=1, maximum=100, default=10))
 DETAIL_QUERY = Query(INCLUDE_EVENTS)
 EVENT_DELETE_QUERY = Query(Whole("expected_count", "Refuse (409) unless the conversation still holds this many "
@@ -101,9 +114,20 @@ NO_QUERY = Query()
 
 
 def conversation_filter(query):
-    """The filter of a read query; `stores.query` checks what spans parameters (since after until, ...)."""
+    """The store's filter of a read query; `stores.query` checks what spans parameters (since after until, ...)."""
     return ConversationFilter.from_query({name: value for name, value in query.items()
                                           if name in FILTER_NAMES and value is not None})
+
+
+def selection(request, query, store):
+    """What a read query selects: its store filter, restricted by its review filters."""
+    assignee = query.get("assigned_to")
+    review_filter = ReviewFilter(
+        review_status=query.get("review_status"),
+        tags=tuple(tag for text in query.get("tags") or () for tag in text.split(",") if tag),
+        tags_match=query.get("tags_match") or TAG_MATCHES[0], flagged=query.get("flagged"),
+        has_notes=query.get("has_notes"), assigned_to=request.user.get_username() if assignee == "me" else assignee)
+    return restricted(conversation_filter(query), store, review_filter)
 
 
 # -- the schema's documentation -------------------------------------------------------------
@@ -153,6 +177,17 @@ def json_ok(code, schema, description=""):
 NO_CONTENT = {204: OpenApiResponse(description="Done")}
 
 
+class ReviewSerializer(serializers.Serializer):
+    """For the schema only: what reviewers concluded about a conversation (trackerweb's own data)."""
+
+    status = serializers.ChoiceField(STATUS_NAMES)
+    tags = serializers.ListField(child=serializers.CharField())
+    assignee = serializers.CharField(allow_null=True, help_text="The username it is assigned to")
+    flags = serializers.IntegerField(help_text="How many of its events are flagged")
+    notes = serializers.IntegerField(help_text="How many notes reviewers left")
+    new_events_since_status = serializers.BooleanField(help_text="The bot went on after the status was set")
+
+
 class SummarySerializer(serializers.Serializer):
     """For the schema only: the shape of a conversation summary."""
 
@@ -165,6 +200,13 @@ class SummarySerializer(serializers.Serializer):
     latest_intent = serializers.CharField(allow_null=True)
     input_channel = serializers.CharField(allow_null=True)
     url = serializers.URLField(help_text="The conversation in this API (its sender id's token in the path)")
+    review = ReviewSerializer()
+
+
+class ConversationSerializer(RasaTrackerSerializer):
+    """For the schema only: Rasa's tracker, and what reviewers concluded about it."""
+
+    review = ReviewSerializer()
 
 
 class NameCountSerializer(serializers.Serializer):
@@ -240,22 +282,24 @@ class ConversationList(APIView):
     })), summary="Conversations for a filter, newest activity first, in cursor pages",
         operation_id="conversations_list")
     def get(self, request):
-        query = LIST_QUERY.read(request)
-        page = load_tracker_store().conversation_summaries(conversation_filter(query), order=query["order"],
-                                                           cursor=query["cursor"], limit=query["limit"])
+        query, store = LIST_QUERY.read(request), load_tracker_store()
+        page = store.conversation_summaries(selection(request, query, store), order=query["order"],
+                                            cursor=query["cursor"], limit=query["limit"])
+        reviews = reviews_for(store, page.items)
         return Response({"count": page.total, "next_cursor": page.next_cursor,
-                         "results": [{**summary.as_dict(), "url": conversation_url(request, summary.sender_id)}
-                                     for summary in page.items]})
+                         "results": [{**summary.as_dict(), "url": conversation_url(request, summary.sender_id),
+                                      "review": reviews[summary.sender_id]} for summary in page.items]})
 
 
 class ConversationDetail(APIView):
     permission_classes = [IsEditorToWrite]
 
-    @document(DETAIL_QUERY, json_ok(200, RasaTrackerSerializer), 404, path=[SENDER],
+    @document(DETAIL_QUERY, json_ok(200, ConversationSerializer), 404, path=[SENDER],
               summary="A conversation, as Rasa's tracker")
     def get(self, request, sender_id):
-        include = DETAIL_QUERY.read(request)["include_events"]
-        return Response(existing_tracker(load_tracker_store(), sender_id).current_state(include))
+        include, store = DETAIL_QUERY.read(request)["include_events"], load_tracker_store()
+        tracker = existing_tracker(store, sender_id)
+        return Response({**tracker.current_state(include), "review": review_of_conversation(store, tracker)})
 
     @document(NO_QUERY, NO_CONTENT, 404, path=[SENDER], summary="Delete a conversation (editor)")
     def delete(self, request, sender_id):
@@ -317,7 +361,8 @@ class EventExport(APIView):
                     "formula (=, +, -, @, tab, CR, LF, NUL) is written with a leading ' unless "
                     "csv_formulas=raw. Errors are JSON, whatever the format.")
     def get(self, request):
-        return export_response(request, load_tracker_store(), conversation_filter(EXPORT_QUERY.read(request)))
+        store = load_tracker_store()
+        return export_response(request, store, selection(request, EXPORT_QUERY.read(request), store))
 
     def finalize_response(self, request, response, *args, **kwargs):
         if getattr(response, "exception", False):
@@ -330,8 +375,8 @@ class Statistics(APIView):
     @document(STATISTICS_QUERY, json_ok(200, StatisticsSerializer),
               summary="Statistics for a filter: events over time, top intents and actions, channels")
     def get(self, request):
-        query = STATISTICS_QUERY.read(request)
-        stats = load_tracker_store().statistics(conversation_filter(query), bucket=query["bucket"], top=query["top"])
+        query, store = STATISTICS_QUERY.read(request), load_tracker_store()
+        stats = store.statistics(selection(request, query, store), bucket=query["bucket"], top=query["top"])
         return Response(statistics_as_json(stats))
 
 

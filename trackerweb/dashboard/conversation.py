@@ -1,4 +1,4 @@
-"""One conversation: its transcript, the slots as of each event, its download.
+"""One conversation: its transcript, the slots as of each event, its review (review_panel), its download.
 
 The transcript comes in chunks of `CHUNK_SIZE` events. The page renders the
 first chunk (or the one `?offset=` names); conversation.js fetches the next
@@ -10,6 +10,9 @@ slot values before its first event: the page folds those to show the slots
 as of any event without asking the server again. They come from one
 incremental replay of Rasa's tracker state over the events up to the end of
 the chunk, so a chunk costs O(its stop) however long the conversation.
+
+A page reached through "Review next" keeps the queue (`?queue=`, see
+reviewing) in every link and form, chunks included.
 """
 
 import itertools
@@ -17,10 +20,12 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 
 from stores import load_tracker_store
@@ -32,6 +37,7 @@ from trackerweb.presenting import as_time
 
 from .permissions import viewer_required
 from .errors import store_errors_as_pages
+from .review_panel import chunk_marks, marked, review_context
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +60,14 @@ def conversation_detail(request, sender_id):
     store = load_tracker_store()
     tracker = retrieve_or_404(store, sender_id, unreadable_shown=True)
     events = tracker.events
+    queue = request.GET.get("queue")
+    review = review_context(store, tracker, request.user, queue)
     context = {
+        **review,
+        # Each flagged event, linked on the chunk that shows it.
+        "flag_list": [(flag, conversation_page(tracker.sender_id, queue=queue, event_index=index))
+                      for index, flag in review["flags"].items()],
+        "events_url": conversation_events_url(tracker.sender_id, queue),
         "sender_id": tracker.sender_id,
         "event_count": len(events),
         "sessions": len(tracker.sessions),
@@ -62,7 +75,7 @@ def conversation_detail(request, sender_id):
         "last_active": event_time(events[-1].get("timestamp")) if events else None,
         "state": tracker.current_state("NONE"),
         "slots": slot_rows(tracker.slots),
-        "chunk": transcript_chunk(store, tracker, offset),
+        "chunk": marked(transcript_chunk(store, tracker, offset), review["flags"], review["new_from"]),
     }
     return render(request, "dashboard/conversation_detail.html", context)
 
@@ -76,9 +89,14 @@ def conversation_events(request, sender_id):
         return JsonResponse({"error": "offset must be a whole number, 0 or more"}, status=400)
     store = load_tracker_store()
     tracker = retrieve_or_404(store, sender_id, unreadable_shown=True)
-    chunk = transcript_chunk(store, tracker, offset)
-    # The same context _event.html has on the page (sender_id, and can_edit from the request).
-    html = render_to_string("dashboard/_events_chunk.html", {"sender_id": tracker.sender_id, "chunk": chunk},
+    marks = chunk_marks(store, tracker)
+    chunk = marked(transcript_chunk(store, tracker, offset), marks["flags"], marks["new_from"])
+    # The same context _event.html has on the page (sender_id, the queue, and can_edit and can_review
+    # from the request).
+    queue = request.GET.get("queue")
+    html = render_to_string("dashboard/_events_chunk.html",
+                            {"sender_id": tracker.sender_id, "chunk": chunk,
+                             "queue": None if queue is None else {"query": queue}},
                             request=request)
     return JsonResponse({"html": html, "offset": chunk.offset, "stop": chunk.stop,
                          "next_offset": chunk.next_offset, "total": chunk.total})
@@ -107,6 +125,23 @@ def retrieve_or_404(store, sender_id, *, unreadable_shown=False):
     if tracker is None:
         raise Http404("No conversation with this sender id")
     return tracker
+
+
+def conversation_page(sender_id, *, queue=None, event_index=None):
+    """The conversation's page, keeping the queue; at `event_index` (on the chunk that holds it)."""
+    params = {}
+    if event_index is not None and event_index >= CHUNK_SIZE:
+        params["offset"] = event_index - event_index % CHUNK_SIZE
+    if queue is not None:
+        params["queue"] = queue
+    url = reverse("dashboard:conversation_detail", args=[sender_id])
+    url += f"?{urlencode(params)}" if params else ""
+    return url + (f"#event-{event_index}" if event_index is not None else "")
+
+
+def conversation_events_url(sender_id, queue):
+    url = reverse("dashboard:conversation_events", args=[sender_id])
+    return url if queue is None else f"{url}?{urlencode({'queue': queue})}"
 
 
 def requested_offset(request):

@@ -1,9 +1,10 @@
-"""The conversation list's filter form: ConversationFilter's URL parameters as widgets.
+"""The conversation list's filter form: ConversationFilter's URL parameters, and the review
+filters', as widgets.
 
-The form renders; `ConversationFilter.from_query` validates. One validator
-means the page, stats.json and anything else reading these parameters agree
-on what they mean, and a `FilterError` becomes an error on the field it
-names. Field names are the parameter names, so submitting the form (GET)
+The form renders; `Selection.from_query` validates (ConversationFilter and
+the review filter). One validator means the page, stats.json, "Review next",
+bulk actions and saved views agree on what these parameters mean, and an
+error becomes an error on the field it names. Field names are the parameter names, so submitting the form (GET)
 puts the filter in the URL, where it can be bookmarked and shared.
 """
 
@@ -12,11 +13,18 @@ from datetime import datetime, timezone
 
 from django import forms
 
+from review.exceptions import InvalidReview
+from review.models import STATUSES
+from review.selection import ME
 from stores.events import KNOWN_EVENT_TYPES
-from stores.query import ORDERS, ConversationFilter, FilterError, check_order
+from stores.query import ORDERS, ConversationFilter, FilterError
+
+from .selection import Selection
 
 ORDER_LABELS = {"-last_event_time": "Newest activity first", "sender_id": "Sender id"}
 FALLBACK_CHOICES = [("", "Any"), ("true", "Yes"), ("false", "No")]
+REVIEW_STATUS_CHOICES = [("", "Any"), *STATUSES]
+TAGS_MATCH_CHOICES = [("", "any of them"), ("all", "all of them")]
 PICKER_ROWS = 6
 # How the form is laid out: (legend, field names).
 FIELDSETS = [
@@ -25,6 +33,7 @@ FIELDSETS = [
     ("What happened (Ctrl/⌘-click to pick several)", ["intents", "actions", "event_types"]),
     ("What was said and set", ["text", "entities", "slot", "slot_value"]),
     ("How it went", ["min_user_messages", "max_user_messages", "max_confidence", "has_fallback"]),
+    ("Review", ["review_status", "tags", "tags_match", "flagged", "has_notes", "assigned_to"]),
 ]
 
 
@@ -90,11 +99,12 @@ def text_input(placeholder=None):
 
 
 class ConversationFilterForm(forms.Form):
-    """Every filter of `ConversationFilter`, and the order of the list.
+    """Every filter of `ConversationFilter`, the review filters, and the order of the list.
 
     Fields are lenient (text, names, no choice checks) so that every value
-    reaches `ConversationFilter`, whose `FilterError` then lands on the field
-    it names. After `is_valid()`, `filter` and `order` hold the result.
+    reaches `Selection.from_query`, whose `FilterError` or `InvalidReview`
+    then lands on the field it names. After `is_valid()`, `selection` (and
+    its `filter` and `order`) hold the result.
     """
 
     sender_id = forms.CharField(label="Sender id", required=False, widget=text_input("exact"))
@@ -119,16 +129,27 @@ class ConversationFilterForm(forms.Form):
         widget=forms.NumberInput(attrs={"min": 0, "max": 1, "step": "0.01", "placeholder": "e.g. 0.5"}),
         help_text="A user message whose intent confidence is below this.")
     has_fallback = OfferedChoiceField(label="Has a fallback", required=False, choices=FALLBACK_CHOICES)
+    review_status = OfferedChoiceField(label="Status", required=False, choices=REVIEW_STATUS_CHOICES)
+    tags = NameListField(label="Tags", required=False)
+    tags_match = OfferedChoiceField(label="Having", required=False, choices=TAGS_MATCH_CHOICES)
+    flagged = OfferedChoiceField(label="Has a flagged event", required=False, choices=FALLBACK_CHOICES)
+    has_notes = OfferedChoiceField(label="Has notes", required=False, choices=FALLBACK_CHOICES)
+    assigned_to = OfferedChoiceField(label="Assigned to", required=False)
     order = OfferedChoiceField(label="Sort by", required=False,
                               choices=[(order, ORDER_LABELS[order]) for order in ORDERS])
 
-    def __init__(self, data, *, names):
-        """`names`: the store's `DistinctNames`, offered in the intent and action pickers."""
+    def __init__(self, data, *, names, tags=(), assignees=()):
+        """`names`: the store's `DistinctNames`, offered in the intent and action pickers; `tags` and
+        `assignees`: the tag names and usernames offered in the review pickers."""
         super().__init__(data)
-        self.filter = self.order = self.filter_error = None
+        self.selection = self.filter = self.order = self.filter_error = None
         self._offer("intents", names.intents)
         self._offer("actions", names.actions)
         self._offer("event_types", KNOWN_EVENT_TYPES)
+        self._offer("tags", tags)
+        given = self.data.get("assigned_to")
+        self.fields["assigned_to"].choices = [("", "Anyone"), (ME, "me")] + [
+            (name, name) for name in sorted({*assignees, *([given] if given and given != ME else [])})]
 
     def _offer(self, name, names):
         # The URL's own names stay offered (and selected) even when the store
@@ -143,14 +164,16 @@ class ConversationFilterForm(forms.Form):
 
     def clean(self):
         try:
-            self.filter = ConversationFilter.from_query(self.data)
-            self.order = check_order(self.data.get("order"))
-        except FilterError as e:
+            self.selection = Selection.from_query(self.data)
+        except (FilterError, InvalidReview) as e:
             self.add_filter_error(e)
+        else:
+            self.filter, self.order = self.selection.filter, self.selection.order
         return self.cleaned_data
 
     def add_filter_error(self, error):
-        """Show a FilterError on the field it names (above the form when no field does, e.g. a cursor).
+        """Show a FilterError (or InvalidReview) on the field it names (above the form when no field
+        does, e.g. a cursor).
 
         `filter_error` keeps it whole ("since: ..."), for the summary above the form.
         """

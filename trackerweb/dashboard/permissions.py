@@ -25,10 +25,12 @@ def role_required(role):
 
 
 viewer_required = role_required("viewer")
+reviewer_required = role_required("reviewer")
 editor_required = role_required("editor")
 
 
 def roles(request):
-    """Template context: `can_edit`, `is_admin` for showing only the allowed controls."""
+    """Template context: `can_review`, `can_edit`, `is_admin` for showing only the allowed controls."""
     user_roles = roles_of(request.user) if hasattr(request, "user") else set()
-    return {"can_edit": "editor" in user_roles, "is_admin": "admin" in user_roles}
+    return {"can_review": "reviewer" in user_roles, "can_edit": "editor" in user_roles,
+            "is_admin": "admin" in user_roles}

@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 import stores.addressing  # noqa: F401  (registers the <sender:...> converter)
 
-from . import conversation, editing, legacy, listing
+from . import bulk, conversation, editing, legacy, listing, reviewing, saved_views, tags
 
 app_name = "dashboard"
 
@@ -19,6 +19,20 @@ urlpatterns = [
     path("delete-event/<int:index>/<sender:sender_id>", editing.delete_event, name="delete_event"),
     path("edit-event/<int:index>/<sender:sender_id>", editing.edit_event, name="edit_event"),
     path("audit/", editing.audit_log, name="audit_log"),
+    # Reviewing: trackerweb's own data about conversations (review.operations), never the bot's events.
+    path("review/<sender:sender_id>", reviewing.review_conversation, name="review_conversation"),
+    path("notes/<sender:sender_id>", reviewing.add_note, name="add_note"),
+    path("flag/<int:index>/<sender:sender_id>", reviewing.flag_event, name="flag_event"),
+    path("unflag/<int:index>/<sender:sender_id>", reviewing.unflag_event, name="unflag_event"),
+    path("review-next", reviewing.review_next, name="review_next"),
+    path("bulk", bulk.bulk_action, name="bulk_action"),
+    path("views/", saved_views.save_view, name="save_view"),
+    path("views/<int:pk>/delete", saved_views.delete_view, name="delete_view"),
+    path("tags/", tags.tag_list, name="tag_list"),
+    path("tags/new", tags.create_tag, name="create_tag"),
+    path("tags/<int:pk>", tags.change_tag, name="change_tag"),
+    path("tags/<int:pk>/delete", tags.delete_tag, name="delete_tag"),
+    path("tag-colours.css", tags.tag_colours, name="tag_colours"),
     # Links from before tokens held the sender id itself, percent-encoded:
     # they are sent on to the token's address.
     re_path(r"^(?P<page>conversations|download|delete)/(?P<sender_id>[\s\S]*)\Z", legacy.redirect_to_token),

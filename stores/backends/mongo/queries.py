@@ -6,6 +6,9 @@ import re
 from ... import matching
 from ...query import ConversationFilter, ConversationSummary, DistinctNames, Statistics, check_bucket
 
+# An int64 that Rasa (or an older bot) may have stored as the sender id.
+INTEGER = re.compile(r"-?[0-9]{1,18}")
+
 
 class MongoQueries:
     """MongoTrackerStore's queries (a part of the store: it uses `conversations`, `_filter()`,
@@ -35,6 +38,10 @@ class MongoQueries:
         clauses = [{"latest_event_time": {"$type": "number"}}]
         if flt.sender_id is not None:
             clauses.append(self._filter(flt.sender_id))
+        if flt.sender_ids is not None:
+            clauses.append({"sender_id": {"$in": as_stored(flt.sender_ids)}})
+        if flt.excluded_sender_ids:
+            clauses.append({"sender_id": {"$nin": as_stored(flt.excluded_sender_ids)}})
         if flt.sender_contains is not None:
             clauses.append({"sender_id": {"$regex": re.escape(flt.sender_contains)}})
         if flt.since is not None or flt.until is not None:
@@ -173,6 +180,13 @@ class MongoQueries:
                 names({}, "$events.event"),
             )
 
+
+
+def as_stored(sender_ids):
+    """Each sender id as a document may hold it: the text, and also the int64 it
+    reads as, which Rasa (or an older bot) may have stored instead."""
+    values = sorted(sender_ids)
+    return values + [int(sender_id) for sender_id in values if INTEGER.fullmatch(sender_id)]
 
 
 def _any_event(**conditions):

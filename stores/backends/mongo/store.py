@@ -1,6 +1,5 @@
 """MongoTrackerStore itself: its connection, and Rasa's contract on one document per conversation."""
 
-import re
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlsplit
 
@@ -9,11 +8,9 @@ from ...events import dumps
 from ...exceptions import ConversationChanged, StoreError, StoreUnavailable, UnreadableEvent, driver_failure
 from ...parameters import TRACKER_STORE
 from ...trackers import state_after
-from .queries import MongoQueries
+from .queries import INTEGER, MongoQueries
 
 SERVER_TIMEOUT_MS = 5000
-# An int64 that Rasa (or an older bot) may have stored as the sender id.
-INTEGER = re.compile(r"-?[0-9]{1,18}")
 # Where a read of the state puts the number of events it covers (never stored).
 STORED_COUNT = "trackerweb_stored_events"
 

@@ -1,7 +1,9 @@
 """The Redis store's queries, answered from its indexes (see indexes.py).
 
 A query intersects the index sets in one script into a temporary sorted set
-(`query:<random>`) and pages through it with ZRANGE. Substrings (`text`,
+(`query:<random>`) and pages through it with ZRANGE; the filter's sender-id
+sets become scratch sets of that script, intersected or diffed like the
+indexes and deleted before it ends. Substrings (`text`,
 `sender_contains`) have no index: they are tested in Python on the
 candidates the other filters leave.
 
@@ -131,6 +133,11 @@ class RedisQueries:
             ranges.append([key("min_confidence"), "-inf", "(" + repr(flt.max_confidence)])
         spec = {"result": result, "universe": key(universe), "expiry": SELECTION_EXPIRY, "times": key("times:"),
                 "any_of": any_of, "ranges": ranges, "none_of": [key("fallback")] if flt.has_fallback is False else []}
+        # The script puts these into sets of its own and intersects or diffs the selection with them.
+        if flt.sender_ids is not None:
+            spec["only"] = sorted(flt.sender_ids)
+        if flt.excluded_sender_ids:
+            spec["never"] = sorted(flt.excluded_sender_ids)
         if flt.sender_id is not None:
             spec["sender"] = flt.sender_id
         if flt.since is not None or flt.until is not None:

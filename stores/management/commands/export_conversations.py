@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from stores import formats, load_tracker_store
 from stores.exceptions import StoreError
+from stores.extensions import extensions
 from stores.operations.filters import add_filter_arguments, filter_from_options, selected_sender_ids
 from stores.progress import Progress
 from stores.query import FilterError
@@ -25,12 +26,15 @@ class Command(BaseCommand):
                             help="escape (default): a CSV cell that would start a spreadsheet formula (= + - @, tab, "
                                  "line break) gets a leading ' so spreadsheets show it as text; raw: cells as stored")
         add_filter_arguments(parser)
+        for extension in extensions():
+            extension.add_copy_arguments(parser)
 
     def handle(self, *args, output, csv_formulas, **options):
         fmt = options["format"] or next((f for f in ("json", "ndjson", "csv") if output.endswith("." + f)), "ndjson")
         try:
-            flt = filter_from_options(options)
             store = load_tracker_store()
+            flt = filter_from_options(options, store)
+            self.options = options
             handle = sys.stdout if output == "-" else open(output, "w", encoding="utf-8", newline="")
             try:
                 progress = Progress("conversations" if fmt == "json" else "events")
@@ -51,21 +55,42 @@ class Command(BaseCommand):
             return self._write_trackers(handle, store, flt, progress)
         if fmt == "ndjson":
             chunks = formats.ndjson_lines(store, flt)
+        elif self._extras_wanted():
+            raise CommandError("CSV has no place for what other apps keep about a conversation (--with-review): "
+                               "export json or ndjson")
         else:
             chunks = formats.csv_rows(store, flt, formulas=csv_formulas)
         for chunk in chunks:
             handle.write(chunk)
             progress.advance(chunk.count("\n"))
+        if fmt == "ndjson":
+            self._write_extras_lines(handle, store, flt)
         return progress.done - (1 if fmt == "csv" else 0)
 
-    @staticmethod
-    def _write_trackers(handle, store, flt, progress):
+    def _write_trackers(self, handle, store, flt, progress):
         handle.write("[")
         for sender_id in selected_sender_ids(store, flt):
             tracker = store.retrieve(sender_id)
             if tracker is None:  # deleted meanwhile
                 continue
-            handle.write(("\n" if progress.done == 0 else ",\n") + json.dumps(tracker.current_state("ALL")))
+            state = {**tracker.current_state("ALL"), **self._extras(store, sender_id)}
+            handle.write(("\n" if progress.done == 0 else ",\n") + json.dumps(state, default=str))
             progress.advance()
         handle.write("\n]\n")
         return progress.done
+
+    def _write_extras_lines(self, handle, store, flt):
+        """After the events: a line per conversation with what other apps keep about it (import reads it)."""
+        if not self._extras_wanted():
+            return
+        for sender_id in selected_sender_ids(store, flt):
+            extras = self._extras(store, sender_id)
+            if extras:
+                handle.write(json.dumps({"sender_id": sender_id, **extras}, default=str) + "\n")
+
+    def _extras(self, store, sender_id):
+        return {key: value for extension in extensions()
+                for key, value in extension.exported(store, sender_id, self.options).items()}
+
+    def _extras_wanted(self):
+        return any(extension.wanted(self.options) for extension in extensions())

@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from stores import load_tracker_store
 from stores.exceptions import StoreError
-from stores.operations.reading import FileProblems, read_conversations
+from stores.extensions import extensions, extra_keys
+from stores.operations.reading import FileProblems, Problem, read_conversations
 from stores.operations.transfer import merge_conversation
 from stores.progress import Progress
 
@@ -23,9 +24,11 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
         parser.add_argument("--keep-unknown-types", action="store_true",
                             help="import events of types Rasa doesn't define, verbatim (else they are problems)")
+        for extension in extensions():
+            extension.add_copy_arguments(parser)
 
     def handle(self, *args, file, **options):
-        read = dict(fmt=options["format"], keep_unknown_types=options["keep_unknown_types"])
+        read = dict(fmt=options["format"], keep_unknown_types=options["keep_unknown_types"], extra_keys=extra_keys())
         try:
             self._check(file, read)
             store = load_tracker_store()
@@ -34,7 +37,11 @@ class Command(BaseCommand):
             for conversation in read_conversations(file, **read):
                 appended += merge_conversation(store, conversation.sender_id, conversation.events,
                                                dry_run=options["dry_run"])
-                progress.advance()
+                if conversation.extras and not options["dry_run"]:
+                    for extension in extensions():
+                        extension.imported(store, conversation.sender_id, conversation.extras, options)
+                if conversation.events or not conversation.extras:
+                    progress.advance()
         except FileProblems as e:
             shown = "\n".join(f"  {problem}" for problem in e.problems[:SHOWN_PROBLEMS])
             more = f"\n  ... and {len(e.problems) - SHOWN_PROBLEMS} more" if len(e.problems) > SHOWN_PROBLEMS else ""
@@ -51,7 +58,9 @@ class Command(BaseCommand):
     @staticmethod
     def _check(file, read):
         problems = []
-        for _ in read_conversations(file, problems=problems, **read):
-            pass
+        for conversation in read_conversations(file, problems=problems, **read):
+            for extension in extensions():
+                problems += [Problem(conversation.line, f"{conversation.sender_id!r}: {problem}")
+                             for problem in extension.problems(conversation.extras)]
         if problems:
             raise FileProblems(problems)

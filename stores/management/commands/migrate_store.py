@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from stores.exceptions import ConfigurationError, StoreError
+from stores.extensions import extensions
 from stores.handler import create_from_endpoints
 from stores.operations.transfer import merge_conversation
 from stores.progress import Progress
@@ -16,6 +17,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--from", dest="source", required=True, metavar="ENDPOINTS_YML")
         parser.add_argument("--to", dest="target", required=True, metavar="ENDPOINTS_YML")
+        for extension in extensions():
+            extension.add_copy_arguments(parser)
 
     def handle(self, *args, source, target, **options):
         try:
@@ -27,6 +30,8 @@ class Command(BaseCommand):
                 tracker = source_store.retrieve(sender_id)
                 if tracker is not None:
                     copied += merge_conversation(target_store, sender_id, tracker.events)
+                    for extension in extensions():
+                        extension.migrated(source_store, target_store, sender_id, options)
                 progress.advance()
             mismatches = self._verify(source_store, target_store)
         except ConfigurationError as e:

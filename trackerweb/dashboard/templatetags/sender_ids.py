@@ -1,4 +1,5 @@
-"""`{{ sender_id|sender_label }}`: a sender id as text a reviewer can read and tell apart.
+"""`{{ sender_id|sender_label }}`: a sender id as text a reviewer can read and tell apart;
+`{{ sender_id|sender_token }}`: its token (stores.addressing), for a form's value.
 
 Ids are whatever a channel sent. Characters that show as nothing or change
 how the text around them is laid out (newlines and other controls, bidi
@@ -13,6 +14,8 @@ import unicodedata
 from django import template
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+
+from stores.addressing import sender_token as token_of
 
 register = template.Library()
 
@@ -44,3 +47,9 @@ def sender_label(sender_id):
     parts = [_code_point(character) if not lead <= position < tail else _shown(character)
              for position, character in enumerate(sender_id)]
     return mark_safe(f'<bdi class="sender-id">{"".join(parts)}</bdi>')
+
+
+@register.filter
+def sender_token(sender_id):
+    # A form sends CR LF for a newline in a value: a ticked row's id travels as its token instead.
+    return token_of(sender_id)

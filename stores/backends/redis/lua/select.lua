@@ -1,7 +1,8 @@
 -- Store the conversations a filter selects in a sorted set scored like the
 -- universe. ARGV[1]: JSON {result, universe, expiry, times, sender?, any_of:
 -- [[set keys, any of which]], ranges: [[sorted set, min, max]], none_of:
--- [set keys], between?: [since, until]}. Returns how many it selected.
+-- [set keys], between?: [since, until], only?: [sender ids], never?: [sender
+-- ids]}. Returns how many it selected.
 local spec = cjson.decode(ARGV[1])
 local result, source = spec.result, spec.universe
 if spec.sender then
@@ -22,6 +23,19 @@ for _, keys in ipairs(spec.any_of) do
 end
 for _, range in ipairs(spec.ranges) do
   redis.call('ZRANGESTORE', scratch_key(), range[1], range[2], range[3], 'BYSCORE')
+end
+-- Sender ids given in the spec go into a scratch set; SADD a thousand at a
+-- time, as unpack() can't spread many more. With none, the key stays empty.
+local function id_set(key, ids)
+  for first = 1, #ids, 1000 do redis.call('SADD', key, unpack(ids, first, math.min(first + 999, #ids))) end
+  return key
+end
+if spec.only then id_set(scratch_key(), spec.only) end
+if spec.never then
+  -- Diffed, not intersected: no input, but deleted with the scratch keys.
+  local key = result .. ':never'
+  scratch[#scratch + 1] = key
+  table.insert(spec.none_of, id_set(key, spec.never))
 end
 -- Only the universe's scores count: every other input is weighted 0.
 local command = {'ZINTERSTORE', result, #inputs}
