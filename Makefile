@@ -46,8 +46,9 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# Real Rasa 3.6 reads the training data we write (scripts/with-rasa: its own venv, made once).
 test: install browser
-	scripts/with-test-mongo $(VENV)/bin/pytest
+	scripts/with-test-mongo scripts/with-rasa $(VENV)/bin/pytest
 
 # The fault tests, longer: each database crashed and restarted 20 times under a write load.
 soak: install

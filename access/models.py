@@ -46,6 +46,9 @@ class AuditEntry(models.Model):
     NOTE = "note"
     FLAG = "flag"
     UNFLAG = "unflag"
+    ANNOTATE = "annotate"
+    UNANNOTATE = "unannotate"
+    APPLY_ANNOTATION = "apply_annotation"
     ACTIONS = [
         (DELETE_CONVERSATION, "deleted a conversation"),
         (DELETE_EVENT, "deleted an event"),
@@ -59,6 +62,9 @@ class AuditEntry(models.Model):
         (NOTE, "left a note"),
         (FLAG, "flagged an event"),
         (UNFLAG, "unflagged an event"),
+        (ANNOTATE, "annotated a message"),
+        (UNANNOTATE, "removed an annotation"),
+        (APPLY_ANNOTATION, "applied an annotation"),
     ]
 
     when = models.DateTimeField(auto_now_add=True, db_index=True)

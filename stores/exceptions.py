@@ -72,6 +72,14 @@ class EventNotFound(LookupError):
         super().__init__(f"The conversation {sender_id!r} has no event {index}.")
 
 
+class SessionNotFound(LookupError):
+    """The conversation has no session with this number (from 1; a 404 to a web client)."""
+
+    def __init__(self, sender_id, number):
+        self.sender_id, self.number = sender_id, number
+        super().__init__(f"The conversation {sender_id!r} has no session {number}.")
+
+
 class UnreadableEvent(dict):
     """Stands in for a stored event that can't be read as one: a row that is not JSON, a list
     element that is not an object.

@@ -29,6 +29,7 @@ from stores import load_tracker_store
 from access.models import AuditEntry
 from review.models import ConversationReview, EventFlag, SavedView, Tag, conversation
 from tests.users import make_user
+from training.models import Annotation
 
 EVENTS = [
     {"event": "user", "timestamp": 1.0, "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}},
@@ -157,6 +158,20 @@ ROUTES = {
         "api", f"/api/v1/conversations/{TEAM_ALICE}/flags/0/", {"DELETE": allow("reviewer", 204)}),
     "api/v1/review/": Route("api", "/api/v1/review/?sender_id=alice", {"POST": allow("reviewer", 200)},
                             bodies={"POST": {"status": "reviewed"}}),
+    # Annotations: reviewers annotate (trackerweb's own data), editors apply one to the bot's event.
+    "api/v1/conversations/<sender:sender_id>/events/<int:index>/annotation/": Route(
+        "api", "/api/v1/conversations/alice/events/0/annotation/",
+        {"GET": allow("viewer", 200), "POST": allow("reviewer", 200), "DELETE": allow("reviewer", 204)},
+        bodies={"POST": {"intent": "greet"}}),
+    "api/v1/conversations/<sender:sender_id>/events/<int:index>/annotation/apply/": Route(
+        "api", "/api/v1/conversations/alice/events/0/annotation/apply/", {"POST": allow("editor", 200)}),
+    r"^api/v1/conversations/(?P<sender_id>[\s\S]+)/events/(?P<index>[^/]+)/annotation/\Z": Route(
+        "api", f"/api/v1/conversations/{TEAM_ALICE}/events/0/annotation/",
+        {"GET": allow("viewer", 200), "POST": allow("reviewer", 200), "DELETE": allow("reviewer", 204)},
+        bodies={"POST": {"correct": True}}),
+    r"^api/v1/conversations/(?P<sender_id>[\s\S]+)/events/(?P<index>[^/]+)/annotation/apply/\Z": Route(
+        "api", f"/api/v1/conversations/{TEAM_ALICE}/events/0/annotation/apply/", {"POST": allow("editor", 200)}),
+    r"^api/v1/training-data/nlu\.yml\Z": Route("api", "/api/v1/training-data/nlu.yml", {"GET": allow("viewer", 200)}),
     # Rasa's HTTP API.
     r"^conversations/(?P<conversation_id>[\s\S]*)/tracker\Z": Route(
         "api", "/conversations/alice/tracker", {"GET": allow("viewer", 200), "DELETE": allow("editor", 204)}),
@@ -225,6 +240,10 @@ def alice(endpoints_file):
     for sender_id in ("alice", TEAM_ALICE):
         review = ConversationReview.objects.create(**conversation(store, sender_id), sender_id=sender_id)
         EventFlag.objects.create(review=review, event_index=0, author_name="someone")
+    # An annotation of each first event, for the routes that read, remove and apply it.
+    for sender_id in ("alice", TEAM_ALICE):
+        Annotation.objects.create(**conversation(store, sender_id), sender_id=sender_id, event_index=0, text="hi",
+                                  intent="greet", author_name="someone")
     # A tag on alice's conversation and someone's saved view, for the routes that change them.
     ConversationReview.objects.get(**conversation(store, "alice")).tags.add(Tag.objects.create(pk=1, name="to-check"))
     SavedView.objects.create(pk=1, name="theirs", owner=make_user("someone"), query="intents=greet")

@@ -18,6 +18,7 @@ from stores.exceptions import (
     StoreUnavailable,
 )
 from stores.query import FilterError
+from training.exceptions import AnnotationOutdated
 
 
 @dataclass
@@ -42,7 +43,7 @@ def problem_of(exc):
         return Problem(400, str(exc), field="sender_id", where="path")
     if isinstance(exc, (ConversationNotFound, EventNotFound)):
         return Problem(404, str(exc))
-    if isinstance(exc, ConversationChanged):
+    if isinstance(exc, (ConversationChanged, AnnotationOutdated)):
         return Problem(409, str(exc))
     if isinstance(exc, StoreUnavailable):
         return Problem(503, str(exc), retry_after=exc.retry_after)

@@ -216,6 +216,7 @@ INSTALLED_APPS = [
     "access",
     "stores",
     "review",
+    "training",
     "trackerweb.dashboard",
 ]
 

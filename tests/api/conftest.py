@@ -16,6 +16,22 @@ def token_client(user):
     return client
 
 
+def served(store, endpoints_file, conversations):
+    """`store` as the one the API serves, holding `conversations` ({sender id: events})."""
+    from stores.handler import set_tracker_store
+
+    endpoints_file("")
+    set_tracker_store(store)
+    for sender_id, events in conversations.items():
+        store.append(sender_id, events)
+    return store
+
+
+@pytest.fixture
+def reviewer(db):
+    return token_client(make_user("rita", "reviewer"))
+
+
 @pytest.fixture
 def api_store(endpoints_file):
     """A fresh in-memory store, the configured one for the API."""

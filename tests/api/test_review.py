@@ -6,13 +6,12 @@ and deleting a conversation leaves no review row behind.
 """
 
 import pytest
-from rest_framework.test import APIClient
 
 from access.models import AuditEntry
 from review.models import ConversationReview, EventFlag, Note
 from stores.backends.memory import InMemoryTrackerStore
 from stores.handler import set_tracker_store
-from tests.api.conftest import token_client
+from tests.api.conftest import served, token_client
 from tests.users import make_user
 
 pytestmark = pytest.mark.django_db
@@ -25,16 +24,7 @@ SENDERS = {"alice": [GREET], "bob/1": [GREET, BYE], "carol ..": [BYE], "dave": [
 @pytest.fixture
 def reviewed_store(store, endpoints_file):
     """Each backend in turn, the one the API serves, holding four conversations."""
-    endpoints_file("")
-    set_tracker_store(store)
-    for sender_id, events in SENDERS.items():
-        store.append(sender_id, events)
-    return store
-
-
-@pytest.fixture
-def reviewer(db):
-    return token_client(make_user("rita", "reviewer"))
+    return served(store, endpoints_file, SENDERS)
 
 
 def url(client, sender_id, suffix=""):

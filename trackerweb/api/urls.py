@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from . import rasa, review, views
+from . import rasa, review, training, views
 
 app_name = "api"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     # Before the v1 routes: their "-by-id" routes would read ".../review/" as a sender id ending in "/review".
     *review.urlpatterns,
+    *training.urlpatterns,
     *views.urlpatterns,
     *rasa.urlpatterns,
 ]

@@ -1,0 +1,249 @@
+"""The training data API: annotations of user messages, and NLU data made of them.
+
+    GET    /api/v1/conversations/{token}/events/{index}/annotation/        the message's annotation
+    POST   /api/v1/conversations/{token}/events/{index}/annotation/        {"intent", "entities"} or {"correct": true}
+    DELETE /api/v1/conversations/{token}/events/{index}/annotation/
+    POST   /api/v1/conversations/{token}/events/{index}/annotation/apply/  write it into the stored event (editor)
+    GET    /api/v1/training-data/nlu.yml?<filters>                          Rasa 3 NLU data
+
+Reading needs a viewer; annotating a reviewer (the bot's store is not
+changed); applying an annotation to the stored event an editor. Every change
+is in the audit log (training.annotations).
+"""
+
+import re
+
+from django.http import HttpResponse
+from django.urls import path, re_path
+from django.utils.http import content_disposition_header
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access.models import Actor
+from stores import load_tracker_store
+from training import annotations
+from training.annotations import (ENTITY_KEYS, MAX_ENTITIES, MAX_NAME_LENGTH, MAX_VALUE_LENGTH, NAME_PATTERN,
+                                  VALUE_PATTERN)
+from training.examples import training_examples
+from training.exceptions import InvalidAnnotation
+from training.models import Annotation
+from training.nlu import NLU_FORMAT_VERSION, nlu_lines, written
+
+from .parsers import Flag, LimitedJSONParser, Number, Query
+from .permissions import IsEditorToWrite, IsReviewerToWrite
+from .review import body_object
+from .views import (BY_ID, FILTERS, INDEX, NO_QUERY, REVIEW_FILTERS, SENDER, by_id, document, json_ok,
+                    selection)
+
+# The request body, as training.annotations checks it: an intent (and entities), or "correct".
+NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}
+OPTIONAL_NAME = {**NAME, "nullable": True}
+ENTITY = {"type": "object", "additionalProperties": False, "required": ["start", "end", "entity"], "properties": {
+    "start": {"type": "integer", "minimum": 0, "description": "Where the entity starts in the message's text"},
+    "end": {"type": "integer", "minimum": 1,
+            "description": "Where it ends (exclusive): after start, at most the text's length (else a 400 naming "
+                           "entities); spans of different entities may not overlap"},
+    "entity": NAME,
+    "role": OPTIONAL_NAME,
+    "group": OPTIONAL_NAME,
+    "value": {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_LENGTH, "pattern": VALUE_PATTERN,
+              "nullable": True, "description": "What the entity means, when not the text it marks (a synonym)"},
+}}
+ANNOTATE = {"oneOf": [
+    {"type": "object", "additionalProperties": False, "required": ["intent"], "title": "Intent and entities",
+     "properties": {"intent": {**NAME, "description": "The message's right intent (retrieval intents as "
+                                                      "faq/ask_name)"},
+                    "entities": {"type": "array", "maxItems": MAX_ENTITIES, "items": ENTITY,
+                                 "description": "Every entity of the message (none when left out)"}}},
+    {"type": "object", "additionalProperties": False, "required": ["correct"], "title": "Correct",
+     "properties": {"correct": {"type": "boolean", "enum": [True],
+                                "description": "The predicted intent and entities are right (the message "
+                                               "needs a predicted intent, else a 400 naming correct)"}}},
+]}
+ANNOTATION_FIELDS = {
+    "event_index": serializers.IntegerField(min_value=0),
+    "text": serializers.CharField(allow_blank=True, help_text="The message's text when it was annotated"),
+    "intent": serializers.CharField(allow_null=True, help_text="null when correct"),
+    "entities": serializers.ListField(child=inline_serializer("AnnotatedEntity", {
+        "start": serializers.IntegerField(), "end": serializers.IntegerField(),
+        "value": serializers.CharField(allow_blank=True), "entity": serializers.CharField(),
+        "role": serializers.CharField(allow_null=True), "group": serializers.CharField(allow_null=True)})),
+    "correct": serializers.BooleanField(),
+    "outdated": serializers.BooleanField(help_text="The stored message's text changed since it was annotated: "
+                                                   "it is left out of the training data, and can't be applied"),
+    "author": serializers.CharField(allow_blank=True),
+    "created": serializers.DateTimeField(),
+    "updated": serializers.DateTimeField(),
+}
+AnnotationSerializer = inline_serializer("Annotation", ANNOTATION_FIELDS)
+
+
+def annotation_json(annotation, event):
+    return {"event_index": annotation.event_index, "text": annotation.text, "intent": annotation.intent,
+            "entities": [{key: entity.get(key) for key in ENTITY_KEYS} for entity in annotation.entities],
+            "correct": annotation.correct, "outdated": event.get("text") != annotation.text,
+            "author": annotation.author_name, "created": annotation.created, "updated": annotation.updated}
+
+
+def event_index(text):
+    """The path's index: a "-by-id" route takes any text there."""
+    if not re.fullmatch(r"[0-9]{1,9}", str(text)):
+        raise InvalidAnnotation("event_index", f"must be a whole number, 0 or more, got {text!r}")
+    return int(text)
+
+
+def existing_annotation(store, sender_id, index):
+    """(the annotation, the message): 404 for a missing conversation, event or annotation."""
+    event = annotations.user_message(store, sender_id, index)
+    annotation = annotations.annotation_of(store, sender_id, index)
+    if annotation is None:
+        raise NotFound(f"Event {index} of the conversation {sender_id!r} is not annotated.")
+    return annotation, event
+
+
+class AnnotationView(APIView):
+    permission_classes = [IsReviewerToWrite]
+    parser_classes = [LimitedJSONParser]
+
+    @document(NO_QUERY, json_ok(200, AnnotationSerializer), 404, path=[SENDER, INDEX],
+              summary="A user message's annotation",
+              descriptions={400: "The event is not a user message (field event_index)",
+                            404: "No such conversation or event, or the message is not annotated"})
+    def get(self, request, sender_id, index):
+        NO_QUERY.read(request)
+        return Response(annotation_json(*existing_annotation(load_tracker_store(), sender_id, event_index(index))))
+
+    @document(NO_QUERY, {**json_ok(200, AnnotationSerializer, "Annotated again: the annotation replaced"),
+                         **json_ok(201, AnnotationSerializer, "Annotated")}, 404, 413, 415, path=[SENDER, INDEX],
+              request={"application/json": ANNOTATE},
+              summary="Annotate a user message (reviewer): its right intent and entities, or correct: true. "
+                      "The bot's stored event is not changed",
+              descriptions={400: "A field is malformed, an entity's span is not in the text, or the event is not "
+                                 "a user message (field event_index); `field` names it",
+                            404: "No such conversation or event"})
+    def post(self, request, sender_id, index):
+        NO_QUERY.read(request)
+        body = body_object(request, ("intent", "entities", "correct"))
+        store, index = load_tracker_store(), event_index(index)
+        existed = annotations.annotation_of(store, sender_id, index) is not None
+        annotation = annotations.annotate(store, sender_id, index, intent=body.get("intent"),
+                                          entities=body.get("entities", []), correct=body.get("correct", False),
+                                          actor=Actor.of(request.user))
+        event = annotations.user_message(store, sender_id, index)
+        return Response(annotation_json(annotation, event), status=status.HTTP_200_OK if existed else
+                        status.HTTP_201_CREATED)
+
+    @document(NO_QUERY, {204: OpenApiResponse(description="Removed")}, 404, path=[SENDER, INDEX],
+              summary="Remove a user message's annotation (reviewer)",
+              descriptions={404: "No such conversation, or the message is not annotated"})
+    def delete(self, request, sender_id, index):
+        NO_QUERY.read(request)
+        if not annotations.remove_annotation(load_tracker_store(), sender_id, event_index(index),
+                                             actor=Actor.of(request.user)):
+            raise NotFound(f"Event {index} of the conversation {sender_id!r} is not annotated.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ApplyAnnotationView(APIView):
+    permission_classes = [IsEditorToWrite]
+
+    @document(NO_QUERY, json_ok(200, inline_serializer("AppliedAnnotation", {
+        "event": serializers.DictField(help_text="The event as stored now")})), 404, 409, path=[SENDER, INDEX],
+        request=None,  # no body: the annotation is already kept
+        summary="Write a message's annotation into the stored event (editor): parse_data's intent (confidence "
+                "1.0, first in intent_ranking) and entities",
+        descriptions={400: "The event is not a user message (field event_index)",
+                      403: "The role doesn't allow it: applying needs editor",
+                      404: "No such conversation or event, or the message is not annotated",
+                      409: "The message's text changed since it was annotated, or the conversation meanwhile: "
+                           "nothing was written"})
+    def post(self, request, sender_id, index):
+        NO_QUERY.read(request)
+        store, index = load_tracker_store(), event_index(index)
+        try:
+            _, stored = annotations.apply_annotation(store, sender_id, index, actor=Actor.of(request.user))
+        except Annotation.DoesNotExist:
+            raise NotFound(f"Event {index} of the conversation {sender_id!r} is not annotated.") from None
+        return Response({"event": stored})
+
+
+NLU_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
+                  Flag("include_predicted", "Also unannotated user messages, with the intent and entities the bot "
+                                            "predicted; any case", default=False),
+                  Number("min_confidence", "With include_predicted: only predictions of at least this confidence",
+                         minimum=0, maximum=1))
+YAML_TYPE = "application/x-yaml"
+NLU_FILE = {"type": "object", "required": ["version", "nlu"], "properties": {
+    "version": {"type": "string", "enum": [NLU_FORMAT_VERSION]},
+    "nlu": {"type": "array", "items": {"type": "object", "required": ["intent", "examples"], "properties": {
+        "intent": {"type": "string"},
+        "examples": {"type": "string", "description": "One example a line, `- ` first, entities inline"}}}}}}
+COUNT_HEADERS = [
+    OpenApiParameter("X-Examples", int, OpenApiParameter.HEADER, required=True, response=[200],
+                     description="How many examples the file holds"),
+    OpenApiParameter("X-Examples-Left-Out", int, OpenApiParameter.HEADER, required=True, response=[200],
+                     description="How many messages were left out (markup in their text, an intent given "
+                                 "directly, an annotation of a message changed since)"),
+]
+
+
+class YAMLRenderer(BaseRenderer):
+    media_type = YAML_TYPE
+    format = "yml"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data.encode() if isinstance(data, str) else b""
+
+
+class NluData(APIView):
+    renderer_classes = [YAMLRenderer]
+
+    @document(NLU_QUERY, {(200, YAML_TYPE): OpenApiResponse(NLU_FILE, description="A Rasa 3 nlu.yml")},
+              path=COUNT_HEADERS,
+              summary="Rasa 3 NLU training data (nlu.yml) from the conversations a filter selects",
+              description="Annotated messages by default, with include_predicted also the bot's own predictions "
+                          "(at least min_confidence). A line break in a message is written as a space; a message "
+                          "whose text holds Rasa's entity markup, or that gives an intent directly (/greet), is "
+                          "left out, as is an annotation of a message whose text changed since (headers "
+                          "X-Examples, X-Examples-Left-Out). Errors are JSON.")
+    def get(self, request):
+        store = load_tracker_store()
+        query = NLU_QUERY.read(request)
+        selected = training_examples(store=store, flt=selection(request, query, store),
+                                     include_predicted=query["include_predicted"],
+                                     min_confidence=query["min_confidence"] or 0.0)
+        lines = nlu_lines(selected.examples)
+        response = HttpResponse(written(lines), content_type=f"{YAML_TYPE}; charset=utf-8")
+        response["Content-Disposition"] = content_disposition_header(True, "nlu.yml")
+        response["X-Examples"] = str(lines.count)
+        response["X-Examples-Left-Out"] = str(len(lines.skipped) + len(selected.outdated))
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if getattr(response, "exception", False):
+            # An error reads as every other error of the API.
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+# Any index text: one that is no index is this view's 400 (naming event_index), not another route's 405.
+ANNOTATION = r"events/(?P<index>[^/]+)/annotation"
+
+# As the v1 routes: by the sender id's token, and by the percent-encoded id itself (the "-by-id" routes,
+# left out of the schema).
+urlpatterns = [
+    path("api/v1/conversations/<sender:sender_id>/events/<int:index>/annotation/", AnnotationView.as_view(),
+         name="event-annotation"),
+    path("api/v1/conversations/<sender:sender_id>/events/<int:index>/annotation/apply/",
+         ApplyAnnotationView.as_view(), name="event-annotation-apply"),
+    re_path(rf"^api/v1/conversations/{BY_ID}/{ANNOTATION}/\Z", by_id(AnnotationView),
+            name="event-annotation-by-id"),
+    re_path(rf"^api/v1/conversations/{BY_ID}/{ANNOTATION}/apply/\Z", by_id(ApplyAnnotationView),
+            name="event-annotation-apply-by-id"),
+    re_path(r"^api/v1/training-data/nlu\.yml\Z", NluData.as_view(), name="training-nlu"),
+]

@@ -1,0 +1,126 @@
+"""`manage.py export_training_data --nlu FILE`: Rasa training data from the configured store's conversations.
+
+Each output option names a file and one writer (WRITERS): a writer takes the
+store, the filter and the options and returns the file's text and a line for
+the summary. Other kinds of training data (test stories, stories) are one
+more option and one more writer.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from stores import load_tracker_store
+from stores.exceptions import StoreError
+from stores.operations.filters import add_filter_arguments, filter_from_options
+from stores.query import FilterError
+from training.examples import training_examples
+from training.nlu import NluFileError, merged, nlu_lines, written
+
+
+def nlu_file(store, flt, options):
+    """The NLU data, or `--merge PATH`'s file with it added. Returns (text, summary)."""
+    selected = training_examples(store=store, flt=flt, include_predicted=options["include_predicted"],
+                                 min_confidence=options["min_confidence"] or 0.0)
+    lines = nlu_lines(selected.examples)
+    notes = [f"{len(lines.skipped):,} left out ({'; '.join(sorted({s.reason for s in lines.skipped}))})"
+             if lines.skipped else "",
+             f"{len(selected.outdated):,} annotations of messages changed since left out" if selected.outdated else ""]
+    if options["merge"]:
+        try:
+            existing = Path(options["merge"]).read_text(encoding="utf-8")
+        except OSError as e:
+            raise CommandError(f"Can't read {options['merge']}: {e.strerror}") from e
+        except UnicodeDecodeError as e:
+            raise CommandError(f"Can't read {options['merge']}: it is not UTF-8 text") from e
+        try:
+            text, added = merged(existing, lines)
+        except NluFileError as e:
+            raise CommandError(f"Can't merge into {options['merge']}: {e}") from e
+        summary = f"{added:,} of {lines.count:,} NLU examples added to {options['merge']}"
+    else:
+        text, summary = written(lines), f"{lines.count:,} NLU examples in {len(lines.by_intent):,} intents"
+    return text, "; ".join(part for part in (summary, *notes) if part)
+
+
+#: option (its dest) -> writer
+WRITERS = {"nlu": nlu_file}
+
+
+class Command(BaseCommand):
+    help = ("Write Rasa 3 training data from the configured store's conversations (with the usual filters): "
+            "--nlu FILE for NLU examples from annotated messages (and, with --include-predicted, from the "
+            "bot's own predictions). FILE '-' is standard output.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--nlu", metavar="FILE", help="write NLU data (nlu.yml) to FILE, or - for stdout")
+        parser.add_argument("--include-predicted", action="store_true",
+                            help="also unannotated user messages, with the intent and entities the bot predicted")
+        parser.add_argument("--min-confidence", type=float, metavar="X",
+                            help="with --include-predicted: only predictions of at least this confidence, 0 to 1 "
+                                 "(default 0: all)")
+        parser.add_argument("--merge", metavar="PATH",
+                            help="add the NLU examples to this existing nlu.yml: those not already under their "
+                                 "intent; its other content and comments stay. The result goes back to PATH, or "
+                                 "to --nlu FILE when given")
+        add_filter_arguments(parser)
+
+    def handle(self, *args, **options):
+        if options["merge"] and not options["nlu"]:
+            options["nlu"] = options["merge"]
+        self.check(options)
+        try:
+            store = load_tracker_store()
+            flt = filter_from_options(options, store)
+            outputs = [(options[name], writer(store, flt, options)) for name, writer in WRITERS.items()
+                       if options.get(name)]
+        except FilterError as e:
+            raise CommandError(f"Bad filter: {e}") from e
+        except StoreError as e:
+            raise CommandError(str(e)) from e
+        # Written once all are made: a bad filter or store leaves no half-written files behind.
+        for output, (text, summary) in outputs:
+            self.write(output, text)
+            self.stderr.write(f"{summary} from {store!r} to {output}.")
+
+    def check(self, options):
+        if not any(options.get(name) for name in WRITERS):
+            raise CommandError(f"Nothing to write: give {' or '.join('--' + name for name in WRITERS)} FILE "
+                               f"(or --merge PATH).")
+        if [options.get(name) for name in WRITERS].count("-") > 1:
+            raise CommandError("Only one output can be - (standard output).")
+        confidence = options["min_confidence"]
+        if confidence is not None and not options["include_predicted"]:
+            raise CommandError("--min-confidence needs --include-predicted (annotated examples are all written).")
+        if confidence is not None and not 0 <= confidence <= 1:
+            raise CommandError(f"--min-confidence must be from 0 to 1, not {confidence}.")
+
+    def write(self, output, text):
+        if output == "-":
+            self.stdout.write(text, ending="")
+            return
+        # Whole or not at all: a file merged into in place is never left half-written.
+        target = Path(output)
+        temporary = None
+        try:
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+                file.write(text)
+            os.chmod(temporary, _mode_for(target))
+            os.replace(temporary, target)
+        except OSError as e:
+            if temporary and os.path.exists(temporary):
+                os.unlink(temporary)
+            raise CommandError(f"Can't write {output}: {e.strerror}") from e
+
+
+def _mode_for(target):
+    """The file's own permissions when it exists, else what a new file gets (mkstemp's are 0600)."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -1,0 +1,33 @@
+"""Annotations of user messages, in trackerweb's database, keyed as review rows are (review.models)."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Annotation(models.Model):
+    """What a user message should have been understood as: an intent and entities, or "correct"
+    (the predicted intent and entities are right). One per message; annotating again replaces it."""
+
+    store_key = models.CharField(max_length=16)
+    sender_hash = models.CharField(max_length=64)
+    sender_id = models.TextField()
+    event_index = models.IntegerField()
+    # The message's text when it was annotated: the entity spans point into it, and a stored text that
+    # differs later means the event was edited (or an earlier one deleted) since.
+    text = models.TextField()
+    intent = models.CharField(max_length=255, null=True, blank=True)  # null: correct, the predicted one stays
+    # [{"start", "end", "value", "entity", "role", "group"}], spans into `text`.
+    entities = models.JSONField(default=list, blank=True)
+    correct = models.BooleanField(default=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=150)  # outlives the account
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["store_key", "sender_id", "event_index"]
+        constraints = [models.UniqueConstraint(fields=["store_key", "sender_hash", "event_index"],
+                                               name="training_one_annotation_per_message")]
+
+    def __str__(self):
+        return f"{self.sender_id!r} #{self.event_index}: {'correct' if self.correct else self.intent}"
