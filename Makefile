@@ -60,6 +60,7 @@ bench: install
 	scripts/with-test-mongo $(PY) bench/queries.py --write BENCHMARKS.md
 	$(PY) bench/export.py --write BENCHMARKS.md
 	scripts/with-test-mongo $(PY) bench/concurrency.py --write BENCHMARKS.md
+	$(PY) bench/inbox.py --write BENCHMARKS.md
 
 check: install
 	$(PY) manage.py check

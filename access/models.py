@@ -49,6 +49,8 @@ class AuditEntry(models.Model):
     ANNOTATE = "annotate"
     UNANNOTATE = "unannotate"
     APPLY_ANNOTATION = "apply_annotation"
+    SAVE_STORY = "save_story"
+    DELETE_STORY = "delete_story"
     ACTIONS = [
         (DELETE_CONVERSATION, "deleted a conversation"),
         (DELETE_EVENT, "deleted an event"),
@@ -65,6 +67,8 @@ class AuditEntry(models.Model):
         (ANNOTATE, "annotated a message"),
         (UNANNOTATE, "removed an annotation"),
         (APPLY_ANNOTATION, "applied an annotation"),
+        (SAVE_STORY, "saved a story"),
+        (DELETE_STORY, "deleted a saved story"),
     ]
 
     when = models.DateTimeField(auto_now_add=True, db_index=True)

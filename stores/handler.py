@@ -6,6 +6,7 @@ unknown type is an error here, never Rasa's silent fall-back to memory.
 The `event_broker:` section becomes the store's EventBroker (stores.brokers).
 """
 
+import functools
 import inspect
 import threading
 
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .config import active_endpoints, domain_path_for, event_broker_section, read_endpoints, tracker_store_section
-from .domain import load_domain_slots
+from .domain import Vocabulary, load_domain_slots, load_domain_vocabulary
 from .exceptions import ConfigurationError
 
 # Rasa's type names (lower-cased, as Rasa compares them) -> backend class.
@@ -176,6 +177,25 @@ def read_active_endpoints():
     $TRACKERWEB_ENDPOINTS must exist; the default endpoints.yml may be absent."""
     path, required = active_endpoints(settings.TRACKERWEB_ENDPOINTS)
     return path, read_endpoints(path, required=required)
+
+
+def active_domain_vocabulary():
+    """The names the active store's domain file declares (empty without a domain file). Read again
+    when the file changes, so an assistant's new intents show without a restart."""
+    path, _ = active_endpoints(settings.TRACKERWEB_ENDPOINTS)
+    domain_path = domain_path_for(path)
+    if domain_path is None:
+        return Vocabulary()
+    try:
+        modified = domain_path.stat().st_mtime_ns
+    except OSError:
+        modified = None  # load_domain_vocabulary names the problem
+    return _vocabulary(str(domain_path), modified)
+
+
+@functools.lru_cache(maxsize=4)
+def _vocabulary(path, modified):
+    return load_domain_vocabulary(path)
 
 
 def create_from_endpoints(path, required=True):

@@ -29,7 +29,7 @@ from stores import load_tracker_store
 from access.models import AuditEntry
 from review.models import ConversationReview, EventFlag, SavedView, Tag, conversation
 from tests.users import make_user
-from training.models import Annotation
+from training.models import Annotation, SavedStory
 
 EVENTS = [
     {"event": "user", "timestamp": 1.0, "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}},
@@ -111,6 +111,21 @@ ROUTES = {
     "tags/<int:pk>/delete": Route("dashboard", "/tags/1/delete",
                                   {"GET": allow("reviewer", 200), "POST": allow("reviewer", 302)}),
     "tag-colours.css": Route("dashboard", "/tag-colours.css", {"GET": allow("viewer", 200)}),
+    # Annotating in the dashboard: reviewers annotate (trackerweb's own data), editors apply one to the bot's event.
+    "annotate/<int:index>/<sender:sender_id>": Route(
+        "dashboard", "/annotate/0/alice", {"POST": allow("reviewer", 302)},
+        bodies={"POST": {"action": "intent", "intent": "greet"}}),
+    "unannotate/<int:index>/<sender:sender_id>": Route("dashboard", "/unannotate/0/alice",
+                                                       {"POST": allow("reviewer", 302)}),
+    "apply-annotation/<int:index>/<sender:sender_id>": Route("dashboard", "/apply-annotation/0/alice",
+                                                             {"POST": allow("editor", 302)}),
+    "inbox/": Route("dashboard", "/inbox/", {"GET": allow("viewer", 200)}),
+    "inbox/annotate": Route("dashboard", "/inbox/annotate", {"POST": allow("reviewer", 302)},
+                            bodies={"POST": {"action": "accept", "message": "0:alice"}}),
+    # Saved stories: reviewers save and delete them, viewers list and download them.
+    "save-story/<sender:sender_id>": Route("dashboard", "/save-story/alice", {"POST": allow("reviewer", 302)}),
+    "stories/": Route("dashboard", "/stories/", {"GET": allow("viewer", 200)}),
+    "stories/<int:pk>/delete": Route("dashboard", "/stories/1/delete", {"POST": allow("reviewer", 302)}),
     # The API's description: public (see above).
     "api/schema/": Route("public", "/api/schema/", {"GET": allow(None, 200)}),
     "api/docs/": Route("public", "/api/docs/", {"GET": allow(None, 200)}),
@@ -172,6 +187,14 @@ ROUTES = {
     r"^api/v1/conversations/(?P<sender_id>[\s\S]+)/events/(?P<index>[^/]+)/annotation/apply/\Z": Route(
         "api", f"/api/v1/conversations/{TEAM_ALICE}/events/0/annotation/apply/", {"POST": allow("editor", 200)}),
     r"^api/v1/training-data/nlu\.yml\Z": Route("api", "/api/v1/training-data/nlu.yml", {"GET": allow("viewer", 200)}),
+    r"^api/v1/training-data/test-stories\.yml\Z": Route("api", "/api/v1/training-data/test-stories.yml",
+                                                         {"GET": allow("viewer", 200)}),
+    r"^api/v1/training-data/stories\.yml\Z": Route("api", "/api/v1/training-data/stories.yml",
+                                                    {"GET": allow("viewer", 200)}),
+    r"^api/v1/saved-stories/\Z": Route("api", "/api/v1/saved-stories/",
+                                       {"GET": allow("viewer", 200), "POST": allow("reviewer", 201)},
+                                       bodies={"POST": {"sender_id": "alice"}}),
+    "api/v1/saved-stories/<int:pk>/": Route("api", "/api/v1/saved-stories/1/", {"DELETE": allow("reviewer", 204)}),
     # Rasa's HTTP API.
     r"^conversations/(?P<conversation_id>[\s\S]*)/tracker\Z": Route(
         "api", "/conversations/alice/tracker", {"GET": allow("viewer", 200), "DELETE": allow("editor", 204)}),
@@ -247,6 +270,8 @@ def alice(endpoints_file):
     # A tag on alice's conversation and someone's saved view, for the routes that change them.
     ConversationReview.objects.get(**conversation(store, "alice")).tags.add(Tag.objects.create(pk=1, name="to-check"))
     SavedView.objects.create(pk=1, name="theirs", owner=make_user("someone"), query="intents=greet")
+    # A saved story of alice's conversation, for the routes that delete it.
+    SavedStory.objects.create(pk=1, **conversation(store, "alice"), sender_id="alice", author_name="someone")
     return store
 
 

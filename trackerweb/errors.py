@@ -14,6 +14,7 @@ from stores.exceptions import (
     EventNotFound,
     InvalidEventError,
     InvalidSenderId,
+    SessionNotFound,
     StoreError,
     StoreUnavailable,
 )
@@ -41,7 +42,7 @@ def problem_of(exc):
         return Problem(400, str(exc), field=exc.field, where="body")
     if isinstance(exc, InvalidSenderId):
         return Problem(400, str(exc), field="sender_id", where="path")
-    if isinstance(exc, (ConversationNotFound, EventNotFound)):
+    if isinstance(exc, (ConversationNotFound, EventNotFound, SessionNotFound)):
         return Problem(404, str(exc))
     if isinstance(exc, (ConversationChanged, AnnotationOutdated)):
         return Problem(409, str(exc))

@@ -56,9 +56,10 @@ def annotation_of(store, sender_id, index):
     return Annotation.objects.filter(**conversation(store, sender_id), event_index=index).first()
 
 
-def annotate(store, sender_id, index, *, intent=None, entities=(), correct=False, actor):
+def annotate(store, sender_id, index, *, intent=None, entities=(), correct=False, ignored=False, actor):
     """Annotate the user message at `index`: its right `intent` and `entities` (spans into its text), or
-    `correct=True`: the predicted ones are right. Annotating it again replaces the annotation.
+    `correct=True`: the predicted ones are right, or `ignored=True`: it is no training data (left out of
+    exports and of the NLU inbox). Annotating it again replaces the annotation.
 
     All or nothing: every value is checked first. The bot's store is not changed. Returns the annotation.
     """
@@ -66,7 +67,12 @@ def annotate(store, sender_id, index, *, intent=None, entities=(), correct=False
     text = event["text"]
     if correct is not True and correct is not False:
         raise InvalidAnnotation("correct", f"must be true or false, got {correct!r}")
-    if correct:
+    if ignored is not True and ignored is not False:
+        raise InvalidAnnotation("ignored", f"must be true or false, got {ignored!r}")
+    if ignored:
+        if intent is not None or entities or correct:
+            raise InvalidAnnotation("ignored", "means the message is no training data: give it alone")
+    elif correct:
         if intent is not None or entities:
             raise InvalidAnnotation("correct", "means the predicted intent and entities are right: give it "
                                                "alone, or an intent (and entities) without it")
@@ -76,15 +82,15 @@ def annotate(store, sender_id, index, *, intent=None, entities=(), correct=False
         raise InvalidAnnotation("intent", "is required (or correct: true)")
     else:
         intent = checked_name("intent", intent)
-    entities = [] if correct else checked_entities(text, entities)
+    entities = [] if correct or ignored else checked_entities(text, entities)
     with transaction.atomic():
         annotation, _ = Annotation.objects.update_or_create(
             **conversation(store, sender_id), event_index=index,
             defaults={"sender_id": sender_id, "text": text, "intent": intent, "entities": entities,
-                      "correct": correct, "author": actor.user, "author_name": actor.name[:150]})
+                      "correct": correct, "ignored": ignored, "author": actor.user, "author_name": actor.name[:150]})
         # Names only (the intent, how many entities), never the message's words.
         AuditEntry.record(actor, AuditEntry.ANNOTATE, sender_id, event_index=index, event_type="user",
-                          detail="correct" if correct else f"{intent}{_entity_count(entities)}")
+                          detail="ignored" if ignored else "correct" if correct else f"{intent}{_entity_count(entities)}")
     return annotation
 
 
@@ -110,6 +116,8 @@ def apply_annotation(store, sender_id, index, *, actor):
     event = user_message(store, sender_id, index)
     if event["text"] != annotation.text:
         raise AnnotationOutdated(sender_id, index)
+    if annotation.ignored:
+        raise InvalidAnnotation("ignored", f"event {index} is marked ignored: there is nothing to apply")
     intent, entities = labels(annotation, event)
     corrected = {**event, "parse_data": annotated_parse_data(event, intent, None if annotation.correct else entities)}
     result = correct_event(store, sender_id, index, corrected, actor=actor, detail="annotation applied")
@@ -120,8 +128,9 @@ def apply_annotation(store, sender_id, index, *, actor):
 
 def labels(annotation, event):
     """(intent, entities) the annotation gives the message: its own, or the event's predicted ones when
-    it only says "correct". Entities as annotated: {start, end, value, entity[, role][, group]}."""
-    if annotation.correct:
+    it only says "correct" (or "ignored": callers leave those out of training data). Entities as annotated:
+    {start, end, value, entity[, role][, group]}."""
+    if annotation.correct or annotation.ignored:
         return predicted_labels(event)
     return annotation.intent, [_compact(entity) for entity in annotation.entities]
 

@@ -1,6 +1,6 @@
 """Training examples from the conversations a filter selects: a selector over the store and the annotations.
 
-An annotated message gives its annotation's intent and entities; with
+An annotated message gives its annotation's intent and entities (one marked ignored gives nothing); with
 `include_predicted`, every other user message whose predicted intent's
 confidence is at least `min_confidence` gives what the bot predicted. An
 annotation whose message's stored text changed since (`outdated`) gives
@@ -48,6 +48,8 @@ def training_examples(*, store, flt, include_predicted=False, min_confidence=0.0
             if not (matching.is_user(event) and as_text(event.get("text")) and matching.in_range(event, flt)):
                 continue
             annotation = annotations.get(index)
+            if annotation is not None and annotation.ignored:
+                continue  # no training data, by a reviewer's word
             if annotation is not None and annotation.text != event["text"]:
                 selected.outdated.append((summary.sender_id, index))
                 continue

@@ -128,7 +128,7 @@
   rows.addEventListener("click", function (event) {
     var row = event.target.closest("tr.event");
     // Typing a flag's note is no request for the slots.
-    if (row && !event.target.closest(".flag-inline, .event-actions")) {
+    if (row && !event.target.closest(".flag-inline, .event-actions, .annotate, .annotation")) {
       showSlotsAfter(row);
     }
   });
@@ -285,6 +285,78 @@
       }
     });
   }
+
+  // -- marking entities by selecting text ------------------------------------------
+  // A reviewer selects words in a user message: the row's entity form gets their
+  // offsets, in the stored text's characters (code points, as Rasa and Python
+  // count them). The shown text is the stored one as the HTML parser read it,
+  // "\r\n" and "\r" made "\n", counted in UTF-16 units; the exact text comes
+  // in the form's data-text, as JSON.
+
+  function storedOffset(stored, shownLength) {
+    var shown = 0, points = 0, i = 0;
+    while (i < stored.length && shown < shownLength) {
+      var unit = stored.charCodeAt(i);
+      if (stored[i] === "\r" && stored[i + 1] === "\n") {
+        shown += 1; i += 2; points += 2;
+      } else if (unit >= 0xD800 && unit <= 0xDBFF && i + 1 < stored.length) {
+        shown += 2; i += 2; points += 1;
+      } else {
+        shown += 1; i += 1; points += 1;
+      }
+    }
+    return points;
+  }
+
+  function markSelection() {
+    var selection = window.getSelection();
+    if (!selection || selection.isCollapsed || !selection.rangeCount) {
+      return;
+    }
+    var range = selection.getRangeAt(0);
+    var start = range.startContainer.parentElement && range.startContainer.parentElement.closest("p.text");
+    var end = range.endContainer.parentElement && range.endContainer.parentElement.closest("p.text");
+    var annotate = start && start === end && start.closest("tr.event").querySelector(".annotate[data-text]");
+    if (!annotate) {
+      return;
+    }
+    var stored = JSON.parse(annotate.dataset.text);
+    var before = document.createRange();
+    before.selectNodeContents(start);
+    before.setEnd(range.startContainer, range.startOffset);
+    var shownStart = before.toString().length;
+    var characters = Array.from(stored);
+    var from = storedOffset(stored, shownStart);
+    var to = storedOffset(stored, shownStart + range.toString().length);
+    while (from < to && /\s/.test(characters[from])) {
+      from += 1;
+    }
+    while (to > from && /\s/.test(characters[to - 1])) {
+      to -= 1;
+    }
+    if (from >= to) {
+      return;
+    }
+    var form = annotate.querySelector("form.entity-form");
+    form.elements.start.value = String(from);
+    form.elements.end.value = String(to);
+    var shown = form.querySelector(".selected-text");
+    shown.querySelector("q").textContent = characters.slice(from, to).join("");
+    shown.hidden = false;
+    form.closest("details").open = true;
+    form.elements.entity.focus();
+  }
+
+  rows.addEventListener("mouseup", function (event) {
+    if (event.target.closest("p.text")) {
+      markSelection();
+    }
+  });
+  rows.addEventListener("keyup", function (event) {
+    if (event.shiftKey) {
+      markSelection();
+    }
+  });
 
   transcript.classList.add("enhanced");
   localizeTimes(document);

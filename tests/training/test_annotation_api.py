@@ -93,6 +93,19 @@ def test_applying_a_correct_mark_keeps_the_predicted_intent_and_entities(editor,
     assert parse_data["entities"] == []
 
 
+def test_an_ignored_message_is_no_training_data_and_has_nothing_to_apply(reviewer, editor, annotated_store):
+    answer = reviewer.post(annotation_url("alice", 0), {"ignored": True}, format="json")
+    assert answer.status_code == 201, answer.json()
+    assert answer.json()["ignored"] is True and answer.json()["intent"] is None
+    nlu = reviewer.get("/api/v1/training-data/nlu.yml", {"include_predicted": "true"}).content.decode()
+    assert "fly to Berlin" not in nlu and "hi" in nlu  # predicted examples come, the ignored one doesn't
+    applied = editor.post(annotation_url("alice", 0, "apply/"))
+    assert applied.status_code == 400 and applied.json()["field"] == "ignored"
+    assert annotated_store.retrieve("alice").events == CONVERSATIONS["alice"]
+    # Annotated again, it is training data again.
+    assert reviewer.post(annotation_url("alice", 0), BERLIN, format="json").json()["ignored"] is False
+
+
 def test_a_reviewer_may_annotate_but_not_apply(reviewer, annotated_store):
     reviewer.post(annotation_url("alice", 0), BERLIN, format="json")
     assert reviewer.post(annotation_url("alice", 0, "apply/")).status_code == 403
@@ -119,6 +132,9 @@ def test_a_viewer_may_read_an_annotation_but_not_annotate(viewer, reviewer, anno
     ({"intent": "greet", "correct": True}, "correct"),
     ({"correct": False}, "intent"),
     ({"intent": "greet", "mood": "happy"}, "mood"),
+    ({"ignored": True, "intent": "greet"}, "ignored"),
+    ({"ignored": True, "correct": True}, "ignored"),
+    ({"ignored": "yes"}, "ignored"),
 ])
 def test_a_bad_annotation_is_a_400_naming_the_field(reviewer, annotated_store, body, field):
     answer = reviewer.post(annotation_url("alice", 0), body, format="json")

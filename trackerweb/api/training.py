@@ -5,15 +5,22 @@
     DELETE /api/v1/conversations/{token}/events/{index}/annotation/
     POST   /api/v1/conversations/{token}/events/{index}/annotation/apply/  write it into the stored event (editor)
     GET    /api/v1/training-data/nlu.yml?<filters>                          Rasa 3 NLU data
+    GET    /api/v1/training-data/test-stories.yml?<filters>&all=            saved test stories (or every conversation)
+    GET    /api/v1/training-data/stories.yml?<filters>&all=                 saved training stories (or every one)
+    GET    /api/v1/saved-stories/                                           the saved stories
+    POST   /api/v1/saved-stories/                                           {"sender_id", "session", "until_event", ...}
+    DELETE /api/v1/saved-stories/{id}/
 
 Reading needs a viewer; annotating a reviewer (the bot's store is not
-changed); applying an annotation to the stored event an editor. Every change
-is in the audit log (training.annotations).
+changed); applying an annotation to the stored event an editor; saving and deleting a
+story a reviewer. Every change is in the audit log (training.annotations,
+training.stories).
 """
 
+import itertools
 import re
 
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path, re_path
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
@@ -24,22 +31,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.models import Actor
+from review.models import conversation as conversation_of
 from stores import load_tracker_store
 from training import annotations
 from training.annotations import (ENTITY_KEYS, MAX_ENTITIES, MAX_NAME_LENGTH, MAX_VALUE_LENGTH, NAME_PATTERN,
                                   VALUE_PATTERN)
 from training.examples import training_examples
 from training.exceptions import InvalidAnnotation
-from training.models import Annotation
+from training import stories
+from training.models import TEST_STORY, TRAINING_STORY, Annotation
 from training.nlu import NLU_FORMAT_VERSION, nlu_lines, written
 
-from .parsers import Flag, LimitedJSONParser, Number, Query
+from .parsers import Choice, Flag, LimitedJSONParser, Number, Query, Text
 from .permissions import IsEditorToWrite, IsReviewerToWrite
 from .review import body_object
-from .views import (BY_ID, FILTERS, INDEX, NO_QUERY, REVIEW_FILTERS, SENDER, by_id, document, json_ok,
-                    selection)
+from .views import (BY_ID, FILTERS, INDEX, NAME_LENGTH, NO_QUERY, REVIEW_FILTERS, SENDER, by_id, conversation_url,
+                    document, json_ok, selection)
 
-# The request body, as training.annotations checks it: an intent (and entities), or "correct".
+# The request body, as training.annotations checks it: an intent (and entities), "correct" or "ignored".
 NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_LENGTH, "pattern": NAME_PATTERN}
 OPTIONAL_NAME = {**NAME, "nullable": True}
 ENTITY = {"type": "object", "additionalProperties": False, "required": ["start", "end", "entity"], "properties": {
@@ -63,16 +72,21 @@ ANNOTATE = {"oneOf": [
      "properties": {"correct": {"type": "boolean", "enum": [True],
                                 "description": "The predicted intent and entities are right (the message "
                                                "needs a predicted intent, else a 400 naming correct)"}}},
+    {"type": "object", "additionalProperties": False, "required": ["ignored"], "title": "Ignored",
+     "properties": {"ignored": {"type": "boolean", "enum": [True],
+                                "description": "The message is no training data: left out of the exports and "
+                                               "of the NLU inbox"}}},
 ]}
 ANNOTATION_FIELDS = {
     "event_index": serializers.IntegerField(min_value=0),
     "text": serializers.CharField(allow_blank=True, help_text="The message's text when it was annotated"),
-    "intent": serializers.CharField(allow_null=True, help_text="null when correct"),
+    "intent": serializers.CharField(allow_null=True, help_text="null when correct or ignored"),
     "entities": serializers.ListField(child=inline_serializer("AnnotatedEntity", {
         "start": serializers.IntegerField(), "end": serializers.IntegerField(),
         "value": serializers.CharField(allow_blank=True), "entity": serializers.CharField(),
         "role": serializers.CharField(allow_null=True), "group": serializers.CharField(allow_null=True)})),
     "correct": serializers.BooleanField(),
+    "ignored": serializers.BooleanField(help_text="No training data: left out of exports and of the NLU inbox"),
     "outdated": serializers.BooleanField(help_text="The stored message's text changed since it was annotated: "
                                                    "it is left out of the training data, and can't be applied"),
     "author": serializers.CharField(allow_blank=True),
@@ -85,7 +99,7 @@ AnnotationSerializer = inline_serializer("Annotation", ANNOTATION_FIELDS)
 def annotation_json(annotation, event):
     return {"event_index": annotation.event_index, "text": annotation.text, "intent": annotation.intent,
             "entities": [{key: entity.get(key) for key in ENTITY_KEYS} for entity in annotation.entities],
-            "correct": annotation.correct, "outdated": event.get("text") != annotation.text,
+            "correct": annotation.correct, "ignored": annotation.ignored, "outdated": event.get("text") != annotation.text,
             "author": annotation.author_name, "created": annotation.created, "updated": annotation.updated}
 
 
@@ -120,18 +134,19 @@ class AnnotationView(APIView):
     @document(NO_QUERY, {**json_ok(200, AnnotationSerializer, "Annotated again: the annotation replaced"),
                          **json_ok(201, AnnotationSerializer, "Annotated")}, 404, 413, 415, path=[SENDER, INDEX],
               request={"application/json": ANNOTATE},
-              summary="Annotate a user message (reviewer): its right intent and entities, or correct: true. "
+              summary="Annotate a user message (reviewer): its right intent and entities, correct: true, or ignored: true. "
                       "The bot's stored event is not changed",
               descriptions={400: "A field is malformed, an entity's span is not in the text, or the event is not "
                                  "a user message (field event_index); `field` names it",
                             404: "No such conversation or event"})
     def post(self, request, sender_id, index):
         NO_QUERY.read(request)
-        body = body_object(request, ("intent", "entities", "correct"))
+        body = body_object(request, ("intent", "entities", "correct", "ignored"))
         store, index = load_tracker_store(), event_index(index)
         existed = annotations.annotation_of(store, sender_id, index) is not None
         annotation = annotations.annotate(store, sender_id, index, intent=body.get("intent"),
                                           entities=body.get("entities", []), correct=body.get("correct", False),
+                                          ignored=body.get("ignored", False),
                                           actor=Actor.of(request.user))
         event = annotations.user_message(store, sender_id, index)
         return Response(annotation_json(annotation, event), status=status.HTTP_200_OK if existed else
@@ -231,6 +246,138 @@ class NluData(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
 
+STORIES_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
+                      Flag("all", "true: every conversation the filters select, one story each (annotations "
+                                  "applied); false: the saved stories, of the conversations the filters select. "
+                                  "Without it: true when a filter is given, else false; any case"))
+STORIES_FILE = {"type": "object", "required": ["version", "stories"], "properties": {
+    "version": {"type": "string", "enum": [NLU_FORMAT_VERSION]},
+    "stories": {"type": "array", "items": {"type": "object", "required": ["story", "steps"], "properties": {
+        "story": {"type": "string"}, "steps": {"type": "array", "items": {"type": "object"}}}}}}}
+
+
+def stories_view(form, file_name, what):
+    class StoriesData(APIView):
+        renderer_classes = [YAMLRenderer]
+
+        @document(STORIES_QUERY, {(200, YAML_TYPE): OpenApiResponse(STORIES_FILE, description=f"A Rasa 3 {what} "
+                                                                                              f"file")},
+                  summary=f"Rasa 3 {what} ({file_name}): the saved ones, or every conversation a filter selects",
+                  description=f"Streamed. The saved {what} by default (those of a conversation since changed so "
+                              f"that their session or event is gone are left out); with all=true, or any filter "
+                              f"without all=false, every conversation the filters select as one story each. "
+                              f"Annotations of user messages are applied, except those of messages whose text "
+                              f"changed since. Errors are JSON.",
+                  operation_id=f"training_data_{form}_stories")
+        def get(self, request):
+            store = load_tracker_store()
+            query = STORIES_QUERY.read(request)
+            flt = selection(request, query, store)
+            every = query["all"] if query["all"] is not None else not flt.is_empty
+            pieces = stories.StoriesFile(store, flt, form=form, every=every).pieces()
+            # The first story is made before answering: a store that is down is a 503, not a cut file.
+            first = list(itertools.islice(pieces, 3))
+            response = StreamingHttpResponse(itertools.chain(first, pieces), content_type=f"{YAML_TYPE}; charset=utf-8")
+            response["Content-Disposition"] = content_disposition_header(True, file_name)
+            return response
+
+        def finalize_response(self, request, response, *args, **kwargs):
+            if getattr(response, "exception", False):
+                request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+            return super().finalize_response(request, response, *args, **kwargs)
+
+    StoriesData.__name__ = StoriesData.__qualname__ = f"{form.capitalize()}StoriesData"
+    return StoriesData
+
+
+TestStoriesData = stories_view(TEST_STORY, "test-stories.yml", "test stories")
+TrainingStoriesData = stories_view(TRAINING_STORY, "stories.yml", "training stories")
+
+SAVED_STORY_FIELDS = {
+    "id": serializers.IntegerField(),
+    "sender_id": serializers.CharField(allow_blank=True),
+    "url": serializers.URLField(help_text="The conversation's address in this API"),
+    "session": serializers.IntegerField(allow_null=True, help_text="From 1; null: every session"),
+    "until_event": serializers.IntegerField(allow_null=True, help_text="The story ends with this event; null: "
+                                                                       "at the end"),
+    "form": serializers.ChoiceField(choices=stories.FORMS),
+    "name": serializers.CharField(allow_blank=True, help_text="Empty: named after the conversation"),
+    "author": serializers.CharField(allow_blank=True),
+    "created": serializers.DateTimeField(),
+}
+SavedStorySerializer = inline_serializer("SavedStory", SAVED_STORY_FIELDS)
+SAVE_STORY = {"type": "object", "additionalProperties": False, "required": ["sender_id"], "properties": {
+    "sender_id": {"type": "string", "maxLength": 10_000, "description": "The conversation's sender id itself"},
+    "session": {"type": "integer", "minimum": 1, "maximum": stories.MAX_NUMBER, "nullable": True,
+                "description": "Only this session (from 1; else a 404); null or left out: every session"},
+    "until_event": {"type": "integer", "minimum": 0, "maximum": stories.MAX_NUMBER, "nullable": True,
+                    "description": "End the story with this event (its index; else a 404)"},
+    "form": {"type": "string", "enum": stories.FORMS, "default": TEST_STORY,
+             "description": "test: an end-to-end test story (user texts); training: intents only"},
+    "name": {"type": "string", "maxLength": stories.MAX_STORY_NAME, "pattern": r"^[^\x00]*$",
+             "description": "The story's name; empty or left out: the sender id (and session, event)"},
+}}
+SAVED_QUERY = Query(Choice("form", stories.FORMS, "Only saved stories of this form"),
+                    Text("sender_id", "Only the saved stories of this conversation", max_length=NAME_LENGTH))
+STORY_ID = OpenApiParameter("id", {"type": "integer", "minimum": 1, "maximum": stories.MAX_NUMBER},
+                            OpenApiParameter.PATH, description="The saved story's id")
+
+
+def saved_story_json(request, saved):
+    return {"id": saved.pk, "sender_id": saved.sender_id, "url": conversation_url(request, saved.sender_id),
+            "session": saved.session, "until_event": saved.until_event, "form": saved.form, "name": saved.name,
+            "author": saved.author_name, "created": saved.created}
+
+
+class SavedStoryList(APIView):
+    permission_classes = [IsReviewerToWrite]
+    parser_classes = [LimitedJSONParser]
+
+    @document(SAVED_QUERY, json_ok(200, inline_serializer("SavedStories", {
+        "count": serializers.IntegerField(),
+        "results": inline_serializer("SavedStoryItem", SAVED_STORY_FIELDS, many=True)})),
+        summary="The saved stories of the store, oldest first")
+    def get(self, request):
+        query, store = SAVED_QUERY.read(request), load_tracker_store()
+        saved = stories.saved_stories(store, query["form"])
+        if query["sender_id"] is not None:
+            saved = saved.filter(**conversation_of(store, query["sender_id"]))
+        results = [saved_story_json(request, story) for story in saved]
+        return Response({"count": len(results), "results": results})
+
+    @document(NO_QUERY, json_ok(201, SavedStorySerializer, "Saved"), 404, 413, 415,
+              request={"application/json": SAVE_STORY},
+              summary="Save a conversation, one session of it, or either up to an event as a story (reviewer); "
+                      "its steps are written when exported, annotations applied",
+              descriptions={400: "A field is malformed; `field` names it",
+                            404: "No such conversation, session or event"})
+    def post(self, request):
+        NO_QUERY.read(request)
+        body = body_object(request, ("sender_id", "session", "until_event", "form", "name"), required=("sender_id",))
+        sender_id = body["sender_id"]
+        if not isinstance(sender_id, str):
+            raise InvalidAnnotation("sender_id", "must be the conversation's sender id, a string")
+        saved = stories.save_story(load_tracker_store(), sender_id, session=body.get("session"),
+                                   until_event=body.get("until_event"), form=body.get("form", TEST_STORY),
+                                   name=body.get("name"), actor=Actor.of(request.user))
+        return Response(saved_story_json(request, saved), status=status.HTTP_201_CREATED)
+
+
+class SavedStoryDetail(APIView):
+    permission_classes = [IsReviewerToWrite]
+
+    @document(NO_QUERY, {204: OpenApiResponse(description="Deleted")}, 404, path=[STORY_ID],
+              summary="Delete a saved story (reviewer)", descriptions={404: "No saved story with this id"})
+    def delete(self, request, pk):
+        NO_QUERY.read(request)
+        store = load_tracker_store()
+        saved = stories.saved_stories(store).filter(pk=pk).first() if pk <= stories.MAX_NUMBER else None
+        if saved is None:
+            raise NotFound(f"No saved story {pk}.")
+        stories.delete_saved_story(saved, actor=Actor.of(request.user))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 # Any index text: one that is no index is this view's 400 (naming event_index), not another route's 405.
 ANNOTATION = r"events/(?P<index>[^/]+)/annotation"
 
@@ -246,4 +393,8 @@ urlpatterns = [
     re_path(rf"^api/v1/conversations/{BY_ID}/{ANNOTATION}/apply/\Z", by_id(ApplyAnnotationView),
             name="event-annotation-apply-by-id"),
     re_path(r"^api/v1/training-data/nlu\.yml\Z", NluData.as_view(), name="training-nlu"),
+    re_path(r"^api/v1/training-data/test-stories\.yml\Z", TestStoriesData.as_view(), name="training-test-stories"),
+    re_path(r"^api/v1/training-data/stories\.yml\Z", TrainingStoriesData.as_view(), name="training-stories"),
+    re_path(r"^api/v1/saved-stories/\Z", SavedStoryList.as_view(), name="saved-stories"),
+    path("api/v1/saved-stories/<int:pk>/", SavedStoryDetail.as_view(), name="saved-story"),
 ]

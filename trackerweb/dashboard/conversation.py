@@ -28,6 +28,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 
+from access.roles import has_role
 from stores import load_tracker_store
 from stores.addressing import sender_file_name
 from stores.exceptions import UnreadableEvent, UnreadableEvents
@@ -38,6 +39,7 @@ from trackerweb.presenting import as_time
 from .permissions import viewer_required
 from .errors import store_errors_as_pages
 from .review_panel import chunk_marks, marked, review_context
+from .annotation_panel import annotated, picker_lists
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +73,16 @@ def conversation_detail(request, sender_id):
         "sender_id": tracker.sender_id,
         "event_count": len(events),
         "sessions": len(tracker.sessions),
+        "session_numbers": range(1, len(tracker.sessions) + 1),  # for "Save as story" (stories)
         "started": event_time(events[0].get("timestamp")) if events else None,
         "last_active": event_time(events[-1].get("timestamp")) if events else None,
         "state": tracker.current_state("NONE"),
         "slots": slot_rows(tracker.slots),
-        "chunk": marked(transcript_chunk(store, tracker, offset), review["flags"], review["new_from"]),
+        "chunk": annotated(marked(transcript_chunk(store, tracker, offset), review["flags"], review["new_from"]),
+                           store, tracker.sender_id),
     }
+    if has_role(request.user, "reviewer"):
+        context.update(picker_lists(store, context["chunk"]))
     return render(request, "dashboard/conversation_detail.html", context)
 
 
@@ -90,7 +96,8 @@ def conversation_events(request, sender_id):
     store = load_tracker_store()
     tracker = retrieve_or_404(store, sender_id, unreadable_shown=True)
     marks = chunk_marks(store, tracker)
-    chunk = marked(transcript_chunk(store, tracker, offset), marks["flags"], marks["new_from"])
+    chunk = annotated(marked(transcript_chunk(store, tracker, offset), marks["flags"], marks["new_from"]),
+                      store, tracker.sender_id)
     # The same context _event.html has on the page (sender_id, the queue, and can_edit and can_review
     # from the request).
     queue = request.GET.get("queue")

@@ -10,11 +10,11 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import render
 
 from review.exceptions import InvalidReview
-from stores.exceptions import ConversationNotFound, EventNotFound, StoreError
+from stores.exceptions import ConversationNotFound, EventNotFound, SessionNotFound, StoreError
 from stores.query import FilterError
 from trackerweb.errors import problem_of, retry_headers
 
-ANSWERED = (StoreError, ConversationNotFound, EventNotFound, FilterError, InvalidReview)
+ANSWERED = (StoreError, ConversationNotFound, EventNotFound, SessionNotFound, FilterError, InvalidReview)
 
 
 def problems_answered_by(answer):

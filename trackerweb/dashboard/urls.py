@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 import stores.addressing  # noqa: F401  (registers the <sender:...> converter)
 
-from . import bulk, conversation, editing, legacy, listing, reviewing, saved_views, tags
+from . import annotating, bulk, conversation, editing, inbox, legacy, listing, reviewing, saved_views, stories, tags
 
 app_name = "dashboard"
 
@@ -38,4 +38,20 @@ urlpatterns = [
     re_path(r"^(?P<page>conversations|download|delete)/(?P<sender_id>[\s\S]*)\Z", legacy.redirect_to_token),
     re_path(r"^(?P<page>delete-event|edit-event)/(?P<index>[0-9]{1,9})/(?P<sender_id>[\s\S]*)\Z",
             legacy.redirect_to_token),
+]
+
+# Annotating user messages (training.annotations): reviewers annotate, editors apply; the NLU inbox.
+urlpatterns += [
+    path("annotate/<int:index>/<sender:sender_id>", annotating.annotate_event, name="annotate_event"),
+    path("unannotate/<int:index>/<sender:sender_id>", annotating.remove_annotation, name="remove_annotation"),
+    path("apply-annotation/<int:index>/<sender:sender_id>", annotating.apply_annotation, name="apply_annotation"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/annotate", inbox.annotate_group, name="inbox_annotate"),
+]
+
+# Saved stories (training.stories): saved from a conversation's page, listed and downloaded on their own.
+urlpatterns += [
+    path("save-story/<sender:sender_id>", stories.save_story, name="save_story"),
+    path("stories/", stories.story_list, name="story_list"),
+    path("stories/<int:pk>/delete", stories.delete_story, name="delete_story"),
 ]

@@ -1,9 +1,10 @@
-"""`manage.py export_training_data --nlu FILE`: Rasa training data from the configured store's conversations.
+"""`manage.py export_training_data --nlu FILE --test-stories FILE --stories FILE`: Rasa training data from
+the configured store's conversations.
 
 Each output option names a file and one writer (WRITERS): a writer takes the
-store, the filter and the options and returns the file's text and a line for
-the summary. Other kinds of training data (test stories, stories) are one
-more option and one more writer.
+store, the filter and the options and returns the file's text (a string, or
+its pieces as they are made, streamed to the file) and a line for the summary
+(or a function giving it once the file is written).
 """
 
 import os
@@ -17,7 +18,9 @@ from stores.exceptions import StoreError
 from stores.operations.filters import add_filter_arguments, filter_from_options
 from stores.query import FilterError
 from training.examples import training_examples
+from training.models import TEST_STORY, TRAINING_STORY
 from training.nlu import NluFileError, merged, nlu_lines, written
+from training.stories import StoriesFile
 
 
 def nlu_file(store, flt, options):
@@ -45,14 +48,25 @@ def nlu_file(store, flt, options):
     return text, "; ".join(part for part in (summary, *notes) if part)
 
 
+def stories_writer(form):
+    def stories(store, flt, options):
+        """The saved stories of `form`; with --all or a filter, every conversation the filter selects."""
+        made = StoriesFile(store, flt, form=form, every=options["all"] or not flt.is_empty)
+        return made.pieces(), made.summary
+
+    return stories
+
+
 #: option (its dest) -> writer
-WRITERS = {"nlu": nlu_file}
+WRITERS = {"nlu": nlu_file, "test_stories": stories_writer(TEST_STORY), "stories": stories_writer(TRAINING_STORY)}
 
 
 class Command(BaseCommand):
     help = ("Write Rasa 3 training data from the configured store's conversations (with the usual filters): "
             "--nlu FILE for NLU examples from annotated messages (and, with --include-predicted, from the "
-            "bot's own predictions). FILE '-' is standard output.")
+            "bot's own predictions); --test-stories FILE and --stories FILE for the saved test stories and "
+            "training stories, or with --all or any filter every selected conversation as one story each. "
+            "FILE '-' is standard output.")
 
     def add_arguments(self, parser):
         parser.add_argument("--nlu", metavar="FILE", help="write NLU data (nlu.yml) to FILE, or - for stdout")
@@ -65,6 +79,15 @@ class Command(BaseCommand):
                             help="add the NLU examples to this existing nlu.yml: those not already under their "
                                  "intent; its other content and comments stay. The result goes back to PATH, or "
                                  "to --nlu FILE when given")
+        parser.add_argument("--test-stories", metavar="FILE",
+                            help="write Rasa end-to-end test stories (user texts, intents, actions, slots) to FILE: "
+                                 "the saved test stories, or with --all or a filter every selected conversation")
+        parser.add_argument("--stories", metavar="FILE",
+                            help="write training stories (intents only) to FILE: the saved training stories, or "
+                                 "with --all or a filter every selected conversation")
+        parser.add_argument("--all", action="store_true",
+                            help="stories of every conversation (the filters select), one each, instead of the "
+                                 "saved ones; annotations applied")
         add_filter_arguments(parser)
 
     def handle(self, *args, **options):
@@ -76,19 +99,22 @@ class Command(BaseCommand):
             flt = filter_from_options(options, store)
             outputs = [(options[name], writer(store, flt, options)) for name, writer in WRITERS.items()
                        if options.get(name)]
+            # Written once the whole ones are made; streamed ones to a temporary file first: a bad filter
+            # or store leaves no half-written files behind.
+            for output, (text, summary) in outputs:
+                self.write(output, text)
+                self.stderr.write(f"{summary() if callable(summary) else summary} from {store!r} to {output}.")
         except FilterError as e:
             raise CommandError(f"Bad filter: {e}") from e
         except StoreError as e:
             raise CommandError(str(e)) from e
-        # Written once all are made: a bad filter or store leaves no half-written files behind.
-        for output, (text, summary) in outputs:
-            self.write(output, text)
-            self.stderr.write(f"{summary} from {store!r} to {output}.")
 
     def check(self, options):
         if not any(options.get(name) for name in WRITERS):
-            raise CommandError(f"Nothing to write: give {' or '.join('--' + name for name in WRITERS)} FILE "
+            raise CommandError(f"Nothing to write: give {' or '.join(_option(name) for name in WRITERS)} FILE "
                                f"(or --merge PATH).")
+        if options["all"] and not (options.get("test_stories") or options.get("stories")):
+            raise CommandError("--all is for stories: give --test-stories FILE or --stories FILE.")
         if [options.get(name) for name in WRITERS].count("-") > 1:
             raise CommandError("Only one output can be - (standard output).")
         confidence = options["min_confidence"]
@@ -98,8 +124,10 @@ class Command(BaseCommand):
             raise CommandError(f"--min-confidence must be from 0 to 1, not {confidence}.")
 
     def write(self, output, text):
+        pieces = [text] if isinstance(text, str) else text
         if output == "-":
-            self.stdout.write(text, ending="")
+            for piece in pieces:
+                self.stdout.write(piece, ending="")
             return
         # Whole or not at all: a file merged into in place is never left half-written.
         target = Path(output)
@@ -107,13 +135,20 @@ class Command(BaseCommand):
         try:
             handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-                file.write(text)
+                for piece in pieces:
+                    file.write(piece)
             os.chmod(temporary, _mode_for(target))
             os.replace(temporary, target)
-        except OSError as e:
+        except BaseException as e:
             if temporary and os.path.exists(temporary):
                 os.unlink(temporary)
-            raise CommandError(f"Can't write {output}: {e.strerror}") from e
+            if isinstance(e, OSError):
+                raise CommandError(f"Can't write {output}: {e.strerror}") from e
+            raise
+
+
+def _option(name):
+    return "--" + name.replace("_", "-")
 
 
 def _mode_for(target):
