@@ -4,6 +4,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
+from tests.browsing import left_behind
 
 XSS = "<script>document.title='pwned'</script>"
 
@@ -89,7 +90,6 @@ def test_a_store_that_is_down_gets_a_page_naming_it(viewer_client, endpoints_fil
 
 def test_the_list_page_works_in_a_real_browser(transactional_db, browser, live_server, store, viewer):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import WebDriverWait
 
     from tests.users import PASSWORD
@@ -102,12 +102,12 @@ def test_the_list_page_works_in_a_real_browser(transactional_db, browser, live_s
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     login = browser.find_element(By.CSS_SELECTOR, "form.login button")
     login.click()
-    WebDriverWait(browser, 10).until(staleness_of(login))
+    WebDriverWait(browser, 10).until(left_behind(login))
     assert browser.title == "Conversations · trackerweb"  # the stored <script> did not run
     links = {a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#conversations td a")}
     assert set(links) == {"alice", XSS}
     link = browser.find_element(By.LINK_TEXT, "alice")
     link.click()
-    WebDriverWait(browser, 10).until(staleness_of(link))
+    WebDriverWait(browser, 10).until(left_behind(link))
     assert browser.current_url.endswith("/conversations/alice")
     assert "greet" in browser.find_element(By.TAG_NAME, "main").text

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browsing import left_behind
 from tests.users import PASSWORD
 
 EVENTS = [{"event": "user", "timestamp": 1700000000.0, "text": "please forget me",
@@ -22,12 +22,12 @@ def log_in(browser, live_server, username):
     browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
     button = browser.find_element(By.CSS_SELECTOR, "form.login button")
     button.click()
-    WebDriverWait(browser, 10).until(staleness_of(button))
+    WebDriverWait(browser, 10).until(left_behind(button))
 
 
 def click_and_wait(browser, element):
     element.click()
-    WebDriverWait(browser, 10).until(staleness_of(element))
+    WebDriverWait(browser, 10).until(left_behind(element))
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from stores.events import KNOWN_EVENT_TYPES
 from stores.query import ConversationFilter
 
+from tests.browsing import left_behind
 from tests.users import PASSWORD, make_user
 
 MAY_1 = 1714521600.0  # 2024-05-01T00:00:00Z
@@ -316,12 +317,11 @@ def click_and_wait_for_the_next_page(browser, element):
 
     (Selenium's click returns before a navigation is done; reading the page at once races it.)
     """
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     old_page = browser.find_element("tag name", "html")
     element.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(old_page))
+    WebDriverWait(browser, 10).until(left_behind(old_page))
     WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 

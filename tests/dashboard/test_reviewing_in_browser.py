@@ -7,11 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from review.models import REVIEWED, ConversationReview, conversation
 from stores.addressing import sender_id_from_token
+from tests.browsing import left_behind
 from tests.dashboard.test_list_page import save_screenshot, screenshot_dir, session_start, user_turn
 from tests.users import PASSWORD, make_user
 
@@ -50,7 +50,7 @@ def click_and_wait(browser, element):
     """Click, and wait until the page the click leads to has replaced this one."""
     page = browser.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(browser, 10).until(staleness_of(page))
+    WebDriverWait(browser, 10).until(left_behind(page))
     WebDriverWait(browser, 10).until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
