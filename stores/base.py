@@ -160,6 +160,22 @@ class TrackerStore:
         tracker = self.retrieve(sender_id)
         return len(tracker.events) if tracker else 0
 
+    def events(self, sender_id, start=0, stop=None):
+        """The conversation's stored events [start, stop) as a list (Python slice bounds, both >= 0;
+        `stop` None for "to the end"); [] for an unknown conversation or a range past its end.
+
+        A long transcript is read a chunk at a time through this: backends
+        read only that range (SQL by row order, Redis a slice, Mongo `$slice`).
+        An event the store can't read comes back as an `UnreadableEvent` in
+        its place, as in `retrieve`. This default reads the whole conversation.
+        """
+        start, stop = check_event_range(start, stop)
+        try:
+            tracker = self.retrieve(sender_id)
+        except UnreadableEvents as e:
+            tracker = e.tracker
+        return list(tracker.events[start:stop]) if tracker else []
+
     def retrieve_full_tracker(self, sender_id):
         """Rasa 3's name for a retrieve of every session; the same as `retrieve` here."""
         return self.retrieve(sender_id)
@@ -179,8 +195,8 @@ class TrackerStore:
     def conversation_summaries(self, flt=None, *, order="-last_event_time", cursor=None, limit=None):
         """A `Page` of `ConversationSummary` for the conversations `flt` selects.
 
-        `order` is "-last_event_time" (newest activity first) or "sender_id";
-        `cursor` is the `next_cursor` of the previous page. `total` counts
+        `order` is one of `stores.query.ORDERS` (default: newest activity
+        first); `cursor` is the `next_cursor` of the previous page. `total` counts
         every conversation the filter selects. Backends answer
         `summaries_after`; the page, its checks and its cursor are made here.
         """
@@ -195,11 +211,13 @@ class TrackerStore:
     def summaries_after(self, flt, order, position, count):
         """The next `count` summaries of the conversations `flt` selects, and how many it selects in all.
 
-        In `order` ("-last_event_time": newest activity first, ties by sender
-        id; or "sender_id"), starting after `position`: None for the first
-        page, else the sort key of the last summary shown, `(sender_id,)` or
-        `(last_event_time, sender_id)`, already checked. Sender ids compare
-        by code point. Returns `(list of ConversationSummary, total)`.
+        In `order` (one of `stores.query.ORDERS`: a summary field, largest
+        first with "-"; ties by sender id, conversations without a value last
+        in both directions; `stores.query.sort_key` is the reference), starting
+        after `position`: None for the first page, else the sort key of the
+        last summary shown, `(sender_id,)` or `(sort value, sender_id)`,
+        already checked. Sender ids compare by code point. Returns
+        `(list of ConversationSummary, total)`.
         """
         selected = sorted(self._matching_summaries(flt), key=sort_key(order))
         after = [s for s in selected if after_cursor(order, s, position)]
@@ -397,3 +415,14 @@ class TrackerStore:
 
     def close(self):
         """Release connections. The store can still be used afterwards."""
+
+
+def check_event_range(start, stop):
+    """`events()` bounds, checked: whole numbers >= 0 (`stop` may be None). A negative or
+    non-integer bound is a caller's bug, refused rather than read as Python's from-the-end."""
+    for name, value in (("start", start), ("stop", stop)):
+        if value is None and name == "stop":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"events(): {name} must be a whole number >= 0, got {value!r}")
+    return start, stop

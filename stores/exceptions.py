@@ -35,6 +35,11 @@ class StoreError(Exception):
     """A tracker store could not do what was asked."""
 
 
+class IndexesOutdated(StoreError):
+    """The store's query indexes were built by an older trackerweb: they lack what queries read.
+    `reindex()` rebuilds them."""
+
+
 class StoreUnavailable(StoreError):
     """The store's server can't be reached. The message names the store, never its password."""
 

@@ -74,6 +74,7 @@ def summarize(sender_id, events):
     users = [e for e in events if is_user(e)]
     sessions = sum(1 for e in events if e.get("event") == "session_started")
     latest_user = users[-1] if users else None
+    confidences = [c for c in map(confidence_of, users) if c is not None]
     return ConversationSummary(
         sender_id=sender_id,
         first_event_time=timestamp_of(events[0]),
@@ -83,6 +84,8 @@ def summarize(sender_id, events):
         sessions=max(sessions, 1),
         latest_intent=intent_of(latest_user) if latest_user else None,
         input_channel=as_text(latest_user.get("input_channel")) if latest_user else None,
+        min_confidence=min(confidences) if confidences else None,
+        fallbacks=sum(1 for e in events if is_fallback(e)),
     )
 
 

@@ -60,17 +60,17 @@ class ConversationRow(models.Model):
     input_channel = models.TextField(null=True)
     min_confidence = models.FloatField(null=True)
     has_fallback = models.BooleanField(default=False)
+    # How many actions whose name ends in "fallback" ran.
+    fallbacks = models.IntegerField(default=0)
     # The highest events.id folded into this row.
     last_event_id = models.IntegerField(default=0)
 
     class Meta:
         db_table = "trackerweb_conversations"
         managed = False
-        indexes = [
-            models.Index(fields=["-last_event_time", "sender_id"], name="tw_conv_activity"),
-            models.Index(fields=["user_messages"], name="tw_conv_user_messages"),
-            models.Index(fields=["min_confidence"], name="tw_conv_min_confidence"),
-        ]
+        # Its indexes, one per list order (they serve the filters on these
+        # columns too), are made by stores.backends.sql.schema: PostgreSQL and
+        # SQLite need them written differently.
 
 
 class SummaryWatermark(models.Model):

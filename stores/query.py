@@ -50,7 +50,36 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 MAX_NAMES = 100
 MAX_TEXT = 1000
-ORDERS = ("-last_event_time", "sender_id")
+# How a list of conversations can be ordered: a summary field, "-" first for
+# the largest first. Every order but "sender_id" breaks ties by sender id
+# (ascending, by code point), and puts conversations without a value (no
+# confidence; an event without a time) last, in both directions.
+ORDERS = (
+    "-last_event_time", "last_event_time",
+    "-first_event_time", "first_event_time",
+    "-events", "events",
+    "-user_messages", "user_messages",
+    "min_confidence", "-min_confidence",
+    "-fallbacks", "fallbacks",
+    "sender_id",
+)
+ORDER_LABELS = {
+    "-last_event_time": "Newest activity first",
+    "last_event_time": "Oldest activity first",
+    "-first_event_time": "Started most recently first",
+    "first_event_time": "Started earliest first",
+    "-events": "Most events first",
+    "events": "Fewest events first",
+    "-user_messages": "Most user messages first",
+    "user_messages": "Fewest user messages first",
+    "min_confidence": "Lowest confidence first",
+    "-min_confidence": "Lowest confidence, highest first",
+    "-fallbacks": "Most fallbacks first",
+    "fallbacks": "Fewest fallbacks first",
+    "sender_id": "Sender id",
+}
+# The summary fields an order sorts by that a conversation may lack.
+NULLABLE_ORDER_FIELDS = frozenset({"first_event_time", "last_event_time", "min_confidence"})
 BUCKETS = ("day", "hour")
 
 
@@ -334,6 +363,10 @@ class ConversationSummary:
     sessions: int
     latest_intent: str = None
     input_channel: str = None
+    # The lowest intent confidence of its user messages (None: none has one).
+    min_confidence: float = None
+    # How many actions whose name ends in "fallback" ran.
+    fallbacks: int = 0
 
     def as_dict(self):
         return asdict(self)
@@ -399,19 +432,26 @@ def bucket_start(timestamp, bucket):
     return math.floor(timestamp / size) * size
 
 
+def order_field(order):
+    """The `ConversationSummary` field `order` sorts by."""
+    return order.lstrip("-")
+
+
 def encode_cursor(order, summary):
-    """An opaque token for the position after `summary` in `order`."""
-    key = [summary.sender_id] if order == "sender_id" else [summary.last_event_time, summary.sender_id]
+    """An opaque token for the position after `summary` in `order`: [order, sort value, sender id]
+    ([order, sender id] in sender-id order)."""
+    key = [summary.sender_id] if order == "sender_id" else [getattr(summary, order_field(order)), summary.sender_id]
     return base64.urlsafe_b64encode(json.dumps([order, *key]).encode()).decode().rstrip("=")
 
 
 def decode_cursor(order, cursor):
-    """The sort key a cursor points after: (sender_id,) or (last_event_time, sender_id).
+    """The sort key a cursor points after: (sender_id,) or (sort value, sender_id).
 
     A cursor comes back from the client, so it is checked like any other
     parameter: what no page of this server links to (a sender id no store
-    holds, a time that isn't a finite number, another JSON shape) is a
-    `FilterError` before any store puts it in a query.
+    holds, a time that isn't a finite number, a count that isn't a whole
+    number, another JSON shape) is a `FilterError` before any store puts it in
+    a query. The sort value is None only for the fields a conversation may lack.
     """
     if not cursor:
         return None
@@ -425,9 +465,17 @@ def decode_cursor(order, cursor):
     key = tuple(value[1:])
     if order == "sender_id" and len(key) == 1 and _cursor_sender(key[0]):
         return key
-    if order != "sender_id" and len(key) == 2 and _cursor_time(key[0]) and _cursor_sender(key[1]):
+    if order != "sender_id" and len(key) == 2 and _cursor_value(order_field(order), key[0]) and _cursor_sender(key[1]):
         return key
     raise FilterError("cursor", "is not a cursor this server gave out")
+
+
+def _cursor_value(field_name, value):
+    if value is None:
+        return field_name in NULLABLE_ORDER_FIELDS
+    if field_name in ("events", "user_messages", "fallbacks"):
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+    return _cursor_time(value)
 
 
 def _cursor_sender(value):
@@ -446,17 +494,24 @@ def _cursor_time(value):
     return isinstance(value, float) and math.isfinite(value)
 
 
+def _rank(order, value, sender_id):
+    # Conversations without a value after all others, whatever the direction.
+    if value is None:
+        return (1, 0, sender_id)
+    return (0, -value if order.startswith("-") else value, sender_id)
+
+
+def sort_key(order):
+    """The plain-Python sort key of `order`, on a `ConversationSummary` (the reference every backend follows)."""
+    if order == "sender_id":
+        return lambda s: (s.sender_id,)
+    field_name = order_field(order)
+    return lambda s: _rank(order, getattr(s, field_name), s.sender_id)
+
+
 def after_cursor(order, summary, key):
     """Whether `summary` comes after the cursor position `key` in `order`."""
     if key is None:
         return True
-    if order == "sender_id":
-        return summary.sender_id > key[0]
-    last, sender = key
-    return summary.last_event_time < last or (summary.last_event_time == last and summary.sender_id > sender)
-
-
-def sort_key(order):
-    if order == "sender_id":
-        return lambda s: s.sender_id
-    return lambda s: (-s.last_event_time, s.sender_id)
+    position = key if order == "sender_id" else _rank(order, *key)
+    return sort_key(order)(summary) > position

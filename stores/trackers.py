@@ -122,6 +122,19 @@ class _ReplayState:
         # Rasa ignores (and logs) a slot the domain doesn't declare.
 
     @property
+    def latest_message(self):
+        # Made from the latest user event when first asked: a replay meets thousands of user
+        # messages and a deep copy of each one's parse_data was most of a long replay's time.
+        if self._latest_user_event is not None:
+            self._latest_message = _latest_message_from(self._latest_user_event)
+            self._latest_user_event = None
+        return self._latest_message
+
+    @latest_message.setter
+    def latest_message(self, message):
+        self._latest_message, self._latest_user_event = message, None
+
+    @property
     def latest_action_name(self):
         return self.latest_action.get("action_name") or self.latest_action.get("action_text")
 
@@ -129,7 +142,7 @@ class _ReplayState:
         """Apply `event`, which is `history[position]` (rewind and undo look back)."""
         kind = event.get("event")
         if kind == "user":
-            self.latest_message = _latest_message_from(event)
+            self._latest_user_event = event  # (latest_message makes the message of it when asked)
             self.followup_action = None
         elif kind == "entities":
             if self.latest_action_name == ACTION_LISTEN:

@@ -14,7 +14,7 @@ from access.models import AuditEntry
 from review.models import conversation
 from stores import matching
 from stores.exceptions import ConversationNotFound, EventNotFound
-from stores.operations.conversations import conversation_to_change, correct_event
+from stores.operations.conversations import correct_event
 from stores.shapes import as_dict, as_list, as_text
 
 from .exceptions import AnnotationOutdated, InvalidAnnotation
@@ -40,10 +40,13 @@ def user_message(store, sender_id, index):
     """The user event at `index` (ConversationNotFound, EventNotFound, or a 400 naming event_index)."""
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise InvalidAnnotation("event_index", f"must be a whole number, 0 or more, got {index!r}")
-    events = conversation_to_change(store, sender_id).events
-    if index >= len(events):
+    # One event read, not the conversation: the transcript's forms ask for it on every post.
+    found = store.events(sender_id, index, index + 1)
+    if not found:
+        if not store.exists(sender_id):
+            raise ConversationNotFound(sender_id)
         raise EventNotFound(sender_id, index)
-    event = events[index]
+    event = found[0]
     if not matching.is_user(event) or not as_text(event.get("text")):
         kind = as_text(event.get("event")) or "unreadable"
         raise InvalidAnnotation("event_index", f"event {index} is not a user message with a text "

@@ -8,7 +8,7 @@ its own conversations: use it for trying trackerweb out and for tests.
 import json
 import threading
 
-from ..base import TrackerStore
+from ..base import TrackerStore, check_event_range
 from ..events import dumps
 from ..exceptions import ConversationChanged
 
@@ -52,6 +52,13 @@ class InMemoryTrackerStore(TrackerStore):
         if stored is None:
             return None
         return self.new_tracker(sender_id, [json.loads(e) for e in stored], stored=True)
+
+    def events(self, sender_id, start=0, stop=None):
+        start, stop = check_event_range(start, stop)
+        with self._lock:
+            # Copies only the range: the lock is held for that, not for decoding.
+            stored = self._conversations.get(sender_id, ())[start:stop]
+        return [json.loads(e) for e in stored]
 
     def keys(self):
         with self._lock:

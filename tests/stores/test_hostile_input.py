@@ -19,7 +19,8 @@ from stores import matching
 from stores.events import DEFAULT_MAX_EVENT_BYTES, EVENT_FIELDS, MAX_EVENT_DEPTH, dumps, parse_events, validate_event
 from stores.exceptions import InvalidEventError, InvalidSenderId, StoreError
 from stores.base import TrackerStore
-from stores.query import ORDERS, ConversationFilter, ConversationSummary, FilterError, decode_cursor, encode_cursor
+from stores.query import (NULLABLE_ORDER_FIELDS, ORDERS, ConversationFilter, ConversationSummary, FilterError,
+                          decode_cursor, encode_cursor)
 from stores.trackers import Tracker
 
 BOUNDED = settings(max_examples=200, deadline=None)
@@ -374,10 +375,16 @@ def check_decoded(order, key):
     assert isinstance(sender_id, str) and TrackerStore.could_hold(sender_id)
     if order == "sender_id":
         assert len(key) == 1
-    else:
-        time = key[0]
-        assert len(key) == 2 and not isinstance(time, bool) and isinstance(time, (int, float))
-        assert math.isfinite(time) and -(2**63) <= time < 2**63
+        return
+    value = key[0]
+    assert len(key) == 2
+    if value is None:  # only where a conversation may lack the value
+        assert order.lstrip("-") in NULLABLE_ORDER_FIELDS
+        return
+    assert not isinstance(value, bool) and isinstance(value, (int, float))
+    assert math.isfinite(value) and -(2**63) <= value < 2**63
+    if order.lstrip("-") in ("events", "user_messages", "fallbacks"):
+        assert isinstance(value, int) and value >= 0
 
 
 @BOUNDED
@@ -394,12 +401,13 @@ def test_decoding_any_cursor_gives_a_comparable_key_or_a_filter_error_naming_cur
 
 @BOUNDED
 @given(st.sampled_from(ORDERS), st.text(max_size=30).filter(TrackerStore.could_hold),
-       st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**63), 2**63 - 1))
-def test_every_cursor_the_server_gives_out_decodes_to_its_position(order, sender_id, last_event_time):
-    summary = ConversationSummary(sender_id=sender_id, first_event_time=last_event_time,
-                                  last_event_time=last_event_time, events=1, user_messages=0, sessions=1)
+       st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**63), 2**63 - 1),
+       st.integers(0, 2**63 - 1), st.none() | st.floats(allow_nan=False, allow_infinity=False))
+def test_every_cursor_the_server_gives_out_decodes_to_its_position(order, sender_id, time, count, confidence):
+    summary = ConversationSummary(sender_id=sender_id, first_event_time=time, last_event_time=time, events=count,
+                                  user_messages=count, sessions=1, min_confidence=confidence, fallbacks=count)
     key = decode_cursor(order, encode_cursor(order, summary))
-    assert key == ((sender_id,) if order == "sender_id" else (last_event_time, sender_id))
+    assert key == ((sender_id,) if order == "sender_id" else (getattr(summary, order.lstrip("-")), sender_id))
 
 
 # Each once reached a database and failed there: a server error, on Redis showing its command.

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from stores import matching
 from stores.backends.redis import RedisTrackerStore, serialise
-from stores.exceptions import ConfigurationError
+from stores.exceptions import ConfigurationError, StoreError
 from stores.query import ConversationFilter
 from tests.conftest import REDIS, redis_client
 from tests.fixtures.rasa import redis_keys, redis_readback
@@ -104,6 +104,8 @@ def index_dump(raw, namespace):
             content = sorted(map(plain, raw.smembers(key)))
         elif kind == b"zset":
             content = [(plain(member), score) for member, score in raw.zrange(key, 0, -1, withscores=True)]
+        elif kind == b"string":  # index_version
+            content = plain(raw.get(key))
         else:
             content = {plain(field): plain(value) for field, value in raw.hgetall(key).items()}
         dump[plain(key)] = content
@@ -138,6 +140,19 @@ def test_it_reindexes_from_scratch_dropping_whatever_the_indexes_held_before(red
     raw.set("tracker:rewritten", json.dumps({"events": turn(20.0, "greet"), "name": "rewritten"}))
     redis_store.reindex()
     assert index_dump(raw, redis_store.index_namespace) == before
+
+
+def test_a_value_that_is_no_tracker_is_named_after_every_other_conversation_is_indexed(redis_store, raw):
+    for n in range(3):
+        raw.set(f"tracker:good-{n}", json.dumps({"events": turn(10.0 + n), "name": f"good-{n}"}))
+    raw.set("tracker:broken", b"{not json")
+    raw.set("tracker:no-events", json.dumps({"name": "no-events"}))
+    with pytest.raises(StoreError) as raised:
+        redis_store.reindex()
+    message = str(raised.value)
+    assert message.startswith("Indexed 3 conversations; 2 stored values could not be read")
+    assert "'tracker:broken'" in message and "'tracker:no-events'" in message
+    assert sorted(s.sender_id for s in redis_store.conversation_summaries().items) == ["good-0", "good-1", "good-2"]
 
 
 def test_indexes_of_two_key_prefixes_never_mix(redis_store, raw):

@@ -24,7 +24,8 @@ from stores.exceptions import ConversationNotFound
 from stores.operations import conversations
 from stores.events import KNOWN_EVENT_TYPES
 from stores.formats import CSV_COLUMNS, CSV_FORMULAS
-from stores.query import BUCKETS, DEFAULT_PAGE_SIZE, MAX_NAMES, MAX_PAGE_SIZE, MAX_TEXT, ORDERS, ConversationFilter
+from stores.query import (BUCKETS, DEFAULT_PAGE_SIZE, MAX_NAMES, MAX_PAGE_SIZE, MAX_TEXT, ORDER_LABELS, ORDERS,
+                          ConversationFilter)
 from stores.trackers import VERBOSITIES
 
 from review.models import STATUS_NAMES
@@ -94,8 +95,14 @@ REVIEW_FILTERS = (
 INCLUDE_EVENTS = Choice("include_events", VERBOSITIES, "Which events the tracker holds (any case)",
                         any_case=True, default="ALL")
 
+ORDER_DESCRIPTION = (
+    "How the conversations are ordered: a summary field, largest first with a leading `-`. Ties go by sender id "
+    "(ascending, by code point); conversations without a value (no user message with a confidence, an event "
+    "without a time) come last in both directions. "
+    + "; ".join(f"`{order}`: {ORDER_LABELS[order].lower()}" for order in ORDERS)
+)
 LIST_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
-                   Choice("order", ORDERS, default=ORDERS[0]),
+                   Choice("order", ORDERS, ORDER_DESCRIPTION, default=ORDERS[0]),
                    Text("cursor", "The `next_cursor` of the previous page, with the same order (opaque: one this "
                                   "server did not give out is a 400 naming cursor)",
                         pattern=r"^[A-Za-z0-9_-]*$", problem="is not a cursor this server gave out"),
@@ -199,6 +206,9 @@ class SummarySerializer(serializers.Serializer):
     sessions = serializers.IntegerField()
     latest_intent = serializers.CharField(allow_null=True)
     input_channel = serializers.CharField(allow_null=True)
+    min_confidence = serializers.FloatField(
+        allow_null=True, help_text="The lowest intent confidence of its user messages; null when none has one")
+    fallbacks = serializers.IntegerField(help_text="How many actions whose name ends in 'fallback' ran")
     url = serializers.URLField(help_text="The conversation in this API (its sender id's token in the path)")
     review = ReviewSerializer()
 
@@ -279,7 +289,7 @@ class ConversationList(APIView):
         "count": serializers.IntegerField(help_text="How many conversations the filter selects"),
         "next_cursor": serializers.CharField(allow_null=True, help_text="null on the last page"),
         "results": SummarySerializer(many=True),
-    })), summary="Conversations for a filter, newest activity first, in cursor pages",
+    })), summary="Conversations for a filter, in cursor pages (newest activity first, or as `order` says)",
         operation_id="conversations_list")
     def get(self, request):
         query, store = LIST_QUERY.read(request), load_tracker_store()

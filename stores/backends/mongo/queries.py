@@ -4,7 +4,7 @@ import math
 import re
 
 from ... import matching
-from ...query import ConversationFilter, ConversationSummary, DistinctNames, Statistics, check_bucket
+from ...query import ConversationFilter, ConversationSummary, DistinctNames, Statistics, check_bucket, order_field
 
 # An int64 that Rasa (or an older bot) may have stored as the sender id.
 INTEGER = re.compile(r"-?[0-9]{1,18}")
@@ -18,6 +18,7 @@ class MongoQueries:
         from pymongo import ASCENDING, DESCENDING
 
         collection.create_index([("latest_event_time", DESCENDING), ("sender_id", ASCENDING)])
+        collection.create_index([("latest_event_time", ASCENDING), ("sender_id", ASCENDING)])
         for path in ("events.timestamp", "events.event", "events.name", "events.parse_data.intent.name"):
             collection.create_index(path)
 
@@ -93,15 +94,26 @@ class MongoQueries:
 
     def summaries_after(self, flt, order, position, count):
         query = self._query(flt)
+        descending = order.startswith("-")
+        computed = []
         if order == "sender_id":
             sort = {"sender_id": 1}
             after = {"sender_id": {"$gt": position[0]}} if position else None
+        elif order_field(order) == "last_event_time":
+            # Rasa's latest_event_time: indexed, and a number in every listed conversation.
+            sort = {"latest_event_time": -1 if descending else 1, "sender_id": 1}
+            after = _after("latest_event_time", descending, *position) if position else None
         else:
-            sort = {"latest_event_time": -1, "sender_id": 1}
-            after = {"$or": [{"latest_event_time": {"$lt": position[0]}},
-                             {"latest_event_time": position[0], "sender_id": {"$gt": position[1]}}]} if position else None
+            # Computed from the events of each selected conversation: no index holds them.
+            value = _ORDER_VALUES[order_field(order)]
+            computed = [{"$addFields": {"_order_missing": {"$cond": [{"$eq": [value, None]}, 1, 0]},
+                                        "_order_value": value}}]
+            sort = {"_order_missing": 1, "_order_value": -1 if descending else 1, "sender_id": 1}
+            after = _after_computed(descending, *position) if position else None
         pipeline = [
-            {"$match": {"$and": [query, after]} if after else query},
+            {"$match": query},
+            *computed,
+            *([{"$match": after}] if after else []),
             {"$sort": sort},
             {"$limit": count},
             {"$project": _SUMMARY_PROJECTION},
@@ -189,6 +201,18 @@ def as_stored(sender_ids):
     return values + [int(sender_id) for sender_id in values if INTEGER.fullmatch(sender_id)]
 
 
+def _after(path, descending, value, sender_id):
+    """Documents after the position (value, sender_id): by the value, then by sender id."""
+    return {"$or": [{path: {"$lt" if descending else "$gt": value}}, {path: value, "sender_id": {"$gt": sender_id}}]}
+
+
+def _after_computed(descending, value, sender_id):
+    """After the position in a computed order, where conversations without a value come last."""
+    if value is None:
+        return {"_order_missing": 1, "sender_id": {"$gt": sender_id}}
+    return {"$or": [{"_order_missing": 0, **_after("_order_value", descending, value, sender_id)}, {"_order_missing": 1}]}
+
+
 def _any_event(**conditions):
     return {"events": {"$elemMatch": conditions}}
 
@@ -206,17 +230,53 @@ def _user_events():
     return {"$filter": {"input": {"$ifNull": ["$events", []]}, "cond": {"$eq": ["$$this.event", "user"]}}}
 
 
+def _number_or_null(value):
+    """`value` when it is a number, as stores.shapes.as_number reads one (not a bool), else null."""
+    return {"$cond": [{"$in": [{"$type": value}, ["double", "int", "long", "decimal"]]}, value, None]}
+
+
+def _is_fallback(event):
+    """An action whose name ends in "fallback" (compared exactly: a regex's $ also matches before a newline)."""
+    name = f"{event}.name"
+    return {"$and": [
+        {"$eq": [f"{event}.event", "action"]},
+        {"$cond": [{"$eq": [{"$type": name}, "string"]}, {"$let": {
+            "vars": {"length": {"$strLenCP": name}},
+            "in": {"$cond": [{"$gte": ["$$length", 8]},
+                             {"$eq": [{"$substrCP": [name, {"$subtract": ["$$length", 8]}, 8]}, "fallback"]},
+                             False]}}}, False]},
+    ]}
+
+
 _LATEST_USER = {"$arrayElemAt": [_user_events(), -1]}
+_FIRST_EVENT_TIME = {"$let": {"vars": {"e": {"$arrayElemAt": ["$events", 0]}}, "in": "$$e.timestamp"}}
+# The lowest intent confidence of the user messages; null when none has one.
+_MIN_CONFIDENCE = {"$min": {"$filter": {
+    "input": {"$map": {"input": _user_events(), "as": "user", "in": "$$user.parse_data.intent.confidence"}},
+    "as": "confidence",
+    "cond": {"$in": [{"$type": "$$confidence"}, ["double", "int", "long", "decimal"]]}}}}
+_FALLBACKS = {"$size": {"$filter": {"input": {"$ifNull": ["$events", []]}, "as": "event",
+                                    "cond": _is_fallback("$$event")}}}
+# What each computed order sorts by (null: the conversation lacks it).
+_ORDER_VALUES = {
+    "first_event_time": _number_or_null(_FIRST_EVENT_TIME),
+    "events": {"$size": "$events"},
+    "user_messages": {"$size": _user_events()},
+    "min_confidence": _MIN_CONFIDENCE,
+    "fallbacks": _FALLBACKS,
+}
 _SUMMARY_PROJECTION = {
     "_id": 0,
     "sender_id": 1,
     # ($let, not "$events.timestamp": the test server can't map a path over an array.)
-    "first_event_time": {"$let": {"vars": {"e": {"$arrayElemAt": ["$events", 0]}}, "in": "$$e.timestamp"}},
+    "first_event_time": _FIRST_EVENT_TIME,
     "last_event_time": {"$let": {"vars": {"e": {"$arrayElemAt": ["$events", -1]}}, "in": "$$e.timestamp"}},
     "events": {"$size": "$events"},
     "user_messages": {"$size": _user_events()},
     "session_starts": {"$size": {"$filter": {"input": "$events", "cond": {"$eq": ["$$this.event", "session_started"]}}}},
     "latest_user": _LATEST_USER,
+    "min_confidence": _MIN_CONFIDENCE,
+    "fallbacks": _FALLBACKS,
 }
 
 
@@ -238,4 +298,6 @@ def _summary(doc):
         sessions=max(doc["session_starts"], 1),
         latest_intent=matching.intent_of(latest) if latest else None,
         input_channel=channel if isinstance(channel, str) else None,
+        min_confidence=doc.get("min_confidence"),
+        fallbacks=doc["fallbacks"],
     )

@@ -3,7 +3,7 @@
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlsplit
 
-from ...base import TrackerStore
+from ...base import TrackerStore, check_event_range
 from ...events import dumps
 from ...exceptions import ConversationChanged, StoreError, StoreUnavailable, UnreadableEvent, driver_failure
 from ...parameters import TRACKER_STORE
@@ -13,6 +13,8 @@ from .queries import INTEGER, MongoQueries
 SERVER_TIMEOUT_MS = 5000
 # Where a read of the state puts the number of events it covers (never stored).
 STORED_COUNT = "trackerweb_stored_events"
+# $slice's most: a document (16 MB at most) holds fewer events, so a bound past it is past the end.
+MOST_SLICED = 2**31 - 1
 
 
 def _error_kind(error):
@@ -256,14 +258,27 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
             return None
         return self.readable(self.new_tracker(sender_id, self._events_of(document, sender_id), stored=True))
 
-    def _events_of(self, document, sender_id):
-        """The document's events; an `UnreadableEvent` in place of an element that is no object."""
+    def events(self, sender_id, start=0, stop=None):
+        start, stop = check_event_range(start, stop)
+        if not self.could_hold(sender_id) or start >= MOST_SLICED or (stop is not None and stop <= start):
+            return []
+        count = MOST_SLICED if stop is None else min(stop - start, MOST_SLICED)
+        # $slice hands back a field that is no list as it is: _events_of refuses it as retrieve does.
+        # (`sender_id` makes it an inclusion projection: the tracker's state stays on the server.)
+        projection = {"events": {"$slice": [start, count]}, "sender_id": 1, "_id": 0}
+        with self._errors():
+            document = self.conversations.find_one(self._filter(sender_id), projection)
+        return [] if document is None else self._events_of(document, sender_id, start)
+
+    def _events_of(self, document, sender_id, first_index=0):
+        """The document's events (from the `first_index`th on, when the read sliced them);
+        an `UnreadableEvent` in place of an element that is no object."""
         events = document.get("events") or []
         if not isinstance(events, list):
             raise StoreError(f"The MongoDB document of {sender_id!r} ({self.describe()}) has no list of events")
         return [event if isinstance(event, dict) else
                 UnreadableEvent(repr(event), f"event {index} of the document is not an object")
-                for index, event in enumerate(events)]
+                for index, event in enumerate(events, first_index)]
 
     def keys(self):
         with self._errors():

@@ -9,13 +9,19 @@ value applies it, so a value and its indexes never disagree. Per conversation:
 `summary:<id>` (a hash of the summary row, numbers as JSON so floats
 round-trip), `times:<id>` (its event timestamps, for since/until),
 `counts:<id>` (statistics counters) and `memberships:<id>` (the name sets it
-is in, so a delete can leave them all). Across conversations: `recent`
-(scored by minus the last event's time: ascending order is the page order,
-ties by sender id), `senders` (all scored 0, for sender-id order),
-`user_messages`, `min_confidence`, one set per intent, action, event type,
-entity, slot, slot value and channel, `fallback`, `totals` (the counters
+is in, so a delete can leave them all). Across conversations: one sorted
+set per list order (`ORDER_SETS`; lua/index.lua scores them from the summary
+hash): ascending scores are the order (a descending order scores minus the
+value), ties go by sender id, and a conversation without the value scores
+inf. `recent` (minus the last event's time) and `user_messages` are two of
+them; `senders` (all scored 0) serves sender-id order. Then
+`min_confidence` (only conversations with a confidence, for the filter),
+one set per intent, action, event type, entity, slot, slot value and channel, `fallback`, `totals` (the counters
 summed: statistics and distinct names without a filter) and `expiring`
-(when keys with `record_exp` expire, so queries then drop their indexes).
+(when keys with `record_exp` expire, so queries then drop their indexes),
+and `index_version`: the `INDEX_VERSION` the indexes were built with. Indexes
+of an older version lack what queries now read (an order's set, a summary
+field): queries refuse them until `reindex` rebuilds them.
 """
 
 import json
@@ -23,17 +29,27 @@ import re
 from collections import Counter
 
 from ... import matching
-from ...query import MAX_TEXT, ConversationSummary, bucket_start
+from ...query import MAX_TEXT, ORDERS, ConversationSummary, bucket_start
 
 INDEX_NAMESPACE = "trackerweb:"
 # Every kind of key under a store's index namespace. Dropping only these
 # (reindex) spares the namespace of a bot whose key prefix is "tracker",
 # which nests under the default one ("trackerweb:tracker:tracker:").
 INDEX_KINDS = (
-    "recent", "senders", "user_messages", "min_confidence", "expiring", "totals", "fallback",
-    "summary:", "times:", "counts:", "memberships:", "query:",
+    "recent", "senders", "user_messages", "min_confidence", "expiring", "totals", "fallback", "index_version",
+    "summary:", "times:", "counts:", "memberships:", "query:", "order:",
     "intent:", "action:", "type:", "entity:", "channel:", "slot:", "slot_value:",
 )
+# What the indexes hold: raised when a change needs every stored conversation
+# indexed again (2: the list orders' sets, min_confidence and fallbacks in summaries).
+INDEX_VERSION = 2
+# The sorted set (its kind under the namespace) that lists conversations in each order.
+ORDER_SETS = {
+    "-last_event_time": "recent",
+    "user_messages": "user_messages",
+    "sender_id": "senders",
+    **{order: "order:" + order for order in ORDERS if order not in ("-last_event_time", "user_messages", "sender_id")},
+}
 # Statistics counter fields: "<prefix>:<name>", "events" for the event count.
 BUCKET_FIELDS = {"day": ("d", "du"), "hour": ("h", "hu")}
 
@@ -67,6 +83,7 @@ class IndexEntries:
         self.times = {}
         self.counts = Counter()
         self.confidence = None
+        self.fallbacks = 0
 
     def add(self, event):
         kind = event.get("event")
@@ -117,6 +134,7 @@ class IndexEntries:
         self.counts["a:" + name] += 1
         if name.endswith("fallback"):
             self._member("fallback")
+            self.fallbacks += 1
 
     def _add_slot(self, name, value):
         self._member("slot:", name)
@@ -135,19 +153,20 @@ class IndexEntries:
             # Summary times as JSON text: the hash gives back the very number (int or float) stored.
             "first": json.dumps(matching.timestamp_of(events[0])),
             "last": json.dumps(last),
-            # Minus the time, so ascending order is newest first; no timestamp sorts last.
-            "recency": repr(-float(last)) if last is not None else "inf",
             "summary_counts": {
                 "events": len(events),
                 "user_messages": len(users),
                 "sessions": sum(event.get("event") == "session_started" for event in events),
+                "fallbacks": self.fallbacks,
             },
+            "version": str(INDEX_VERSION),
         }
         if users:
             latest = users[-1]
             entries["latest"] = [to_json(matching.intent_of(latest)), to_json(latest.get("input_channel"))]
         if self.confidence is not None:
-            entries["confidence"] = repr(float(self.confidence))
+            # JSON (the summary hash keeps it) that Redis reads as a score too.
+            entries["confidence"] = json.dumps(float(self.confidence))
         return to_json(entries)
 
 
@@ -173,6 +192,8 @@ def summary_from(sender_id, fields):
         sessions=max(value["sessions"], 1),
         latest_intent=value.get("latest_intent"),
         input_channel=value.get("input_channel"),
+        min_confidence=value.get("min_confidence"),
+        fallbacks=value.get("fallbacks", 0),
     )
 
 

@@ -1,7 +1,9 @@
 """The Redis store's queries, answered from its indexes (see indexes.py).
 
 A query intersects the index sets in one script into a temporary sorted set
-(`query:<random>`) and pages through it with ZRANGE; the filter's sender-id
+(`query:<random>`), scored as the order's set, and pages through it with
+ZRANGE (after a cursor: lua/page.lua, which finds the position among
+equal scores by halving); the filter's sender-id
 sets become scratch sets of that script, intersected or diffed like the
 indexes and deleted before it ends. Substrings (`text`,
 `sender_contains`) have no index: they are tested in Python on the
@@ -10,7 +12,8 @@ candidates the other filters leave.
 Values Rasa wrote have no indexes: `manage.py reindex` builds them, and an
 append to such a value indexes the whole conversation with its rewrite.
 Until then, a conversation Rasa itself goes on saving shows in queries as it
-was when last indexed.
+was when last indexed. Indexes an older trackerweb built (`INDEX_VERSION`)
+are refused with `IndexesOutdated`, which says to run `manage.py reindex`.
 """
 
 import uuid
@@ -19,8 +22,10 @@ from contextlib import contextmanager
 from itertools import islice
 
 from ... import matching
+from ...exceptions import IndexesOutdated, StoreError, StoreUnavailable
 from ...query import ConversationFilter, DistinctNames, check_bucket
-from .indexes import INDEX_KINDS, as_text, counters_from, glob_escape, slot_value_key, summary_from, to_json
+from .indexes import (INDEX_KINDS, INDEX_VERSION, ORDER_SETS, as_text, counters_from, glob_escape, slot_value_key,
+                      summary_from, to_json)
 
 # A query's temporary sorted set is deleted when the query ends; the expiry
 # only cleans up after a process that died mid-query.
@@ -42,13 +47,19 @@ def _bound(value, unbounded):
     return unbounded if value is None else repr(value)
 
 
+def _score(order, value):
+    """A cursor's sort value as the order's sorted set scores it (see lua/index.lua)."""
+    if value is None:
+        return "inf"
+    return repr(-float(value) if order.startswith("-") else float(value))
+
+
 class RedisQueries:
     """RedisTrackerStore's queries and index maintenance (a part of the store: it uses its
     client, `_call()`, `_errors()`, `_decode()`, `key()` and `_index_key()`)."""
 
     def summaries_after(self, flt, order, position, count):
-        universe = "recent" if order == "-last_event_time" else "senders"
-        with self._errors(), self._selection(flt, universe) as selection:
+        with self._errors(), self._selection(flt, ORDER_SETS[order]) as selection:
             sender_ids, total = self._page(selection, order, position, count)
             return self._summaries(sender_ids), total
 
@@ -99,8 +110,9 @@ class RedisQueries:
     @contextmanager
     def _selection(self, flt, universe):
         """The key of a sorted set of the conversations `flt` selects, scored as `universe`
-        ("recent" or "senders"): the universe itself for an empty filter, else a temporary set."""
+        (an order's set, see `ORDER_SETS`): the universe itself for an empty filter, else a temporary set."""
         self._sweep()
+        self._check_index_version()
         if flt.is_empty:
             yield self._index_key(universe)
             return
@@ -159,25 +171,28 @@ class RedisQueries:
         """Up to `count` sender ids after the cursor `position`, and how many the selection holds."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zcard(selection)
-            if order == "-last_event_time" and position is not None:
-                return self._page_after_time(pipe, selection, position, count)
             if order == "sender_id":
                 pipe.zrange(selection, "(" + position[0] if position else "-", "+", bylex=True, offset=0, num=count)
+            elif position is not None:
+                value, sender_id = position
+                self._call("page", [selection], [_score(order, value), sender_id, count], client=pipe)
             else:
                 pipe.zrange(selection, 0, count - 1)
             total, members = pipe.execute()
         return [as_text(member) for member in members], total
 
-    @staticmethod
-    def _page_after_time(pipe, selection, position, count):
-        # Equal times go by sender id: the rest of the cursor's tie group, then the later times.
-        last_event_time, sender_id = position
-        score = repr(-float(last_event_time))
-        pipe.zrange(selection, score, score, byscore=True)
-        pipe.zrange(selection, "(" + score, "+inf", byscore=True, offset=0, num=count)
-        total, ties, later = pipe.execute()
-        after = [tied for tied in map(as_text, ties) if tied > sender_id] + [as_text(member) for member in later]
-        return after[:count], total
+    def _check_index_version(self):
+        """Refuse indexes an older trackerweb built (they would answer some orders wrongly, or
+        without the newer summary fields); none at all (a store Rasa alone wrote) are no error."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self._index_key("senders"))
+            pipe.get(self._index_key("index_version"))
+            indexed, version = pipe.execute()
+        if indexed and version != str(INDEX_VERSION).encode():
+            raise IndexesOutdated(
+                f"The Redis tracker store ({self.describe()}) holds query indexes built by an older trackerweb "
+                f"(index version {as_text(version) if version else 1}, this one reads {INDEX_VERSION}): run "
+                f"`manage.py reindex` to rebuild them.")
 
     def _summaries(self, sender_ids):
         with self.redis.pipeline(transaction=False) as pipe:
@@ -228,7 +243,22 @@ class RedisQueries:
         """
         with self._errors():
             self._drop_indexes()
-            return sum(self._index_anew(sender_id) for sender_id in self.keys())
+            # (The first conversation indexed marks the indexes with this version: lua/index.lua.)
+            indexed, unindexable = 0, []
+            for sender_id in self.keys():
+                try:
+                    indexed += self._index_anew(sender_id)
+                except StoreUnavailable:
+                    raise
+                except StoreError as e:
+                    # A value another program wrote that is no tracker: index the rest, then say which.
+                    unindexable.append(str(e))
+        if unindexable:
+            listed = "; ".join(unindexable[:5]) + (f"; and {len(unindexable) - 5} more" if len(unindexable) > 5 else "")
+            raise StoreError(f"Indexed {indexed} conversations; {len(unindexable)} stored value"
+                             f"{'s' if len(unindexable) != 1 else ''} could not be read and are not listed "
+                             f"until corrected or deleted: {listed}")
+        return indexed
 
     def _drop_indexes(self):
         own_kinds = tuple((self.index_namespace + kind).encode() for kind in INDEX_KINDS)

@@ -12,7 +12,7 @@ from django.db.models.functions import Collate, Floor, StrIndex
 
 from ... import matching
 from ...events import stored_json
-from ...query import ConversationFilter, DistinctNames, Statistics, check_bucket
+from ...query import NULLABLE_ORDER_FIELDS, ConversationFilter, DistinctNames, Statistics, check_bucket, order_field
 from .summaries import summary_of
 
 SKIP_SCAN = resources.files(__package__).joinpath("skip_scan.sql").read_text(encoding="utf-8")
@@ -43,7 +43,9 @@ class SQLQueries:
         from ...models import ConversationRow
 
         self.refresh_summaries()
-        rows = ConversationRow.objects.using(self.alias).filter(events__gt=0)
+        # "Not 0", not "> 0": SQLite, without statistics, would take a range on
+        # the events order index for selective and sort every row for the page.
+        rows = ConversationRow.objects.using(self.alias).exclude(events=0)
         if flt.sender_id is not None:
             rows = rows.filter(sender_id=flt.sender_id)
         if flt.sender_contains is not None:
@@ -168,17 +170,38 @@ class SQLQueries:
             rows, total = self._selection(flt)
             if total is None:
                 total = rows.count()
-            if order == "sender_id":
-                if position:
-                    rows = rows.filter(sender_id__gt=position[0])
-                rows = rows.order_by(self._order_sender())
-            else:
-                if position:
-                    last_event_time, sender_id = position
-                    rows = rows.filter(Q(last_event_time__lt=last_event_time)
-                                       | Q(last_event_time=last_event_time, sender_id__gt=sender_id))
-                rows = rows.order_by("-last_event_time", self._order_sender())
-            return [summary_of(row) for row in rows[:count]], total
+            summaries = []
+            for part in self._in_order(rows, order, position):
+                if len(summaries) < count:
+                    summaries += [summary_of(row) for row in part[:count - len(summaries)]]
+            return summaries, total
+
+    def _in_order(self, rows, order, position):
+        """Summary `rows` after the cursor `position` in `order`: queries to read in turn, each in the
+        order of an index on the summary table (schema.order_indexes).
+
+        Rows without a value (nullable columns) are a second query, ordered by
+        sender id: in one query "or the value is null" would make both SQLite
+        and PostgreSQL gather and sort every row after the cursor.
+        """
+        if order == "sender_id":
+            if position:
+                rows = rows.filter(sender_id__gt=position[0])
+            return [rows.order_by(self._order_sender())]
+        column, descending = order_field(order), order.startswith("-")
+        parts = []
+        value, sender_id = position or (_NO_POSITION, None)
+        if value is not None:
+            valued = rows.exclude(**{f"{column}__isnull": True}) if column in NULLABLE_ORDER_FIELDS else rows
+            if position:
+                valued = valued.filter(_after(column, descending, value, sender_id))
+            parts.append(valued.order_by(F(column).desc() if descending else F(column).asc(), self._order_sender()))
+        if column in NULLABLE_ORDER_FIELDS:
+            missing = rows.filter(**{f"{column}__isnull": True})
+            if value is None:
+                missing = missing.filter(sender_id__gt=sender_id)
+            parts.append(missing.order_by(self._order_sender()))
+        return parts
 
     def count_conversations(self, flt=None):
         with self._errors():
@@ -274,6 +297,22 @@ class SQLQueries:
                 sorted({LEGACY_TYPE_NAMES.get(t, t) for t in types.distinct()}),
             )
 
+
+
+# A first page's position: before every row.
+_NO_POSITION = object()
+
+
+def _after(column, descending, value, sender_id):
+    """The rows with a value after the position (value, sender_id) in the column's order, ties by sender id.
+
+    The bound on the value alone is redundant, but one range on the index
+    is what lets SQLite read the page in index order (for an OR of two
+    ranges it gathers both and sorts them).
+    """
+    up_to, beyond = ("lte", "lt") if descending else ("gte", "gt")
+    return Q(**{f"{column}__{up_to}": value}) & (
+        Q(**{f"{column}__{beyond}": value}) | Q(**{column: value, "sender_id__gt": sender_id}))
 
 
 def _skip_scan(cursor, column, condition=""):

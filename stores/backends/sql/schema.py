@@ -2,10 +2,17 @@
 
 from contextlib import nullcontext
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, models
 
 #: The length of Rasa's text columns (sender_id, type_name, intent_name, action_name).
 COLUMN_LENGTH = 255
+#: The summary columns conversations are listed by (stores.query.ORDERS): each
+#: gets an index per direction, ties by sender id, so that a page is an index
+#: scan rather than a sort of every conversation. (The filters on
+#: user_messages and min_confidence use them too.)
+ORDER_COLUMNS = ("last_event_time", "first_event_time", "events", "user_messages", "min_confidence", "fallbacks")
+#: Indexes of older versions that the order indexes replace.
+SUPERSEDED_INDEXES = ("tw_conv_activity", "tw_conv_user_messages", "tw_conv_min_confidence")
 
 
 def ensure_schema(alias, schema_editor=None):
@@ -40,16 +47,69 @@ def ensure_schema(alias, schema_editor=None):
                 if table not in tables():
                     raise
         _ensure_indexes(connection, model, editor)
+    _ensure_summary_columns(connection, ConversationRow, SummaryWatermark, editor)
+    # (First: an index superseded may hold the columns of one that replaces it.)
+    _drop_superseded_indexes(connection, ConversationRow)
+    _ensure_indexes(connection, ConversationRow, editor, order_indexes())
 
 
-def _ensure_indexes(connection, model, editor):
+def order_indexes():
+    """An index per list order on the summary table: the column in that direction, then sender_id.
+
+    (Rows without a value are read apart, by the same index: see
+    queries.SQLQueries._in_order.)
+    """
+    indexes = []
+    for column in ORDER_COLUMNS:
+        indexes.append(models.Index(fields=[column, "sender_id"], name=f"tw_order_{column}"))
+        indexes.append(models.Index(fields=["-" + column, "sender_id"], name=f"tw_order_{column}_desc"))
+    return indexes
+
+
+def _ensure_summary_columns(connection, model, watermark, editor):
+    """Add the summary columns a table made by an older trackerweb lacks; the summaries are then
+    folded again from the events table (at the next query), so the new columns count every event."""
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        present = {column.name for column in connection.introspection.get_table_description(cursor, table)}
+    missing = [field for field in model._meta.local_fields if field.column not in present]
+    if not missing:
+        return
+    try:
+        with editor() as e:
+            for field in missing:
+                e.add_field(model, field)
+    except DatabaseError:
+        # Another process added them first; anything else shows up below.
+        with connection.cursor() as cursor:
+            present = {column.name for column in connection.introspection.get_table_description(cursor, table)}
+        if any(field.column not in present for field in missing):
+            raise
+        return
+    with connection.cursor() as cursor:
+        # What reindex does first: the next query folds every conversation anew.
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(watermark._meta.db_table)}")
+
+
+def _drop_superseded_indexes(connection, model):
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+        for name in SUPERSEDED_INDEXES:
+            if name in constraints:
+                cursor.execute(f"DROP INDEX IF EXISTS {connection.ops.quote_name(name)}")
+
+
+def _ensure_indexes(connection, model, editor, indexes=None):
     table = model._meta.db_table
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
     indexed = {tuple(c["columns"]) for c in constraints.values() if c.get("index")}
-    for index in model._meta.indexes:
+    for index in model._meta.indexes if indexes is None else indexes:
         columns = tuple(field.lstrip("-") for field in index.fields)
-        if index.name in constraints or columns in indexed and not any(f.startswith("-") for f in index.fields):
+        if index.name in constraints or index.fields and columns in indexed and not any(
+                f.startswith("-") for f in index.fields):
             continue
         try:
             with editor() as e:

@@ -2,10 +2,11 @@
 
 import json
 from contextlib import contextmanager
+from importlib import resources
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 
-from ...base import TrackerStore
+from ...base import TrackerStore, check_event_range
 from ...events import action_name, dumps, intent_name
 from ...exceptions import (
     ConversationChanged,
@@ -22,6 +23,9 @@ from .schema import COLUMN_LENGTH, ensure_schema
 from .summaries import SummaryTable
 
 INSERT_BATCH = 500
+# More rows than a table can hold: a bound past it is past any conversation's end.
+MOST_ROWS = 2**62
+EVENT_RANGE = resources.files(__package__).joinpath("event_range.sql").read_text(encoding="utf-8")
 
 # Aliases whose schema this process made sure of.
 _schema_ready = set()
@@ -219,6 +223,18 @@ class SQLTrackerStore(SQLQueries, SummaryTable, TrackerStore):
         if not rows:
             return None
         return self.readable(self.new_tracker(sender_id, [self._decode(sender_id, *row) for row in rows], stored=True))
+
+    def events(self, sender_id, start=0, stop=None):
+        start, stop = check_event_range(start, stop)
+        if not self.could_hold(sender_id) or start > MOST_ROWS or (stop is not None and stop <= start):
+            return []
+        count = MOST_ROWS if stop is None else min(stop - start, MOST_ROWS)  # (LIMIT takes 64 bits)
+        # One statement (one snapshot), written out: building it through the ORM would take
+        # as long as running it, on every chunk of a transcript.
+        with self._errors(), connections[self.alias].cursor() as cursor:
+            cursor.execute(EVENT_RANGE, [sender_id, sender_id, start, count])
+            rows = cursor.fetchall()
+        return [self._decode(sender_id, *row) for row in rows]
 
     def _decode(self, sender_id, row_id, data):
         """The row's event; an `UnreadableEvent` in its place when another program stored something else."""

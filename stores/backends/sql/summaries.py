@@ -32,6 +32,8 @@ def summary_of(row):
         sessions=max(row.session_starts, 1),
         latest_intent=row.latest_intent,
         input_channel=row.input_channel,
+        min_confidence=row.min_confidence,
+        fallbacks=row.fallbacks,
     )
 
 
@@ -75,6 +77,7 @@ class SummaryTable:
                     summary.min_confidence = confidence
             elif matching.is_fallback(event):
                 summary.has_fallback = True
+                summary.fallbacks += 1
         summary.last_event_id = new[-1][0]
         summary.save(using=self.alias)
 
