@@ -20,12 +20,18 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
 
+# `make run ENDPOINTS=/path/to/bot/endpoints.yml [DOMAIN=/path/to/domain.yml]`: the dashboard on that
+# bot's store, no demo data (manage.py start_dashboard). Without ENDPOINTS: the demo.
 run: install
+ifdef ENDPOINTS
+	$(PY) manage.py start_dashboard --endpoints "$(ENDPOINTS)" $(if $(DOMAIN),--domain "$(DOMAIN)") $(HOST):$(PORT)
+else
 	$(PY) manage.py check
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py setup_demo
 	@echo "trackerweb: http://$(HOST):$(PORT)/"
 	$(PY) manage.py runserver --insecure $(HOST):$(PORT)
+endif
 
 # Production: gunicorn on $(HOST):$(PORT) with $(WORKERS) workers, static files
 # collected for WhiteNoise. Configure with the environment (README, "Running in
@@ -61,6 +67,7 @@ bench: install
 	$(PY) bench/export.py --write BENCHMARKS.md
 	scripts/with-test-mongo $(PY) bench/concurrency.py --write BENCHMARKS.md
 	$(PY) bench/inbox.py --write BENCHMARKS.md
+	scripts/with-test-mongo $(PY) bench/transcript.py --write BENCHMARKS.md
 
 check: install
 	$(PY) manage.py check

@@ -23,3 +23,10 @@ def roles_of(user):
 
 def has_role(user, role):
     return role in roles_of(user)
+
+
+def create_role_groups():
+    """Make the Django group of each role where it is missing; return the names of those made."""
+    from django.contrib.auth.models import Group
+
+    return [role for role in ROLES if Group.objects.get_or_create(name=role)[1]]
