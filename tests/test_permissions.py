@@ -125,6 +125,11 @@ ROUTES = {
     # Saved stories: reviewers save and delete them, viewers list and download them.
     "save-story/<sender:sender_id>": Route("dashboard", "/save-story/alice", {"POST": allow("reviewer", 302)}),
     "stories/": Route("dashboard", "/stories/", {"GET": allow("viewer", 200)}),
+    # The conversation page's j/k: to the conversation older or newer than this one.
+    "neighbour/<str:direction>/<sender:sender_id>": Route("dashboard", "/neighbour/older/alice",
+                                                          {"GET": allow("viewer", 302)}, audited=False),
+    # The conversation page's "story so far" of a clicked event (JSON).
+    "story/<sender:sender_id>": Route("dashboard", "/story/alice?until=0", {"GET": allow("viewer", 200)}),
     "stories/<int:pk>/delete": Route("dashboard", "/stories/1/delete", {"POST": allow("reviewer", 302)}),
     # The API's description: public (see above).
     "api/schema/": Route("public", "/api/schema/", {"GET": allow(None, 200)}),

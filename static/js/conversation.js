@@ -1,8 +1,10 @@
-// The conversation page, enhanced: times in the reader's time zone, the
-// slots as of a clicked event, toggles for the quiet markers, the next
-// chunks of a long transcript fetched as the reader scrolls, and a flag's
-// form in place of the flag page. Without this file the page still shows
-// everything, one chunk per page, and flags on a page of their own.
+// The conversation page, enhanced: the slots and the story so far as of a
+// clicked event, toggles for the quiet markers, the next chunks of a long
+// transcript fetched as the reader scrolls, a flag's form in place of the flag
+// page, and the way to problem turns and search matches (buttons and keys),
+// also in chunks not loaded yet. Without this file the page still shows
+// everything, one chunk per page, with its lists of links, and flags on a
+// page of their own. Times are site-wide (times.js).
 (function () {
   "use strict";
 
@@ -11,23 +13,6 @@
     return;
   }
   var rows = transcript.tBodies[0];
-
-  // -- times ----------------------------------------------------------------
-
-  // Events show the day and time (the year is in the summary, the UTC time in the title).
-  var eventTime = new Intl.DateTimeFormat(undefined, {
-    month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
-  });
-  var fullTime = new Intl.DateTimeFormat(undefined, {dateStyle: "medium", timeStyle: "medium"});
-
-  function localizeTimes(root) {
-    root.querySelectorAll("time[datetime]").forEach(function (element) {
-      var moment = new Date(element.getAttribute("datetime"));
-      if (!isNaN(moment.getTime())) {
-        element.textContent = (element.classList.contains("full") ? fullTime : eventTime).format(moment);
-      }
-    });
-  }
 
   // -- slots as of an event ---------------------------------------------------
   // Each event row carries the slots it changed (data-slot-changes: name ->
@@ -53,11 +38,25 @@
     });
   }
 
+  // A session start or restart lists every slot after it (the server replays a
+  // chunk from the latest one); a slot it doesn't list is null ("null": Rasa
+  // without a domain keeps reporting it) or no longer reported ("drop").
+  function applyReset(slots, reset) {
+    if (reset === "null") {
+      slots.forEach(function (value, name) {
+        slots.set(name, {text: "null", json: true});
+      });
+    } else if (reset === "drop") {
+      slots.clear();
+    }
+  }
+
   function slotsAfter(row) {
     var slots = new Map(Object.entries(JSON.parse(transcript.dataset.slotsBefore || "{}")));
     var index = Number(row.dataset.index);
     var changing = rows.querySelectorAll("tr.event[data-slot-changes]");
     for (var i = 0; i < changing.length && Number(changing[i].dataset.index) <= index; i++) {
+      applyReset(slots, changing[i].dataset.slotReset);
       applyChanges(slots, JSON.parse(changing[i].dataset.slotChanges));
     }
     return slots;
@@ -111,6 +110,7 @@
     asOf.textContent = "after event #" + row.dataset.index + " (" + row.dataset.type + ")";
     latestButton.hidden = false;
     select(row);
+    showStory();
   }
 
   function showLatestSlots() {
@@ -123,7 +123,57 @@
       selected.classList.remove("selected");
       selected = null;
     }
+    showStory();
   }
+
+  // -- the story so far -----------------------------------------------------------
+  // The conversation up to the selected event as Rasa story steps, written by
+  // the server's story writer (the one saved stories use), fetched when open.
+
+  var story = document.getElementById("story-so-far");
+  var storyText = document.getElementById("story-yaml");
+  var storyStatus = document.getElementById("story-status");
+  var storyShown = null;
+
+  function showStory() {
+    if (!story.open) {
+      return;
+    }
+    if (!selected) {
+      storyText.textContent = "";
+      storyStatus.textContent = "Click an event to see the story up to it.";
+      storyShown = null;
+      return;
+    }
+    var until = selected.dataset.index;
+    if (storyShown === until) {
+      return;
+    }
+    storyShown = until;
+    storyStatus.textContent = "Loading…";
+    var url = new URL(transcript.dataset.storyUrl, window.location.href);
+    url.searchParams.set("until", until);
+    fetch(url.href, {headers: {Accept: "application/json"}, credentials: "same-origin"})
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("the server answered " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (answer) {
+        if (storyShown === String(answer.until)) {
+          storyText.textContent = answer.yaml;
+          storyStatus.textContent = "Up to event #" + answer.until + ", as Rasa story steps:";
+        }
+      })
+      .catch(function (error) {
+        storyShown = null;
+        storyStatus.textContent = "Could not load the story (" + error.message + ").";
+      });
+  }
+
+  story.addEventListener("toggle", showStory);
+  story.hidden = false;
 
   rows.addEventListener("click", function (event) {
     var row = event.target.closest("tr.event");
@@ -141,6 +191,8 @@
     // A click on an event's #N link selected it already, before the hash changed.
     if (row && row !== selected) {
       showSlotsAfter(row);
+      // Rows out of view are laid out at a guessed height: the browser's own jump may be off.
+      row.scrollIntoView({block: "center"});
     }
   }
 
@@ -177,6 +229,175 @@
   });
   toggles.hidden = false;
 
+  // -- session headers in fetched chunks ------------------------------------------------
+  // The page knows every session's first event (data-sessions); a chunk read
+  // from its latest reset can't number them, so its headers are added here.
+
+  var sessions = JSON.parse(transcript.dataset.sessions || "[]");
+
+  function sessionHeader(session) {
+    var tr = document.createElement("tr");
+    tr.className = "session-header";
+    tr.id = "session-" + session.number;
+    tr.dataset.session = String(session.number);
+    var td = document.createElement("td");
+    td.className = "session-title";
+    td.colSpan = 2;
+    td.textContent = "Session " + session.number;
+    if (session.time) {
+      var time = document.createElement("time");
+      time.className = "moment";
+      time.dateTime = session.time.iso;
+      time.textContent = session.time.utc;
+      td.append(" · started ", time);
+    }
+    tr.append(td);
+    return tr;
+  }
+
+  function addSessionHeaders(fragment, start, stop) {
+    sessions.forEach(function (session) {
+      var row = fragment.getElementById("event-" + session.index);
+      if (session.index >= start && session.index < stop && row && !document.getElementById("session-" + session.number)) {
+        row.before(sessionHeader(session));
+      }
+    });
+  }
+
+  // -- problem turns and search matches --------------------------------------------------
+  // The server lists their indexes (data-problems, data-matches). One that is
+  // loaded is scrolled to and selected; another one opens the page of the
+  // chunk that holds it, at #event-N.
+
+  var chunkSize = Number(transcript.dataset.chunkSize) || 200;
+
+  function currentIndex() {
+    if (selected) {
+      return Number(selected.dataset.index);
+    }
+    var match = /^#event-(\d+)$/.exec(window.location.hash);
+    // Nothing chosen yet: from the top of this page's chunk.
+    return match ? Number(match[1]) : Number(transcript.dataset.offset || 0) - 1;
+  }
+
+  function goToEvent(index) {
+    var row = document.getElementById("event-" + index);
+    if (row) {
+      row.scrollIntoView({block: "center"});
+      showSlotsAfter(row);
+      window.history.replaceState(null, "", "#event-" + index);
+      return;
+    }
+    var url = new URL(window.location.href);
+    var offset = index - (index % chunkSize);
+    if (offset) {
+      url.searchParams.set("offset", String(offset));
+    } else {
+      url.searchParams.delete("offset");
+    }
+    url.hash = "event-" + index;
+    window.location.assign(url.href);
+  }
+
+  function stepper(indexes, position) {
+    return function (direction) {
+      var here = currentIndex();
+      var target = null;
+      if (direction > 0) {
+        target = indexes.find(function (index) { return index > here; });
+      } else {
+        for (var i = indexes.length - 1; i >= 0; i--) {
+          if (indexes[i] < here) {
+            target = indexes[i];
+            break;
+          }
+        }
+      }
+      if (target === undefined || target === null) {
+        position.textContent = direction > 0 ? "No later one." : "No earlier one.";
+        return;
+      }
+      position.textContent = (indexes.indexOf(target) + 1) + " of " + indexes.length;
+      goToEvent(target);
+    };
+  }
+
+  function wireSteps(indexes, nav, previousButton, nextButton, position) {
+    if (!nav || !indexes.length) {
+      return null;
+    }
+    var step = stepper(indexes, position);
+    previousButton.addEventListener("click", function () { step(-1); });
+    nextButton.addEventListener("click", function () { step(1); });
+    nav.hidden = false;
+    var here = indexes.indexOf(currentIndex());
+    if (here >= 0) {
+      position.textContent = (here + 1) + " of " + indexes.length;
+    }
+    return step;
+  }
+
+  var problemStep = wireSteps(JSON.parse(transcript.dataset.problems || "[]"), document.getElementById("problem-nav"),
+                              document.getElementById("previous-problem"), document.getElementById("next-problem"),
+                              document.getElementById("problem-position"));
+  wireSteps(JSON.parse(transcript.dataset.matches || "[]"), document.getElementById("match-nav"),
+            document.getElementById("previous-match"), document.getElementById("next-match"),
+            document.getElementById("match-position"));
+
+  // -- keyboard shortcuts -----------------------------------------------------------------
+  // n/p problem turns, j/k conversations, / search, ? the list. None fires
+  // while the reader types in a field.
+
+  function typing(target) {
+    if (!target || !target.closest) {
+      return false;
+    }
+    if (target.tagName === "INPUT") {
+      return !/^(checkbox|radio|button|submit|reset)$/.test(target.type);  // a box ticked is no typing
+    }
+    return Boolean(target.isContentEditable || target.closest("textarea, select, [contenteditable]"));
+  }
+
+  function follow(id) {
+    var link = document.getElementById(id);
+    if (link) {
+      window.location.assign(link.href);
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) {
+      return;
+    }
+    var shortcuts = document.getElementById("shortcuts");
+    switch (event.key) {
+    case "n":
+    case "p":
+      if (problemStep) {
+        problemStep(event.key === "n" ? 1 : -1);
+      }
+      break;
+    case "j":
+      follow("next-conversation");
+      break;
+    case "k":
+      follow("previous-conversation");
+      break;
+    case "/":
+      document.getElementById("search").focus();
+      break;
+    case "?":
+      shortcuts.open = !shortcuts.open;
+      if (shortcuts.open) {
+        shortcuts.querySelector("summary").focus();
+      }
+      break;
+    default:
+      return;
+    }
+    event.preventDefault();
+  });
+
   // -- progressive loading --------------------------------------------------------
 
   var more = document.getElementById("load-more");
@@ -189,7 +410,7 @@
     // The server rendered and escaped these rows with the page's own template.
     var template = document.createElement("template");
     template.innerHTML = chunk.html;
-    localizeTimes(template.content);
+    addSessionHeaders(template.content, chunk.offset, chunk.stop);
     rows.append(template.content);
     lastShown.textContent = String(chunk.stop - 1);
     if (chunk.next_offset === null) {
@@ -200,6 +421,7 @@
       more = null;
     } else {
       more.dataset.nextOffset = String(chunk.next_offset);
+      more.dataset.fromReset = String(chunk.from_reset);
       var next = new URL(more.href);
       next.searchParams.set("offset", String(chunk.next_offset));
       more.href = next.href;
@@ -215,6 +437,8 @@
     // The events URL may carry the review queue (?queue=), which the chunk's links keep.
     var url = new URL(transcript.dataset.eventsUrl, window.location.href);
     url.searchParams.set("offset", more.dataset.nextOffset);
+    // Where the server may start replaying the slots: it then reads only from there.
+    url.searchParams.set("from_reset", more.dataset.fromReset || "0");
     fetch(url.href, {headers: {Accept: "application/json"}, credentials: "same-origin"})
       .then(function (response) {
         if (!response.ok) {
@@ -359,7 +583,6 @@
   });
 
   transcript.classList.add("enhanced");
-  localizeTimes(document);
   selectFromHash();
   window.addEventListener("hashchange", selectFromHash);
 })();

@@ -1,5 +1,6 @@
-// The conversation list page: charts of the current filter, short URLs from the filter form, and
-// ticking rows for the bulk actions (a box for the whole page, a count).
+// The conversation list page: charts of the current filter (fetched only once unfolded), short URLs
+// from the filter form, folded panels remembered, and ticking rows for the bulk actions (a box for
+// the whole page, a count).
 // Only an enhancement: without it the form still filters, the table still lists and the bulk form still posts.
 (function () {
   "use strict";
@@ -158,8 +159,8 @@
   async function loadCharts(section) {
     const status = section.querySelector(".charts-status");
     const url = new URL(section.dataset.statsUrl, window.location.href);
-    section.hidden = false;
     section.setAttribute("aria-busy", "true");
+    status.textContent = "loading…";
     try {
       const stats = await fetchStatistics(url);
       const overTime = drawCharts(section, stats);
@@ -247,9 +248,40 @@
     setUpTicking();
     setUpBulkStatus();
   }
+  // A panel unfolded stays unfolded on the next list (this browser only); one with an error is open anyway.
+  function rememberFolding(panel) {
+    const key = `trackerweb.list.${panel.dataset.remember}.open`;
+    try {
+      if (!panel.open && window.localStorage.getItem(key) === "1") {
+        panel.open = true;
+      }
+      panel.addEventListener("toggle", () => window.localStorage.setItem(key, panel.open ? "1" : "0"));
+    } catch (error) {
+      // Storage refused (private mode, a policy): panels simply start folded.
+    }
+  }
+
+  // Statistics are slow on a big store: asked for once, when someone unfolds the charts.
+  function chartsWhenUnfolded(panel, section) {
+    let loaded = false;
+    const load = () => {
+      if (panel.open && !loaded && window.Chart) {
+        loaded = true;
+        setUpCharts();
+        loadCharts(section);
+      }
+    };
+    panel.addEventListener("toggle", load);
+    window.addEventListener("load", load); // Chart.js (deferred) is there by now
+    load();
+  }
+
   const section = document.getElementById("charts");
-  if (section && window.Chart) {
-    setUpCharts();
-    loadCharts(section);
+  const chartsPanel = document.getElementById("charts-panel");
+  if (section && chartsPanel) {
+    chartsWhenUnfolded(chartsPanel, section);
+  }
+  for (const panel of document.querySelectorAll("details[data-remember]")) {
+    rememberFolding(panel);
   }
 })();

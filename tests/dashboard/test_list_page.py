@@ -1,7 +1,6 @@
 """The conversation list page: its filter form, its pages, and stats.json behind its charts."""
 
 import html
-import json
 import os
 import re
 import time
@@ -371,9 +370,15 @@ def test_filtering_and_charts_work_in_a_real_browser(transactional_db, browser, 
     browser.set_window_size(1280, 1000)
     log_in(browser, live_server)
     assert browser.title == "Conversations · trackerweb"
-    rows = lambda: [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#conversations td a")]  # noqa: E731
+    browser.execute_script("window.localStorage.clear()")  # the panels start folded
+    browser.refresh()
+    rows = lambda: [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#conversations td:first-child a")]  # noqa: E731
     assert rows() == ["carol", XSS, "bob", "alice"]
 
+    # Folded, the charts ask for no statistics; unfolded, they do, and stay unfolded on the next list.
+    assert not [r for r in browser.execute_script("return performance.getEntriesByType('resource').map((r) => r.name)")
+                if "/stats.json" in r]
+    browser.find_element(By.CSS_SELECTOR, "#charts-panel > summary").click()
     charts = wait_for_charts(browser)
     assert [c["id"] for c in charts] == ["chart-over-time", "chart-intents", "chart-actions", "chart-channels"]
     assert all(c["width"] > 100 and c["height"] > 100 for c in charts), charts
@@ -387,8 +392,9 @@ def test_filtering_and_charts_work_in_a_real_browser(transactional_db, browser, 
         "order_pizza 2", f"{XSS} 1", "goodbye 1", "greet 1"]
     save_screenshot(browser, "conversation-list.png")
 
-    # Filter by intent and date through the form.
-    Select(browser.find_element(By.ID, "id_intents")).select_by_value("order_pizza")
+    # Filter by intent and date through the form (the intent picker is a list of checkboxes).
+    browser.find_element(By.CSS_SELECTOR, "#filter-panel > summary").click()
+    browser.find_element(By.CSS_SELECTOR, "#id_intents + .picker .picker-search").send_keys("pizza", Keys.ENTER)
     since = browser.find_element(By.ID, "id_since")
     since.send_keys("05052024", Keys.ARROW_RIGHT, "120000AM")
     assert since.get_attribute("value") == "2024-05-05T00:00"
@@ -396,9 +402,12 @@ def test_filtering_and_charts_work_in_a_real_browser(transactional_db, browser, 
     assert rows() == ["carol"]
     # Only the filters in use are in the URL (the page's script drops the empty fields).
     query = parse_qs(urlsplit(browser.current_url).query, keep_blank_values=True)
-    assert query == {"intents": ["order_pizza"], "since": ["2024-05-05T00:00"], "order": ["-last_event_time"]}
+    assert query == {"intents": ["order_pizza"], "since": ["2024-05-05T00:00"], "order": ["-last_event_time"],
+                     "limit": ["50"]}
     assert browser.find_element(By.ID, "conversation-total").text == "1"
-    assert Select(browser.find_element(By.ID, "id_intents")).first_selected_option.text == "order_pizza"
+    assert [option.get_attribute("value") for option in Select(browser.find_element(By.ID, "id_intents"))
+            .all_selected_options] == ["order_pizza"]
+    assert browser.find_element(By.ID, "charts-panel").get_attribute("open") == "true"  # remembered
 
     charts = wait_for_charts(browser)
     assert charts[0]["points"] == 24  # carol's day, by the hour
@@ -418,7 +427,9 @@ def test_a_bad_value_shows_beside_its_field_in_a_real_browser(transactional_db, 
 
     store_crafted_conversations(store)
     log_in(browser, live_server)
+    browser.execute_script("window.localStorage.clear()")
     browser.get(live_server.url + "/?has_fallback=maybe&intents=greet")
+    assert browser.find_element(By.ID, "filter-panel").get_attribute("open") == "true"  # the form unfolds to correct it
     assert "has_fallback: must be true or false" in browser.find_element(By.ID, "filter-error").text
     assert "must be true or false" in browser.find_element(By.ID, "id_has_fallback_error").text
     save_screenshot(browser, "conversation-list-error.png")

@@ -88,17 +88,21 @@ class Transcript(HTMLParser):
         self.slots_before = None
         self.events_url = None
         self.next_offset = None
+        self.from_reset = None
+        self.table = None
         self.feed(html)
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "table" and attrs.get("id") == "transcript":
+            self.table = attrs
             self.slots_before = json.loads(attrs["data-slots-before"])
             self.events_url = attrs["data-events-url"]
         if tag == "tr" and "event" in attrs.get("class", "").split():
             self.rows.append(attrs)
         if tag == "a" and attrs.get("id") == "load-more":
             self.next_offset = int(attrs["data-next-offset"])
+            self.from_reset = int(attrs["data-from-reset"])
 
     @property
     def indexes(self):
@@ -124,13 +128,14 @@ def get_page(client, sender_id, query=""):
 
 
 def every_row(client, sender_id):
-    """The page's rows and then every chunk's, as conversation.js appends them; and the slots before them."""
+    """The page's rows and then every chunk's, as conversation.js appends them (each chunk read from the
+    reset the page or the chunk before named); and the slots before them."""
     page = Transcript(get_page(client, sender_id))
-    rows, next_offset = list(page.rows), page.next_offset
+    rows, next_offset, from_reset = list(page.rows), page.next_offset, page.from_reset
     while next_offset is not None:
-        chunk = client.get(page.events_url, {"offset": next_offset}).json()
+        chunk = client.get(page.events_url, {"offset": next_offset, "from_reset": from_reset}).json()
         rows += Transcript(chunk["html"]).rows
-        next_offset = chunk["next_offset"]
+        next_offset, from_reset = chunk["next_offset"], chunk["from_reset"]
     return page.slots_before, rows
 
 
@@ -144,6 +149,12 @@ def slots_as_the_page_folds_them(client, sender_id):
     slots_before, rows = every_row(client, sender_id)
     slots, after = dict(slots_before), {}
     for row in rows:
+        # A reset row lists every slot after it; the others are null ("null") or no longer reported ("drop").
+        reset = row.get("data-slot-reset")
+        if reset == "null":
+            slots = {name: {"text": "null", "json": True} for name in slots}
+        elif reset == "drop":
+            slots = {}
         for name, text in json.loads(row.get("data-slot-changes", "{}")).items():
             if text is None:
                 del slots[name]  # no longer reported
@@ -245,9 +256,11 @@ def test_every_kind_of_rasa_event_gets_its_marker(viewer_client, rasa_conversati
 def test_it_renders_times_as_utc_time_elements(viewer_client, store):
     store.append("alice", pizza_order())
     page = get_page(viewer_client, "alice")
-    assert ('<time datetime="2023-11-14T22:13:21.000Z" title="2023-11-14 22:13:21 UTC">'
+    assert ('<time class="moment" datetime="2023-11-14T22:13:21.000Z">'
             "2023-11-14 22:13:21 UTC</time>") in page
-    assert page.count("<time datetime=") == len(pizza_order())
+    # Each event's, the summary's first and last, and the session header's: all in the one site-wide markup.
+    assert page.count('<time class="moment" datetime=') == len(pizza_order()) + 2 + 1
+    assert page.count("<time") == page.count('<time class="moment" datetime=')
 
 
 def test_each_event_has_its_raw_json_and_a_spot_for_its_actions(viewer_client, store):
@@ -255,7 +268,10 @@ def test_each_event_has_its_raw_json_and_a_spot_for_its_actions(viewer_client, s
     page = get_page(viewer_client, "alice")
     raw = re.findall(r'<details class="raw"><summary>JSON</summary><pre>(.*?)</pre></details>', page, re.S)
     assert [json.loads(unescape(text)) for text in raw] == store.retrieve("alice").events
-    assert page.count('<span class="event-actions"></span>') == len(pizza_order())
+    # A viewer gets each event's permalink (the chunk's page at #event-N), and no flag, edit or delete link.
+    for index in range(len(pizza_order())):
+        assert (f'<span class="event-actions"><a href="{page_url("alice")}#event-{index}" class="permalink" '
+                f'title="A link to this event">link</a> </span>') in page
 
 
 def test_it_escapes_every_text_from_conversations(viewer_client, rasa_conversations):
@@ -264,7 +280,8 @@ def test_it_escapes_every_text_from_conversations(viewer_client, rasa_conversati
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "{{7*7}} ${7*7}" in page  # template syntax in a text is shown, not evaluated
     assert '<h1>Conversation <code><bdi class="sender-id">html-injection &lt;script&gt;</bdi></code></h1>' in page
-    assert page.count("<script") == 1  # conversation.js, nothing else
+    # conversation.js and the site's times.js, nothing else: no inline script.
+    assert page.count("<script") == page.count("<script src=") == 2
 
 
 def test_it_never_renders_a_javascript_url_as_a_link_or_image(viewer_client, store):
@@ -336,7 +353,7 @@ def test_the_page_holds_only_the_first_chunk_and_links_the_next(viewer_client, s
     store.append("long", numbered(450))
     page = get_page(viewer_client, "long")
     assert Transcript(page).indexes == list(range(200))
-    assert '<a href="?offset=200" id="load-more" data-next-offset="200" rel="next">' in page
+    assert '<a href="?offset=200" id="load-more" data-next-offset="200" data-from-reset="0" rel="next">' in page
 
 
 def test_the_events_endpoint_returns_the_next_chunk_and_offset(viewer_client, store):
@@ -451,7 +468,7 @@ def test_every_rasa_fixture_conversation_renders(viewer_client, rasa_conversatio
     assert len(events_by_conversation()) == 49
     for sender_id, events in events_by_conversation().items():
         page = get_page(viewer_client, sender_id)
-        assert page.count("<script") == 1, sender_id
+        assert page.count("<script") == page.count("<script src=") == 2, sender_id
         assert len(Transcript(page).rows) == min(len(events), 200), sender_id
 
 
@@ -539,9 +556,9 @@ def test_the_transcript_works_in_a_real_browser(transactional_db, page_browser, 
     assert browser.find_element(By.TAG_NAME, "h1").text == "Conversation alice"
     assert "order_pizza" in browser.find_element(By.ID, "event-3").text
     assert "Which topping?" in browser.find_element(By.CSS_SELECTOR, "tr.event-bot").text
-    # Times are shown in the browser's time zone, the UTC time kept in the title.
-    first_time = browser.find_element(By.CSS_SELECTOR, "#event-0 time")
-    assert not first_time.text.endswith("UTC") and first_time.get_attribute("title") == "2023-11-14 22:13:20 UTC"
+    # Times are the site's (times.js): UTC with the date, unless the reader asks for their own zone.
+    first_time = browser.find_element(By.CSS_SELECTOR, "#event-0 time.moment")
+    assert first_time.get_attribute("datetime") == "2023-11-14T22:13:20.000Z"
 
     def panel():
         return {row.find_element(By.TAG_NAME, "th").text: row.find_element(By.TAG_NAME, "td").text
@@ -662,6 +679,6 @@ def test_a_10000_event_conversation_loads_progressively_in_a_real_browser(transa
     row.click()
     value = browser.find_element(By.CSS_SELECTOR, '#slots tr[data-slot="counter"] td').text
     assert value == json.dumps(Tracker("huge", events[:999]).slots["counter"]) == "996"
-    assert not row.find_element(By.TAG_NAME, "time").text.endswith("UTC")
+    assert row.find_element(By.CSS_SELECTOR, "time.moment").get_attribute("datetime").endswith("Z")
     save_screenshot(browser, "conversation-long-later-chunk")
     no_script_ran(browser)

@@ -5,11 +5,16 @@ first chunk (or the one `?offset=` names); conversation.js fetches the next
 ones from `conversation_events`, which answers them rendered by the same
 template, so every text from a conversation is escaped on the server.
 
-Each rendered event carries the slot values it changed, and each chunk the
-slot values before its first event: the page folds those to show the slots
-as of any event without asking the server again. They come from one
-incremental replay of Rasa's tracker state over the events up to the end of
-the chunk, so a chunk costs O(its stop) however long the conversation.
+Each rendered event carries the slot values it changed, and the page the slot
+values before its first event: the script folds those to show the slots as of
+any event without asking the server again. Rasa's state starts afresh at a
+session start or a restart, so a chunk reads (`store.events`) and replays only
+from the latest one at or before it (`?from_reset=`, which the page and each
+chunk answer for the next): a chunk costs its own range, however long the
+conversation. A reset row lists every slot after it (see `transcript_chunk`).
+
+The page also marks the turns worth a look and lists them for the script's
+next/previous (finding.py), and links the conversations around it (neighbours.py).
 
 A page reached through "Review next" keeps the queue (`?queue=`, see
 reviewing) in every link and form, chunks included.
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.http import Http404, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import content_disposition_header
@@ -32,6 +37,7 @@ from access.roles import has_role
 from stores import load_tracker_store
 from stores.addressing import sender_file_name
 from stores.exceptions import UnreadableEvent, UnreadableEvents
+from stores.matching import is_fallback
 from stores.shapes import as_dict, as_list, as_number
 from stores.trackers import Tracker, applied_events
 from trackerweb.presenting import as_time
@@ -40,11 +46,16 @@ from .permissions import viewer_required
 from .errors import store_errors_as_pages
 from .review_panel import chunk_marks, marked, review_context
 from .annotation_panel import annotated, picker_lists
+from .finding import (DEFAULT_THRESHOLD, MAX_SEARCH, RESETS, latest_reset, matching_indexes, problem_indexes,
+                      problem_of, requested_threshold, session_starts)
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 200
 MESSAGE_TYPES = {"user", "bot", "agent"}
+SHOWN_LINKS = 100  # of the problems and search matches listed on the page (the script knows them all)
+LONG_TEXT = 1000  # characters of a message shown before "Show all"
+RANKING_SHOWN = 3
 REMOVED = object()  # a slot that is no longer reported, in slot_changes()
 # Markers the page's toggles hide, by group.
 MARKER_GROUPS = {"action": "action", "action_execution_rejected": "action", "slot": "slot", "reset_slots": "slot"}
@@ -56,57 +67,97 @@ MARKER_GROUPS = {"action": "action", "action_execution_rejected": "action", "slo
 @viewer_required
 @store_errors_as_pages
 def conversation_detail(request, sender_id):
-    offset = requested_offset(request)
+    offset, threshold = requested_offset(request), requested_threshold(request)
     if offset is None:
         return HttpResponseBadRequest("offset must be a whole number, 0 or more")
+    if threshold is None:
+        return HttpResponseBadRequest("threshold must be a number from 0 to 1")
     store = load_tracker_store()
     tracker = retrieve_or_404(store, sender_id, unreadable_shown=True)
     events = tracker.events
     queue = request.GET.get("queue")
+    sessions = session_list(tracker.sender_id, events, queue)
+    jump = jump_to(request, tracker.sender_id, events, sessions, queue)
+    if jump.get("url"):
+        return redirect(jump["url"])
     review = review_context(store, tracker, request.user, queue)
+    offset = min(offset, len(events))
+    # The page shows the slots before its first event too: its replay starts at the latest reset before it.
+    from_reset = latest_reset(events, offset)
+    chunk = transcript_chunk(store, tracker.sender_id, events[from_reset:], from_reset, offset, len(events),
+                             threshold=threshold, names_before=slot_names(events[:from_reset]))
     context = {
         **review,
         # Each flagged event, linked on the chunk that shows it.
         "flag_list": [(flag, conversation_page(tracker.sender_id, queue=queue, event_index=index))
                       for index, flag in review["flags"].items()],
-        "events_url": conversation_events_url(tracker.sender_id, queue),
+        "events_url": conversation_events_url(tracker.sender_id, queue, threshold),
+        "story_url": reverse("dashboard:story_so_far", args=[tracker.sender_id]),
         "sender_id": tracker.sender_id,
         "event_count": len(events),
-        "sessions": len(tracker.sessions),
-        "session_numbers": range(1, len(tracker.sessions) + 1),  # for "Save as story" (stories)
+        "sessions": len(sessions),
+        "session_list": sessions,
+        "sessions_json": json.dumps([{"number": session["number"], "index": session["index"], "time": session["time"]}
+                                     for session in sessions]),
+        "session_numbers": range(1, len(sessions) + 1),  # for "Save as story" (stories)
         "started": event_time(events[0].get("timestamp")) if events else None,
         "last_active": event_time(events[-1].get("timestamp")) if events else None,
         "state": tracker.current_state("NONE"),
         "slots": slot_rows(tracker.slots),
-        "chunk": annotated(marked(transcript_chunk(store, tracker, offset), review["flags"], review["new_from"]),
-                           store, tracker.sender_id),
+        "chunk": placed(annotated(marked(chunk, review["flags"], review["new_from"]), store, tracker.sender_id),
+                        tracker.sender_id, queue, sessions),
+        **finding_context(tracker.sender_id, events, queue, threshold, request.GET.get("q", "")[:MAX_SEARCH]),
+        "jump": jump,
     }
     if has_role(request.user, "reviewer"):
         context.update(picker_lists(store, context["chunk"]))
-    return render(request, "dashboard/conversation_detail.html", context)
+    return render(request, "dashboard/conversation_detail.html", context, status=400 if jump.get("error") else 200)
 
 
 @viewer_required
 @store_errors_as_pages
 def conversation_events(request, sender_id):
-    """The chunk of events from `?offset=`, rendered, for conversation.js to append."""
-    offset = requested_offset(request)
+    """The chunk of events from `?offset=`, rendered, for conversation.js to append.
+
+    It reads only the events from `?from_reset=` (the latest session start or
+    restart at or before the offset, which the page and each chunk answer)
+    to the chunk's end, and replays the slots from there: Rasa's state starts
+    afresh at a reset, so the values are those of a replay from event 0. An
+    index that is no reset (a stale or made-up one) costs a read from event 0.
+    """
+    offset, threshold = requested_offset(request), requested_threshold(request)
+    from_reset = requested_offset(request, "from_reset")
     if offset is None:
         return JsonResponse({"error": "offset must be a whole number, 0 or more"}, status=400)
+    if from_reset is None:
+        return JsonResponse({"error": "from_reset must be a whole number, 0 or more"}, status=400)
+    if threshold is None:
+        return JsonResponse({"error": "threshold must be a number from 0 to 1"}, status=400)
     store = load_tracker_store()
-    tracker = retrieve_or_404(store, sender_id, unreadable_shown=True)
-    marks = chunk_marks(store, tracker)
-    chunk = annotated(marked(transcript_chunk(store, tracker, offset), marks["flags"], marks["new_from"]),
-                      store, tracker.sender_id)
+    total = store.event_count(sender_id)
+    if not total and not store.exists(sender_id):
+        raise Http404("No conversation with this sender id")
+    offset = min(offset, total)
+    stop = min(offset + CHUNK_SIZE, total)
+    # One event past the chunk: a reset there is where the next chunk's replay starts.
+    window = store.events(sender_id, from_reset, stop + 1) if 0 < from_reset <= offset else []
+    if not (window and is_reset(window[0])):
+        from_reset, window = 0, store.events(sender_id, 0, stop + 1)
+    # (No names before the window: the script folds the rows onto the page's slots, and a reset row
+    # tells it what the reset did to the names it holds.)
+    chunk = transcript_chunk(store, sender_id, window, from_reset, offset, total, threshold=threshold)
+    marks = chunk_marks(store, sender_id, total)
+    queue = request.GET.get("queue")
+    chunk = placed(annotated(marked(chunk, marks["flags"], marks["new_from"]), store, sender_id), sender_id, queue)
     # The same context _event.html has on the page (sender_id, the queue, and can_edit and can_review
     # from the request).
-    queue = request.GET.get("queue")
     html = render_to_string("dashboard/_events_chunk.html",
-                            {"sender_id": tracker.sender_id, "chunk": chunk,
+                            {"sender_id": sender_id, "chunk": chunk,
                              "queue": None if queue is None else {"query": queue}},
                             request=request)
     return JsonResponse({"html": html, "offset": chunk.offset, "stop": chunk.stop,
-                         "next_offset": chunk.next_offset, "total": chunk.total})
+                         "next_offset": chunk.next_offset, "total": chunk.total,
+                         "from_reset": chunk.next_from_reset})
 
 
 @viewer_required
@@ -146,15 +197,78 @@ def conversation_page(sender_id, *, queue=None, event_index=None):
     return url + (f"#event-{event_index}" if event_index is not None else "")
 
 
-def conversation_events_url(sender_id, queue):
+def finding_context(sender_id, events, queue, threshold, search):
+    """The page's problem turns and search matches: all their indexes for the script, the first ones as links."""
+    problems, matches = problem_indexes(events, threshold), matching_indexes(events, search)
+    return {
+        "threshold": threshold,
+        "threshold_is_default": threshold == DEFAULT_THRESHOLD,
+        "problems": problems,
+        "problems_json": json.dumps(problems),
+        "problem_links": [(index, conversation_page(sender_id, queue=queue, event_index=index))
+                          for index in problems[:SHOWN_LINKS]],
+        "search": search,
+        "matches_json": json.dumps(matches),
+        "match_links": [(index, conversation_page(sender_id, queue=queue, event_index=index))
+                        for index in matches[:SHOWN_LINKS]],
+        "match_count": len(matches),
+        "chunk_size": CHUNK_SIZE,
+        # What the earlier/later chunk links keep of this page's query (each starts with "&").
+        "page_params": "".join(f"&{urlencode({name: value})}" for name, value in
+                               (("queue", queue), ("threshold", None if threshold == DEFAULT_THRESHOLD else threshold),
+                                ("q", search or None)) if value is not None),
+    }
+
+
+def conversation_events_url(sender_id, queue, threshold=DEFAULT_THRESHOLD):
     url = reverse("dashboard:conversation_events", args=[sender_id])
-    return url if queue is None else f"{url}?{urlencode({'queue': queue})}"
+    params = {} if queue is None else {"queue": queue}
+    if threshold != DEFAULT_THRESHOLD:
+        params["threshold"] = threshold
+    return f"{url}?{urlencode(params)}" if params else url
 
 
-def requested_offset(request):
-    """The `offset` query parameter: an int >= 0 (0 when absent), or None when it is not one."""
-    value = request.GET.get("offset", "0")
+def requested_offset(request, name="offset"):
+    """The query parameter `name`: an int >= 0 (0 when absent), or None when it is not one."""
+    value = request.GET.get(name, "0")
     return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+def session_list(sender_id, events, queue):
+    """Each session: its number (from 1), first event's index, start time and link."""
+    return [{"number": number, "index": index, "time": event_time(as_dict(events[index]).get("timestamp")),
+             "url": conversation_page(sender_id, queue=queue, event_index=index)}
+            for number, index in enumerate(session_starts(events), 1)]
+
+
+def jump_to(request, sender_id, events, sessions, queue):
+    """The page's "go to" form (`?session=N` or `?event=N`): {"url"} to go to, {"error"} for a number
+    the conversation doesn't have, {} when none was asked for."""
+    for name, count in (("session", len(sessions)), ("event", len(events))):
+        value = request.GET.get(name, "").strip()
+        if not value:
+            continue
+        if not (value.isascii() and value.isdigit() and len(value) < 10):
+            return {"error": f"The {name} must be a whole number.", name: value}
+        number = int(value)
+        if name == "session" and 1 <= number <= count:
+            return {"url": sessions[number - 1]["url"]}
+        if name == "event" and 0 <= number < count:
+            return {"url": conversation_page(sender_id, queue=queue, event_index=number)}
+        first = 1 if name == "session" else 0
+        return {"error": f"This conversation has no {name} {number} (it has {first}–{count - 1 + first}).",
+                name: value}
+    return {}
+
+
+def placed(chunk, sender_id, queue, sessions=()):
+    """The chunk's events with their permalink, and the session each one that opens a session opens
+    ("session_header"; the chunks the script fetches get theirs from the page's list of sessions)."""
+    starts = {session["index"]: session for session in sessions}
+    for e in chunk.events:
+        e["session_header"] = starts.get(e["index"])
+        e["permalink"] = conversation_page(sender_id, queue=queue, event_index=e["index"])
+    return chunk
 
 
 # -- the transcript -------------------------------------------------------------
@@ -162,13 +276,15 @@ def requested_offset(request):
 
 @dataclass
 class Chunk:
-    """Events [offset, stop) of a conversation, presented, with the slots before them."""
+    """Events [offset, stop) of a conversation, presented, with the slots before them, and the
+    latest reset at or before `stop` (where the next chunk's replay may start)."""
 
     offset: int
     stop: int
     total: int
     events: list
     slots_before: dict
+    next_from_reset: int = 0
 
     @property
     def next_offset(self):
@@ -183,14 +299,54 @@ class Chunk:
         return as_json(self.slots_before)
 
 
-def transcript_chunk(store, tracker, offset):
-    events = tracker.events
-    offset = min(offset, len(events))
-    stop = min(offset + CHUNK_SIZE, len(events))
-    slots = replayed_slots(tracker.sender_id, events[:stop], store.slots, tracker.replay)
-    before, changes = slot_changes(slots, offset)
-    presented = [present_event(index, events[index], changes.get(index)) for index in range(offset, stop)]
-    return Chunk(offset, stop, len(events), presented, slot_texts(before))
+def transcript_chunk(store, sender_id, window, window_start, offset, total, *, threshold=DEFAULT_THRESHOLD,
+                     names_before=()):
+    """Events [offset, offset + CHUNK_SIZE) of a conversation of `total` events, presented.
+
+    `window` holds its events from `window_start` (0, or a reset at or before
+    `offset`) to at least the chunk's end; the slots are replayed from there.
+    A replay from a reset knows only the slot names set since: a reset row
+    carries every slot after it and says what the reset did to the others
+    (`slot_reset`, see `reset_mode`). `names_before`: the names slot events set
+    before the window, for the slots before the chunk (see `slot_names`).
+    """
+    offset = min(offset, total)
+    stop = min(offset + CHUNK_SIZE, total, window_start + len(window))
+    offset = min(offset, stop)
+    events = window[:stop - window_start]
+    resets = {index - window_start for index in range(offset, stop) if is_reset(events[index - window_start])}
+    slots = replayed_slots(sender_id, events, store.slots, store.tracker_replay)
+    before, changes = slot_changes(slots, offset - window_start, complete_at=resets)
+    if reset_mode(store) == "null":
+        before = {**{name: None for name in names_before}, **before}
+    presented = []
+    for index in range(offset, stop):
+        event = events[index - window_start]
+        row = present_event(index, event, changes.get(index - window_start))
+        row["problem"] = problem_of(event, threshold)
+        if index - window_start in resets:
+            row["slot_reset"] = reset_mode(store)
+            row["slot_changes"] = as_json(slot_texts(changes[index - window_start]))
+        presented.append(row)
+    # The next chunk's replay may start at a reset at its own first event (the window may hold it).
+    return Chunk(offset, stop, total, presented, slot_texts(before), latest_reset(window, stop + 1, window_start))
+
+
+def is_reset(event):
+    return isinstance(event, dict) and event.get("event") in RESETS
+
+
+def reset_mode(store):
+    """What a reset does to a slot it no longer sets: without a domain Rasa keeps reporting it as null
+    ("null"), unless the store replays only applied events, which drops it ("drop"); with a domain every
+    slot it declares is set, so nothing is left over ("drop")."""
+    return "null" if store.slots is None and store.tracker_replay == "all" else "drop"
+
+
+def slot_names(events):
+    """The names slot events set: without a domain, Rasa reports each of them (null after a reset)."""
+    return {event["name"] for event in events
+            if isinstance(event, dict) and event.get("event") == "slot" and isinstance(event.get("name"), str)}
 
 
 def replayed_slots(sender_id, events, slots, replay="all"):
@@ -240,13 +396,18 @@ class AppliedSlotNames:
         return self.names
 
 
-def slot_changes(slot_values, start):
+def slot_changes(slot_values, start, complete_at=frozenset()):
     """From the slot values before and after each event: the values before event
     `start`, and {index: changes} for each later event, where a change is the new
-    value, or None when the slot is no longer reported."""
+    value, or None when the slot is no longer reported. At the indexes of
+    `complete_at` the "changes" are every slot's value after the event."""
     before = next(itertools.islice(slot_values, start, None))
     previous, changes = before, {}
     for index, after in enumerate(slot_values, start):
+        if index in complete_at:
+            changes[index] = dict(after)
+            previous = after
+            continue
         changed = {name: value for name, value in after.items()
                    if name not in previous or not same_value(previous[name], value)}
         changed.update({name: REMOVED for name in previous.keys() - after.keys()})
@@ -309,7 +470,8 @@ def presented_event(index, event, changed_slots=None):
         "event": event,
         "type_class": "event-" + re.sub(r"[^\w-]", "-", kind),
         "is_message": kind in MESSAGE_TYPES,
-        "marker_group": None if kind in MESSAGE_TYPES else MARKER_GROUPS.get(kind),
+        # A fallback action stays in view when the page hides actions: it is what the reader looks for.
+        "marker_group": None if kind in MESSAGE_TYPES or is_fallback(event) else MARKER_GROUPS.get(kind),
         "time": event_time(event.get("timestamp")),
         "json": as_json(event, indent=2),
         "slot_changes": as_json(slot_texts(changed_slots)) if changed_slots else None,
@@ -352,12 +514,32 @@ def user_message(event):
     intent = as_dict(parse_data.get("intent"))
     confidence = intent.get("confidence")
     return {
-        "text": event.get("text"),
+        **folded(event.get("text")),
         "intent": intent.get("name"),
         "confidence": as_number(confidence),
+        "ranking": intent_ranking(parse_data.get("intent_ranking")),
         "entities": entity_list(parse_data.get("entities")),
         "channel": event.get("input_channel"),
     }
+
+
+def intent_ranking(ranking):
+    """The top intents NLU considered: [{"name": text, "confidence": number or None}], at most
+    RANKING_SHOWN; what isn't an intent entry (not a dict, no name) is left out."""
+    shown = []
+    for entry in as_list(ranking):
+        if isinstance(entry, dict) and entry.get("name") is not None:
+            shown.append({"name": display(entry["name"]), "confidence": as_number(entry.get("confidence"))})
+        if len(shown) == RANKING_SHOWN:
+            break
+    return shown
+
+
+def folded(text):
+    """A message's text; a long one also as its start ("text_start") and length, for "Show all"."""
+    if isinstance(text, str) and len(text) > LONG_TEXT:
+        return {"text": text, "text_start": text[:LONG_TEXT], "text_length": len(text)}
+    return {"text": text}
 
 
 def entity_list(entities):
@@ -373,7 +555,7 @@ def bot_message(event):
     data = as_dict(event.get("data"))
     custom = data.get("custom")
     return {
-        "text": event.get("text"),
+        **folded(event.get("text")),
         "utter_action": as_dict(event.get("metadata")).get("utter_action"),
         "buttons": button_list(data.get("buttons")),
         "quick_replies": button_list(data.get("quick_replies")),

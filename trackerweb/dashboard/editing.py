@@ -1,19 +1,20 @@
 """Editing and deleting, for editors; every change goes into the audit log."""
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from access.models import Actor, AuditEntry
+from access.models import Actor
 from stores import load_tracker_store
 from stores.exceptions import ConversationChanged, EventNotFound, InvalidEventError, UnreadableEvent
 from stores.operations import conversations
 
 from .permissions import editor_required
-from .conversation import as_json
+from .conversation import as_json, conversation_page
 from .errors import store_errors_as_pages
 from .event_form import EventForm, GuardedChangeForm
 
@@ -31,12 +32,6 @@ def delete_conversation(request, sender_id):
         return redirect("dashboard:conversation_list")
     return render(request, "dashboard/confirm_delete.html", {"sender_id": sender_id,
                                                             "events": store.event_count(sender_id)})
-
-
-@editor_required
-def audit_log(request):
-    page = Paginator(AuditEntry.objects.all(), 100).get_page(request.GET.get("page"))
-    return render(request, "dashboard/audit_log.html", {"page": page})
 
 
 def event_text(event):
@@ -83,6 +78,13 @@ def edit_event(request, index, sender_id):
     store = load_tracker_store()
     count, event = shown_event(store, sender_id, index)
     form = EventForm(request.POST or None, initial={"event_json": event_text(event), "expected_count": count})
+    back = conversation_page(sender_id, event_index=index)
+    if (request.method == "POST" and form.is_valid() and form.cleaned_data["expected_count"] == count
+            and unchanged(event, form.cleaned_data["event_json"])):
+        # Nothing to write: no change for the audit log to record. (Against a conversation that changed
+        # meanwhile the save goes on, and the guard tells the editor.)
+        messages.info(request, f"Nothing changed: event #{index} is as it was.")
+        return redirect(back)
     if request.method == "POST" and form.is_valid():
         try:
             conversations.correct_event(store, sender_id, index, form.cleaned_data["event_json"],
@@ -96,7 +98,14 @@ def edit_event(request, index, sender_id):
             form.add_error(None, str(e))
         else:
             messages.success(request, f"Corrected event #{index}.")
-            return redirect("dashboard:conversation_detail", sender_id)
+            return redirect(back)  # to the event, on the chunk that holds it
     status = 400 if request.method == "POST" and form.errors else 200
     return render(request, "dashboard/edit_event.html",
-                  {"sender_id": sender_id, "index": index, "event": event, "form": form}, status=status)
+                  {"sender_id": sender_id, "index": index, "event": event, "form": form, "back": back}, status=status)
+
+
+def unchanged(stored, corrected):
+    """Whether a correction is the stored event as it is (field by field, 1 and true told apart)."""
+    if isinstance(stored, UnreadableEvent):
+        return False
+    return json.dumps(stored, sort_keys=True, default=str) == json.dumps(corrected, sort_keys=True, default=str)

@@ -17,10 +17,14 @@ from review.exceptions import InvalidReview
 from review.models import STATUSES
 from review.selection import ME
 from stores.events import KNOWN_EVENT_TYPES
-from stores.query import ORDERS, ConversationFilter, FilterError
+from stores import query as store_query
+from stores.query import ConversationFilter, FilterError
 
+from .list_links import DEFAULT_PAGE_SIZE, PAGE_SIZES
 from .selection import Selection
 
+# The store's own labels win (stores.query.ORDER_LABELS, once it has them); these cover the orders
+# it had before.
 ORDER_LABELS = {"-last_event_time": "Newest activity first", "sender_id": "Sender id"}
 FALLBACK_CHOICES = [("", "Any"), ("true", "Yes"), ("false", "No")]
 REVIEW_STATUS_CHOICES = [("", "Any"), *STATUSES]
@@ -30,7 +34,7 @@ PICKER_ROWS = 6
 FIELDSETS = [
     ("Who", ["sender_id", "sender_contains", "channels"]),
     ("When (UTC)", ["since", "until"]),
-    ("What happened (Ctrl/⌘-click to pick several)", ["intents", "actions", "event_types"]),
+    ("What happened", ["intents", "actions", "event_types"]),
     ("What was said and set", ["text", "entities", "slot", "slot_value"]),
     ("How it went", ["min_user_messages", "max_user_messages", "max_confidence", "has_fallback"]),
     ("Review", ["review_status", "tags", "tags_match", "flagged", "has_notes", "assigned_to"]),
@@ -53,7 +57,11 @@ class AnyValueAccepted:
 
 
 class NameListField(AnyValueAccepted, forms.MultipleChoiceField):
+    # static/js/multiselect.js turns the <select multiple> into a searchable list of checkboxes.
     widget = NameListSelect
+
+    def __init__(self, **kwargs):
+        super().__init__(help_text="Ctrl/⌘-click to pick several.", **kwargs)
 
 
 class OfferedChoiceField(AnyValueAccepted, forms.ChoiceField):
@@ -118,7 +126,7 @@ class ConversationFilterForm(forms.Form):
     text = forms.CharField(label="Text contains", required=False, help_text="In a user or bot message; any case.")
     entities = forms.CharField(label="Entity", required=False, widget=text_input("e.g. cuisine"))
     channels = forms.CharField(label="Channel", required=False, widget=text_input("e.g. rest"))
-    slot = forms.CharField(label="Slot", required=False)
+    slot = forms.CharField(label="Slot", required=False, widget=forms.TextInput(attrs={"list": "slot-names"}))
     slot_value = forms.CharField(label="Slot value", required=False, help_text="Needs a slot.")
     min_user_messages = forms.CharField(label="User messages, at least", required=False,
                                         widget=forms.NumberInput(attrs={"min": 0}))
@@ -135,14 +143,21 @@ class ConversationFilterForm(forms.Form):
     flagged = OfferedChoiceField(label="Has a flagged event", required=False, choices=FALLBACK_CHOICES)
     has_notes = OfferedChoiceField(label="Has notes", required=False, choices=FALLBACK_CHOICES)
     assigned_to = OfferedChoiceField(label="Assigned to", required=False)
-    order = OfferedChoiceField(label="Sort by", required=False,
-                              choices=[(order, ORDER_LABELS[order]) for order in ORDERS])
+    order = OfferedChoiceField(label="Sort by", required=False)
+    limit = OfferedChoiceField(label="Per page", required=False, choices=[(str(size), size) for size in PAGE_SIZES])
 
     def __init__(self, data, *, names, tags=(), assignees=()):
         """`names`: the store's `DistinctNames`, offered in the intent and action pickers; `tags` and
         `assignees`: the tag names and usernames offered in the review pickers."""
+        if not data.get("limit"):  # the page size shown (and submitted again) is the one in use
+            data = data.copy()
+            data["limit"] = str(DEFAULT_PAGE_SIZE)
         super().__init__(data)
         self.selection = self.filter = self.order = self.filter_error = None
+        self.limit = DEFAULT_PAGE_SIZE
+        labels = {**ORDER_LABELS, **getattr(store_query, "ORDER_LABELS", {})}
+        self.fields["order"].choices = [(order, labels.get(order, order)) for order in store_query.ORDERS]
+        self.fields["limit"].initial = str(DEFAULT_PAGE_SIZE)
         self._offer("intents", names.intents)
         self._offer("actions", names.actions)
         self._offer("event_types", KNOWN_EVENT_TYPES)
@@ -157,7 +172,7 @@ class ConversationFilterForm(forms.Form):
         field = self.fields[name]
         given = field.widget.value_from_datadict(self.data, None, name)
         field.choices = [(value, value) for value in sorted({*names, *given})]
-        field.widget.attrs["size"] = PICKER_ROWS
+        field.widget.attrs.update({"size": PICKER_ROWS, "data-searchable": ""})
 
     def fieldsets(self):
         return [(legend, [self[name] for name in names]) for legend, names in FIELDSETS]
@@ -169,6 +184,11 @@ class ConversationFilterForm(forms.Form):
             self.add_filter_error(e)
         else:
             self.filter, self.order = self.selection.filter, self.selection.order
+        limit = self.data.get("limit") or str(DEFAULT_PAGE_SIZE)
+        if limit in {str(size) for size in PAGE_SIZES}:
+            self.limit = int(limit)
+        else:
+            self.add_filter_error(FilterError("limit", f"must be one of {', '.join(map(str, PAGE_SIZES))}"))
         return self.cleaned_data
 
     def add_filter_error(self, error):

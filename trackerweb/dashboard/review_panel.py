@@ -44,10 +44,11 @@ def transcript_marks(row, review):
             "new_from": row.events_at_status if review["new_events_since_status"] else None}
 
 
-def chunk_marks(store, tracker):
-    """The transcript's marks alone, for a chunk the page's script fetches."""
-    row = review_row(store, tracker.sender_id)
-    return transcript_marks(row, review_json(row, len(tracker.events)))
+def chunk_marks(store, sender_id, event_count):
+    """The transcript's marks alone, for a chunk the page's script fetches (which reads only its own
+    events: the conversation's count comes from `store.event_count`)."""
+    row = review_row(store, sender_id)
+    return transcript_marks(row, review_json(row, event_count))
 
 
 def marked(chunk, flags, new_from):

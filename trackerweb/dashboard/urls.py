@@ -2,7 +2,8 @@ from django.urls import path, re_path
 
 import stores.addressing  # noqa: F401  (registers the <sender:...> converter)
 
-from . import annotating, bulk, conversation, editing, inbox, legacy, listing, reviewing, saved_views, stories, tags
+from . import (annotating, audit, bulk, conversation, editing, inbox, legacy, listing, neighbours, reviewing,
+               saved_views, stories, story_so_far, tags)
 
 app_name = "dashboard"
 
@@ -14,11 +15,13 @@ urlpatterns = [
     path("stats.json", listing.conversation_stats, name="conversation_stats"),
     path("conversations/<sender:sender_id>", conversation.conversation_detail, name="conversation_detail"),
     path("events/<sender:sender_id>", conversation.conversation_events, name="conversation_events"),
+    path("neighbour/<str:direction>/<sender:sender_id>", neighbours.neighbour, name="neighbour"),
     path("download/<sender:sender_id>", conversation.conversation_download, name="conversation_download"),
+    path("story/<sender:sender_id>", story_so_far.story_so_far, name="story_so_far"),
     path("delete/<sender:sender_id>", editing.delete_conversation, name="delete_conversation"),
     path("delete-event/<int:index>/<sender:sender_id>", editing.delete_event, name="delete_event"),
     path("edit-event/<int:index>/<sender:sender_id>", editing.edit_event, name="edit_event"),
-    path("audit/", editing.audit_log, name="audit_log"),
+    path("audit/", audit.audit_log, name="audit_log"),
     # Reviewing: trackerweb's own data about conversations (review.operations), never the bot's events.
     path("review/<sender:sender_id>", reviewing.review_conversation, name="review_conversation"),
     path("notes/<sender:sender_id>", reviewing.add_note, name="add_note"),
