@@ -156,8 +156,11 @@ class TrackerStore:
         return sum(1 for _ in self.keys())
 
     def event_count(self, sender_id):
-        """The number of events stored for this sender (0 when none)."""
-        tracker = self.retrieve(sender_id)
+        """The number of events stored for this sender (0 when none), unreadable ones included."""
+        try:
+            tracker = self.retrieve(sender_id)
+        except UnreadableEvents as e:
+            tracker = e.tracker  # they are stored, each in its place: they count
         return len(tracker.events) if tracker else 0
 
     def events(self, sender_id, start=0, stop=None):

@@ -157,6 +157,9 @@ def test_something_stored_that_is_no_event_is_shown_in_its_place_and_refused_els
     html = page.content.decode()
     assert html.index("the event before") < html.index("The store holds something else than an event here")
     assert html.index("The store holds something else") < html.index("the event after")
+    # The transcript's chunks of it too (conversation.js fetches them as the reader scrolls).
+    chunk = client.get(reverse("dashboard:conversation_events", args=["unreadable"]), {"offset": 1})
+    assert chunk.status_code == 200 and "The store holds something else" in chunk.json()["html"]
     # What can't say "this conversation has an unreadable event" in its answer says so as an error.
     api = client.get("/api/v1/conversations/unreadable/")
     assert api.status_code == 500 and "1 unreadable event" in api.json()["detail"]
