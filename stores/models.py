@@ -82,3 +82,35 @@ class SummaryWatermark(models.Model):
     class Meta:
         db_table = "trackerweb_summary_state"
         managed = False
+
+
+class StatisticsRollup(models.Model):
+    """Event counts of the SQL store per time bucket, kept beside Rasa's table (stores.backends.sql.rollups).
+
+    The charts of a store without a filter, or filtered by time only, add
+    these rows up instead of grouping a million events. `span` is "t" (all
+    time: day and hour 0), "d" (a day: `hour` is the day) or "h" (an hour of
+    `day`); an infinite time is its own bucket, ±inf. `kind` is "e" (events),
+    "u" (user messages), "i" (an intent), "a" (an action) or "c" (a
+    conversation with events in the bucket: `key` is its sender id). `name`
+    is the intent's or action's name as JSON (any text fits), `key` the name
+    itself or, when long, its digest (an index entry has a size limit).
+    Updated in the transaction that folds the events into the summaries;
+    Rasa never reads it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    span = models.CharField(max_length=1)
+    kind = models.CharField(max_length=1)
+    day = models.FloatField()
+    hour = models.FloatField()
+    key = models.CharField(max_length=255)
+    name = models.TextField()
+    n = models.BigIntegerField()
+
+    class Meta:
+        db_table = "trackerweb_statistics"
+        managed = False
+        constraints = [
+            models.UniqueConstraint(fields=["span", "kind", "day", "hour", "key"], name="tw_statistics_bucket"),
+        ]

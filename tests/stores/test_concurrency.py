@@ -147,7 +147,7 @@ def scratch_section(backend, request, tmp_path_factory):
         return {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path_factory.mktemp("writers") / "rasa.db")}, None
     if backend == "postgres":
         database = request.getfixturevalue("pg_database")
-        pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state RESTART IDENTITY")
+        pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
         return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": PG["port"],
                 "username": PG["user"], "db": database}, None
     if backend == "redis":

@@ -12,7 +12,7 @@ from django.db.models.functions import Collate, Floor, StrIndex
 
 from ... import matching
 from ...events import stored_json
-from ...query import NULLABLE_ORDER_FIELDS, ConversationFilter, DistinctNames, Statistics, check_bucket, order_field
+from ...query import NULLABLE_ORDER_FIELDS, ConversationFilter, DistinctNames, Statistics, order_field
 from .summaries import summary_of
 
 SKIP_SCAN = resources.files(__package__).joinpath("skip_scan.sql").read_text(encoding="utf-8")
@@ -256,8 +256,8 @@ class SQLQueries:
             self._code_point_column = collation.lower() in CODE_POINT_COLLATIONS
         return F("sender_id") if self._code_point_column else Collate("sender_id", "C")
 
-    def statistics(self, flt=None, *, bucket="day", top=10):
-        flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
+    def _statistics_from_events(self, flt, bucket, top):
+        """Statistics by grouping the events (filters the rollups can't answer: see rollups.py)."""
         size = 86400 if bucket == "day" else 3600
         with self._errors():
             selected = self._selected(flt)

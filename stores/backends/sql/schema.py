@@ -21,7 +21,7 @@ def ensure_schema(alias, schema_editor=None):
     Never alters an existing column of Rasa's: a table Rasa made is used as
     it is. Safe to run concurrently and repeatedly.
     """
-    from ...models import ConversationRow, Event, SummaryWatermark
+    from ...models import ConversationRow, Event, StatisticsRollup, SummaryWatermark
 
     connection = connections[alias]
 
@@ -32,7 +32,8 @@ def ensure_schema(alias, schema_editor=None):
         with connection.cursor() as cursor:
             return set(connection.introspection.table_names(cursor))
 
-    for model in (Event, ConversationRow, SummaryWatermark):
+    rollups_were_missing = StatisticsRollup._meta.db_table not in tables()
+    for model in (Event, ConversationRow, SummaryWatermark, StatisticsRollup):
         table = model._meta.db_table
         if table not in tables():
             try:
@@ -47,6 +48,10 @@ def ensure_schema(alias, schema_editor=None):
                 if table not in tables():
                     raise
         _ensure_indexes(connection, model, editor)
+    if rollups_were_missing:
+        # Summaries folded before the rollups existed: fold everything again
+        # (at the next query), so the rollups count every event.
+        _forget_folded(connection)
     _ensure_summary_columns(connection, ConversationRow, SummaryWatermark, editor)
     # (First: an index superseded may hold the columns of one that replaces it.)
     _drop_superseded_indexes(connection, ConversationRow)
@@ -86,10 +91,16 @@ def _ensure_summary_columns(connection, model, watermark, editor):
         if any(field.column not in present for field in missing):
             raise
         return
+    _forget_folded(connection)
+
+
+def _forget_folded(connection):
+    """What reindex does first: the next query folds every conversation anew (summaries and rollups)."""
+    from ...models import ConversationRow, StatisticsRollup, SummaryWatermark
+
     with connection.cursor() as cursor:
-        # What reindex does first: the next query folds every conversation anew.
-        cursor.execute(f"DELETE FROM {connection.ops.quote_name(table)}")
-        cursor.execute(f"DELETE FROM {connection.ops.quote_name(watermark._meta.db_table)}")
+        for model in (ConversationRow, SummaryWatermark, StatisticsRollup):
+            cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _drop_superseded_indexes(connection, model):

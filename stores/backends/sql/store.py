@@ -19,6 +19,7 @@ from ...exceptions import (
 from ...parameters import TRACKER_STORE
 from .databases import database_settings, drop_if_server_hung_up, register_database
 from .queries import SQLQueries
+from .rollups import StatisticsRollups
 from .schema import COLUMN_LENGTH, ensure_schema
 from .summaries import SummaryTable
 
@@ -43,7 +44,7 @@ def _error_kind(error):
     return f"{type(error).__name__}, {code}" if code else type(error).__name__
 
 
-class SQLTrackerStore(SQLQueries, SummaryTable, TrackerStore):
+class SQLTrackerStore(StatisticsRollups, SQLQueries, SummaryTable, TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True
@@ -208,6 +209,7 @@ class SQLTrackerStore(SQLQueries, SummaryTable, TrackerStore):
             self._lock_summary(sender_id)
             if expected_count is not None and self._events().filter(sender_id=sender_id).count() != expected_count:
                 raise ConversationChanged(sender_id)
+            self._unfold_rollups(sender_id)
             self._events().filter(sender_id=sender_id).delete()
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
             self._events().bulk_create(rows, batch_size=INSERT_BATCH)
@@ -257,6 +259,7 @@ class SQLTrackerStore(SQLQueries, SummaryTable, TrackerStore):
         from ...models import ConversationRow
 
         with self._errors(), transaction.atomic(using=self.alias):
+            self._unfold_rollups(sender_id)
             deleted, _ = self._events().filter(sender_id=sender_id).delete()
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
         return deleted > 0

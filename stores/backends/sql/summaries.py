@@ -80,6 +80,7 @@ class SummaryTable:
                 summary.fallbacks += 1
         summary.last_event_id = new[-1][0]
         summary.save(using=self.alias)
+        self._fold_into_rollups(sender_id, new)
 
     def refresh_summaries(self, margin=SUMMARY_MARGIN):
         """Fold rows that others (a running bot) wrote since the last look into the summaries.
@@ -125,12 +126,13 @@ class SummaryTable:
 
     def reindex(self):
         """Rebuild every summary from the events table. Returns the number of conversations."""
-        from ...models import ConversationRow, SummaryWatermark
+        from ...models import ConversationRow, StatisticsRollup, SummaryWatermark
 
         with self._errors():
             with transaction.atomic(using=self.alias):
                 ConversationRow.objects.using(self.alias).all().delete()
                 SummaryWatermark.objects.using(self.alias).all().delete()
+                StatisticsRollup.objects.using(self.alias).all().delete()
             # Everything is above watermark 0: refresh folds every conversation.
             return self.refresh_summaries(margin=0)
 
@@ -141,6 +143,7 @@ class SummaryTable:
         from ...models import ConversationRow
 
         with self._errors(), transaction.atomic(using=self.alias):
+            self._unfold_rollups(sender_id)
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
             rows = self._events().filter(sender_id=sender_id).order_by("id").values_list("id", "data")
             numbered = [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows]
