@@ -195,9 +195,15 @@ def sql_by_hand(connect, placeholder, like):
     def stats(flt):
         connection = connect()
         cursor = connection.cursor()
-        cursor.execute("SELECT floor(timestamp / 86400), count(*) FROM events GROUP BY 1")
-        cursor.execute("SELECT intent_name, count(*) FROM events WHERE type_name = 'user' GROUP BY 1 ORDER BY 2 DESC LIMIT 10")
-        cursor.execute("SELECT action_name, count(*) FROM events WHERE type_name = 'action' GROUP BY 1 ORDER BY 2 DESC LIMIT 10")
+        where, params = "", []
+        if flt.since is not None:
+            where, params = f"AND timestamp BETWEEN {placeholder} AND {placeholder}", [flt.since, flt.until]
+        cursor.execute(f"SELECT floor(timestamp / 86400), count(*) FROM events WHERE true {where} GROUP BY 1", params)
+        cursor.fetchall()
+        for column, kind in (("intent_name", "user"), ("action_name", "action")):
+            cursor.execute(f"SELECT {column}, count(*) FROM events WHERE type_name = '{kind}' {where} "
+                           "GROUP BY 1 ORDER BY 2 DESC LIMIT 10", params)
+            cursor.fetchall()
         connection.close()
     return query, stats
 
@@ -339,17 +345,39 @@ def run(conversations, events_each, only):
                     list_page = None
                 rows.append((name, "list page, server render", conversations, list_page, None, None, None))
                 print(f"{name:10} list page rendered in {list_page if list_page is None else round(list_page, 1)} ms", file=sys.stderr)
-                try:
-                    ours = median_ms(lambda: store.statistics(ConversationFilter()))
-                except StoreError as e:
-                    print(f"{name:10} statistics failed: {e}", file=sys.stderr)
-                    ours = None
-                raw = median_ms(lambda: stats_by_hand(ConversationFilter()))
-                rows.append((name, "statistics", conversations, ours, None, raw, None))
-                print(f"{name:10} statistics: {ours if ours is None else round(ours, 1)} ms (by hand {raw:.1f})", file=sys.stderr)
+                rows += statistics_rows(name, store, stats_by_hand, conversations)
                 rows.append(bulk_tagging(name, store))
             finally:
                 cleanup()
+    return rows
+
+
+STATISTICS_CASES = {
+    "statistics": ConversationFilter(),
+    "statistics, 30 days": ConversationFilter.build(since=START + 150 * 86400 + 1234.5,
+                                                    until=START + 180 * 86400 + 2345.5),
+}
+
+
+def statistics_rows(name, store, stats_by_hand, conversations):
+    """The charts' statistics, with no filter and over 30 days (not on hour boundaries): ours; on SQL
+    also the path before the rollups (grouping the events, as any other filter still does); by hand."""
+    rows = []
+    for case, flt in STATISTICS_CASES.items():
+        try:
+            ours = median_ms(lambda: store.statistics(flt))
+        except StoreError as e:
+            print(f"{name:10} {case} failed: {e}", file=sys.stderr)
+            ours = None
+        raw = median_ms(lambda: stats_by_hand(flt))
+        rows.append((name, case, conversations, ours, None, raw, None))
+        print(f"{name:10} {case}: {ours if ours is None else round(ours, 1)} ms (by hand {raw:.1f})", file=sys.stderr)
+        if isinstance(store, SQLTrackerStore):
+            grouped = store._statistics_from_events(flt, "day", 10)
+            assert store.statistics(flt) == grouped, (name, case)
+            before = median_ms(lambda: store._statistics_from_events(flt, "day", 10))
+            rows.append((name, f"{case}, events grouped (no rollups)", conversations, before, None, raw, None))
+            print(f"{name:10} {case}, events grouped: {before:.1f} ms", file=sys.stderr)
     return rows
 
 
