@@ -7,6 +7,7 @@ conversation's summary and goes into trackerweb's audit log.
 """
 
 import json
+from contextlib import nullcontext
 
 from django import forms
 from django.contrib import admin
@@ -59,24 +60,31 @@ class EventAdmin(admin.ModelAdmin):
         event = form.event
         obj.type_name, obj.timestamp = event["event"], event.get("timestamp")
         obj.intent_name, obj.action_name = intent_name(event), action_name(event)
-        super().save_model(request, obj, form, change)
+        # (A row moved to another conversation changes both.)
+        with _rewriting(obj.sender_id, form.initial.get("sender_id") or obj.sender_id):
+            super().save_model(request, obj, form, change)
         self._after_change(request, obj, AuditEntry.EDIT_EVENT if change else AuditEntry.ADD_EVENT)
 
     def delete_model(self, request, obj):
         row_id = obj.pk
-        super().delete_model(request, obj)
+        with _rewriting(obj.sender_id):
+            super().delete_model(request, obj)
         self._after_change(request, obj, AuditEntry.DELETE_EVENT, row_id)
 
     def delete_queryset(self, request, queryset):
-        # The admin's "delete selected" action: each row summarised again and recorded, as one by one.
+        # The admin's "delete selected" action: each conversation summarised again and each row recorded.
         rows = [(row, row.pk) for row in queryset]
-        super().delete_queryset(request, queryset)
+        with _rewriting(*{row.sender_id for row, _ in rows}):
+            super().delete_queryset(request, queryset)
         for row, row_id in rows:
             self._after_change(request, row, AuditEntry.DELETE_EVENT, row_id)
 
     def _after_change(self, request, obj, action, row_id=None):
-        store = load_tracker_store()
-        if isinstance(store, SQLTrackerStore):
-            store.resummarize(obj.sender_id)
         AuditEntry.record(Actor.of(request.user), action, obj.sender_id, event_type=obj.type_name,
                           detail=f"in Django's admin, events row {obj.pk if row_id is None else row_id}")
+
+
+def _rewriting(*sender_ids):
+    """The summaries and statistics of these conversations follow a change to their rows (SQL store)."""
+    store = load_tracker_store()
+    return store.rewriting(*sender_ids) if isinstance(store, SQLTrackerStore) else nullcontext()

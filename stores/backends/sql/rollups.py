@@ -23,9 +23,10 @@ import hashlib
 import json
 import math
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import replace
 
-from django.db import connections
+from django.db import connections, transaction
 
 from ... import matching
 from ...query import ConversationFilter, Statistics, check_bucket
@@ -141,7 +142,7 @@ class TimeRange:
 
 class StatisticsRollups:
     """SQLTrackerStore's statistics rollups (a part of the store: it uses its `alias`, `_events()`,
-    `_errors()`, `_decode()`, `refresh_summaries()` and `_statistics_from_events()`)."""
+    `_errors()`, `_decode()`, `refresh_summaries()`, `_summarize_again()` and `_statistics_from_events()`)."""
 
     def _fold_into_rollups(self, sender_id, numbered_events, sign=1):
         """Add (sign -1: take away) events of one conversation, inside the transaction folding them."""
@@ -172,6 +173,18 @@ class StatisticsRollups:
         rows = self._events().filter(sender_id=sender_id, id__lte=folded).order_by("id").values_list("id", "data")
         self._fold_into_rollups(sender_id, [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows],
                                 sign=-1)
+
+    @contextmanager
+    def rewriting(self, *sender_ids):
+        """Change these conversations' rows outside the store (Django's admin) inside this block: their
+        folded events leave the statistics before, their rows are folded again after, in one transaction."""
+        senders = sorted(set(sender_ids))
+        with self._errors(), transaction.atomic(using=self.alias):
+            for sender_id in senders:
+                self._unfold_rollups(sender_id)
+            yield
+            for sender_id in senders:
+                self._summarize_again(sender_id)
 
     def statistics(self, flt=None, *, bucket="day", top=10):
         flt, bucket = flt or ConversationFilter(), check_bucket(bucket)

@@ -190,7 +190,7 @@ class SQLTrackerStore(StatisticsRollups, SQLQueries, SummaryTable, TrackerStore)
                 # Lock the conversation first: concurrent writers of one
                 # conversation then insert (and get ids) one after another,
                 # so its summary folds every event in id order.
-                self._lock_summary(sender_id)
+                self._lock_and_catch_up(sender_id)
                 self._events().bulk_create(rows, batch_size=INSERT_BATCH)
                 if all(row.id for row in rows):  # databases that return ids; refresh_summaries covers the rest
                     self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])

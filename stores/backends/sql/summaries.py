@@ -18,7 +18,8 @@ SUMMARY_MARGIN = 1000
 
 
 def _fits(name):
-    return name if name is None or len(name) <= COLUMN_LENGTH else None
+    # (PostgreSQL's text holds no NUL.)
+    return name if name is None or len(name) <= COLUMN_LENGTH and "\x00" not in name else None
 
 
 def summary_of(row):
@@ -49,6 +50,15 @@ class SummaryTable:
         rows.bulk_create([ConversationRow(sender_id=sender_id)], ignore_conflicts=True)
         return rows.select_for_update().get(sender_id=sender_id)
 
+    def _lock_and_catch_up(self, sender_id):
+        """Lock the conversation's summary row and fold the rows others (a bot) added to it since:
+        rows appended now get higher ids, and a fold never looks below its last id again."""
+        summary = self._lock_summary(sender_id)
+        rows = self._events().filter(sender_id=sender_id, id__gt=summary.last_event_id).order_by("id")
+        numbered = [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows.values_list("id", "data")]
+        if numbered:
+            self._fold_into_summary(sender_id, numbered)
+
     def _fold_into_summary(self, sender_id, numbered_events):
         """Add events (with their row ids, in id order) to the sender's summary row.
 
@@ -71,7 +81,8 @@ class SummaryTable:
             elif matching.is_user(event):
                 summary.user_messages += 1
                 summary.latest_intent = _fits(matching.intent_of(event))
-                summary.input_channel = event.get("input_channel") if isinstance(event.get("input_channel"), str) else None
+                channel = event.get("input_channel")
+                summary.input_channel = channel if isinstance(channel, str) and "\x00" not in channel else None
                 confidence = matching.confidence_of(event)
                 if confidence is not None and (summary.min_confidence is None or confidence < summary.min_confidence):
                     summary.min_confidence = confidence
@@ -139,11 +150,19 @@ class SummaryTable:
     # -- queries: natively, on the summaries and the events' indexed columns ----
 
     def resummarize(self, sender_id):
-        """Fold one conversation's summary again from all its rows (after an edit in Django's admin)."""
-        from ...models import ConversationRow
+        """Fold one conversation's summary (and its statistics) again from all its rows.
 
+        Changes to its rows made outside the store go inside `rewriting`,
+        which takes their old counts out of the statistics first.
+        """
         with self._errors(), transaction.atomic(using=self.alias):
             self._unfold_rollups(sender_id)
+            self._summarize_again(sender_id)
+
+    def _summarize_again(self, sender_id):
+        from ...models import ConversationRow
+
+        with transaction.atomic(using=self.alias):
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
             rows = self._events().filter(sender_id=sender_id).order_by("id").values_list("id", "data")
             numbered = [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows]
