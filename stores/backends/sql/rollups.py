@@ -112,17 +112,24 @@ class TimeRange:
         return ((self.since is None or hour > self.since_hour)
                 and (self.until is None or hour < self.until_hour))
 
-    def sql(self, column, test):
-        """The condition `whole_day`/`whole_hour` as SQL on `column`, and its parameters."""
+    def sql(self, column, test, inclusive=False):
+        """The condition `whole_day`/`whole_hour` as SQL on `column`, and its parameters
+        (inclusive: the buckets from since's to until's)."""
         low, high = (self.since_day, self.until_day) if test == "day" else (self.since_hour, self.until_hour)
         conditions, params = [], []
         if self.since is not None:
-            conditions.append(f"{column} > %s")
+            conditions.append(f"{column} >= %s" if inclusive else f"{column} > %s")
             params.append(low)
         if self.until is not None:
-            conditions.append(f"{column} < %s")
+            conditions.append(f"{column} <= %s" if inclusive else f"{column} < %s")
             params.append(high)
         return "(" + " AND ".join(conditions) + ")", params
+
+    def edge_days_sql(self):
+        """The days holding since and until, as SQL on `day`: the only days whose hour rows count
+        (an hour after since's is on its day or later; one before until's on its day or earlier)."""
+        days = [day for day in (self.since_day, self.until_day) if day is not None]
+        return f"day IN ({', '.join(['%s'] * len(days))})", days
 
     def contains(self, timestamp):
         return ((self.since is None or timestamp >= self.since)
@@ -216,8 +223,9 @@ class StatisticsRollups:
     def _statistics_of_range(self, time_range, bucket, top):
         whole_day, day_params = time_range.sql("day", "day")
         whole_hour, hour_params = time_range.sql("hour", "hour")
-        # Hour rows of the edge days: those of whole days are in the day rows.
-        edge_hours, edge_params = f"NOT {whole_day} AND {whole_hour}", day_params + hour_params
+        # Hour rows of the edge days (those of whole days are in the day rows), by the index.
+        edge_days, edge_day_params = time_range.edge_days_sql()
+        edge_hours, edge_params = f"{edge_days} AND {whole_hour}", edge_day_params + hour_params
         counted = _Counted(bucket)
         counted.add_rows(self._query(
             f"SELECT kind, name, SUM(n) FROM {TABLE} WHERE span = 'd' AND kind IN ('e', 'u', 'i', 'a') AND {whole_day} "
@@ -232,9 +240,11 @@ class StatisticsRollups:
                 f"SELECT day, kind, SUM(n) FROM {TABLE} WHERE span = 'h' AND kind IN ('e', 'u') AND {edge_hours} "
                 f"GROUP BY day, kind", edge_params))
         else:
+            # (Whole days, and the edge days' whole hours; the days from since's to until's narrow the index.)
+            within, within_params = time_range.sql("day", "day", inclusive=True)
             counted.add_times(self._query(
-                f"SELECT hour, kind, n FROM {TABLE} WHERE span = 'h' AND kind IN ('e', 'u') "
-                f"AND ({whole_day} OR {whole_hour})", day_params + hour_params))
+                f"SELECT hour, kind, n FROM {TABLE} WHERE span = 'h' AND kind IN ('e', 'u') AND {within} "
+                f"AND ({whole_day} OR {whole_hour})", within_params + day_params + hour_params))
         edge_senders = self._count_edge_events(time_range, counted)
         senders, sender_params = self._sender_list(edge_senders)
         channels = self._query(
@@ -246,14 +256,14 @@ class StatisticsRollups:
 
     def _count_edge_events(self, time_range, counted):
         """Count the events of the edge hours into `counted`; return their sender ids."""
-        from django.db.models import Q
-
-        lookups = Q()
-        for part in time_range.edge_lookups():
-            lookups |= Q(**part)
-        senders = set()
-        rows = self._events().filter(lookups).values_list("sender_id", "id", "data").iterator(chunk_size=2000)
+        senders, seen = set(), set()
+        # One range at a time: each is a range on the timestamp index (SQLite scans the table for an OR of two).
+        rows = [row for lookups in time_range.edge_lookups()
+                for row in self._events().filter(**lookups).values_list("sender_id", "id", "data")]
         for sender_id, row_id, data in rows:
+            if row_id in seen:
+                continue  # (the two edge hours may be one)
+            seen.add(row_id)
             event = self._decode(sender_id, row_id, data)
             timestamp = matching.timestamp_of(event)
             if timestamp is None or not time_range.contains(timestamp):
