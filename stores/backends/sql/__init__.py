@@ -13,6 +13,7 @@ for any other configuration (a second endpoints file, tests).
 - `databases`: Rasa's parameters as a Django `DATABASES` entry, and its alias;
 - `schema`: Rasa's table, our summary tables and the indexes, where missing;
 - `summaries`: one summary row per conversation, kept by every write;
+- `rollups`: event counts per day and hour for the statistics, kept with the summaries;
 - `queries`: the store's queries, on the summaries and the indexed columns;
 - `store`: `SQLTrackerStore`, Rasa's contract.
 """

@@ -149,7 +149,7 @@ class TimeRange:
 
 class StatisticsRollups:
     """SQLTrackerStore's statistics rollups (a part of the store: it uses its `alias`, `_events()`,
-    `_errors()`, `_decode()`, `refresh_summaries()`, `_summarize_again()` and `_statistics_from_events()`)."""
+    `_errors()`, `_decode()`, `_id_set()`, `refresh_summaries()`, `_summarize_again()` and `_statistics_from_events()`)."""
 
     def _fold_into_rollups(self, sender_id, numbered_events, sign=1):
         """Add (sign -1: take away) events of one conversation, inside the transaction folding them."""
@@ -276,10 +276,9 @@ class StatisticsRollups:
         return senders
 
     def _sender_list(self, senders):
-        """A subquery of the sender ids, sent as one parameter (see SQLQueries._id_set)."""
-        if connections[self.alias].vendor == "postgresql":
-            return "SELECT unnest(%s::text[])", [sorted(senders)]
-        return "SELECT value FROM json_each(%s)", [json.dumps(sorted(senders), ensure_ascii=False)]
+        """A subquery of the sender ids, sent as one parameter (SQLQueries._id_set)."""
+        subquery = self._id_set(senders)
+        return subquery.sql, list(subquery.params)
 
 
 class _Counted:
