@@ -17,7 +17,8 @@ inf. `recent` (minus the last event's time) and `user_messages` are two of
 them; `senders` (all scored 0) serves sender-id order. Then
 `min_confidence` (only conversations with a confidence, for the filter),
 one set per intent, action, event type, entity, slot, slot value and channel, `fallback`, `totals` (the counters
-summed: statistics and distinct names without a filter) and `expiring`
+summed: statistics and distinct names without a filter; `totals:hour` and
+`totals:day` hold the chart's) and `expiring`
 (when keys with `record_exp` expire, so queries then drop their indexes),
 and `index_version`: the `INDEX_VERSION` the indexes were built with. Indexes
 of an older version lack what queries now read (an order's set, a summary

@@ -108,7 +108,7 @@ class RedisQueries:
             return self._statistics_from_events(flt, bucket, top)
         with self._errors(), self._selection(flt, "senders") as selection:
             conversations = self.redis.zcard(selection)
-            fields = self._totals() if flt.is_empty else self._summed_counts(selection)
+            fields = self._totals(bucket) if flt.is_empty else self._summed_counts(selection)
         return self._statistics_from(counters_from(fields, bucket), bucket, top, conversations, fields.get("events", 0))
 
     def _statistics_from_rollups(self, flt, bucket, top):
@@ -264,8 +264,13 @@ class RedisQueries:
                 if raw is not None:
                     yield sender_id, self._decode(self.key(sender_id), raw)
 
-    def _totals(self):
-        return {as_text(field): int(n) for field, n in self.redis.hgetall(self._index_key("totals")).items()}
+    def _totals(self, bucket=None):
+        """The counters summed over every conversation: names and counts, and the chart's of `bucket`."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in ["totals"] + ([f"totals:{bucket}"] if bucket else []):
+                pipe.hgetall(self._index_key(key))
+            replies = pipe.execute()
+        return {as_text(field): int(n) for reply in replies for field, n in reply.items()}
 
     def _summed_counts(self, selection):
         summed = Counter()

@@ -15,10 +15,19 @@ local function track_expiry(ns, key, sid)
   end
 end
 
+-- The totals keep the chart's counters per hour and per day apart from the
+-- rest: statistics without a filter read one bucket's, never the other's.
+local function totals_key(ns, field)
+  local prefix = string.match(field, '^(%a+):')
+  if prefix == 'h' or prefix == 'hu' then return ns .. 'totals:hour' end
+  if prefix == 'd' or prefix == 'du' then return ns .. 'totals:day' end
+  return ns .. 'totals'
+end
+
 -- Adds n to a statistics counter of the conversation and to the totals. A
 -- counter at 0 goes: a name nothing counts leaves statistics and distinct names.
 local function count(ns, sid, field, n)
-  for _, key in ipairs({ns .. 'counts:' .. sid, ns .. 'totals'}) do
+  for _, key in ipairs({ns .. 'counts:' .. sid, totals_key(ns, field)}) do
     if redis.call('HINCRBY', key, field, n) <= 0 then redis.call('HDEL', key, field) end
   end
 end
