@@ -229,3 +229,13 @@ def test_indexes_of_version_2_are_refused_until_reindexed(redis_store):
         redis_store.statistics(ConversationFilter.build(since=T0))
     redis_store.reindex()
     assert redis_store.count_conversations(ConversationFilter.build(text="HI")) == 1
+
+
+def test_a_deleted_or_edited_conversation_leaves_the_hours_it_shared_with_another(redis_store):
+    for sender_id in ["kept", "deleted", "edited"]:
+        redis_store.append(sender_id, with_texts([("user", "hi"), ("bot", "hello")]))
+    redis_store.delete("deleted")
+    redis_store.replace_events("edited", [{"event": "bot", "timestamp": T0 + 2 * HOUR, "text": "later"}])
+    assert redis_store.statistics(ConversationFilter.build(since=T0, until=T0 + HOUR)).conversations == 1
+    later = redis_store.statistics(ConversationFilter.build(since=T0 + HOUR))
+    assert (later.conversations, later.events) == (1, 1)

@@ -30,7 +30,9 @@ each hour [h, h + 3600) are counted in a hash `rollup:<h>` (fields as in
 `counts:`, but no event types nor channels), except events exactly at h
 (and at an infinite time), counted in `rollup:=<h>`: an `until` on an hour
 boundary includes those and not the rest of its hour. The sorted sets
-`rollups` and `rollup_edges` list the two kinds by h; `rolled:<id>` holds
+`rollups` and `rollup_edges` list the two kinds by h, `rollup_senders:<member>`
+the conversations with events in each (to count them, and their channels,
+for a range); `rolled:<id>` holds
 what a conversation added (fields "<member>|<field>") so a delete or a
 replace subtracts exactly that.
 
@@ -58,7 +60,7 @@ INDEX_KINDS = (
     "recent", "senders", "user_messages", "min_confidence", "expiring", "totals", "fallback", "index_version",
     "summary:", "times:", "counts:", "memberships:", "query:", "order:",
     "intent:", "action:", "type:", "entity:", "channel:", "slot:", "slot_value:",
-    "rollups", "rollup_edges", "rollup:", "rolled:", "text:", "tri:",
+    "rollups", "rollup_edges", "rollup:", "rollup_senders:", "rolled:", "text:", "tri:",
 )
 # What the indexes hold: raised when a change needs every stored conversation
 # indexed again (2: the list orders' sets, min_confidence and fallbacks in summaries;

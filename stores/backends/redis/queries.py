@@ -12,8 +12,7 @@ the other filters leave.
 
 Statistics read counters, never conversations: the totals for no filter,
 the hourly rollups for a filter of since and/or until only, each on an hour
-boundary (their sums, with the conversations active in the range counted
-by their event times); other filters sum the counters of the conversations
+boundary (their sums, and the conversations with events in those hours); other filters sum the counters of the conversations
 they select. since/until off an hour boundary, or with another filter,
 read the selected conversations' events.
 
@@ -45,8 +44,6 @@ BATCH = 500
 VALUE_BATCH = 50
 # Conversations whose statistics counters one script call sums.
 SUM_BATCH = 1000
-# Conversations one call of lua/active.lua looks at.
-ACTIVE_BATCH = 5000
 HOUR = 3600
 
 
@@ -116,23 +113,15 @@ class RedisQueries:
         with self._errors():
             self._sweep()
             self._check_index_version()
-            senders = self.redis.zcard(self._index_key("senders"))
-            with self.redis.pipeline(transaction=False) as pipe:
-                self._call("rollup_sum", args=[self.index_namespace, since, until], client=pipe)
-                for start in range(0, senders, ACTIVE_BATCH):
-                    self._call("active", args=[self.index_namespace, since, until, start, start + ACTIVE_BATCH - 1],
-                               client=pipe)
-                summed, *active = pipe.execute()
+            summed, active = self._call("rollup_sum", args=[self.index_namespace, since, until])
         fields = {as_text(field): n for field, n in zip(summed[::2], summed[1::2])}
         counters = counters_from(fields, bucket)
-        conversations = 0
-        for reply in active:
-            conversations += reply[0]
-            for channel, n in zip(reply[1::2], reply[2::2]):
-                channel = json.loads(channel)
-                # A channel that is no string is none (matching.summarize).
-                if isinstance(channel, str):
-                    counters[3][channel] += n
+        conversations = active[0]
+        for channel, n in zip(active[1::2], active[2::2]):
+            channel = json.loads(channel)
+            # A channel that is no string is none (matching.summarize).
+            if isinstance(channel, str):
+                counters[3][channel] += n
         return self._statistics_from(counters, bucket, top, conversations, fields.get("events", 0))
 
     def _statistics_from_events(self, flt, bucket, top):

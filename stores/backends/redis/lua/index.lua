@@ -62,7 +62,8 @@ local function set_order_scores(ns, sid, summary)
   end
 end
 
--- The rollups (indexes.py): an hour's counters and the sorted set listing it.
+-- The rollups (indexes.py): an hour's counters, the conversations with events
+-- in it, and the sorted set listing it.
 -- '=' starts an edge member (events exactly at the hour, or at an infinite time).
 local function rollup_list(ns, member)
   if string.sub(member, 1, 1) == '=' then return ns .. 'rollup_edges' end
@@ -74,6 +75,7 @@ local function add_rollups(ns, sid, rollups)
   for _, rollup in ipairs(rollups) do
     local member, hash = rollup[1], ns .. 'rollup:' .. rollup[1]
     redis.call('ZADD', rollup_list(ns, member), rollup[2], member)
+    redis.call('SADD', ns .. 'rollup_senders:' .. member, sid)
     for field, n in pairs(rollup[3]) do
       redis.call('HINCRBY', hash, field, n)
       redis.call('HINCRBY', rolled, member .. '|' .. field, n)
@@ -93,6 +95,7 @@ local function drop_rollups(ns, sid)
     touched[member] = true
   end
   for member in pairs(touched) do
+    redis.call('SREM', ns .. 'rollup_senders:' .. member, sid)
     -- An hour nothing counts any more leaves its sorted set.
     if redis.call('EXISTS', ns .. 'rollup:' .. member) == 0 then redis.call('ZREM', rollup_list(ns, member), member) end
   end
