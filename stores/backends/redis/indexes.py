@@ -17,14 +17,35 @@ inf. `recent` (minus the last event's time) and `user_messages` are two of
 them; `senders` (all scored 0) serves sender-id order. Then
 `min_confidence` (only conversations with a confidence, for the filter),
 one set per intent, action, event type, entity, slot, slot value and channel, `fallback`, `totals` (the counters
-summed: statistics and distinct names without a filter) and `expiring`
+summed: statistics and distinct names without a filter; `totals:hour` and
+`totals:day` hold the chart's) and `expiring`
 (when keys with `record_exp` expire, so queries then drop their indexes),
 and `index_version`: the `INDEX_VERSION` the indexes were built with. Indexes
 of an older version lack what queries now read (an order's set, a summary
-field): queries refuse them until `reindex` rebuilds them.
+field, the rollups, the text index): queries refuse them until `reindex`
+rebuilds them.
+
+Rollups (statistics by time without reading conversations): the events of
+each hour [h, h + 3600) are counted in a hash `rollup:<h>` (fields as in
+`counts:`, but no event types nor channels), except events exactly at h
+(and at an infinite time), counted in `rollup:=<h>`: an `until` on an hour
+boundary includes those and not the rest of its hour. The sorted sets
+`rollups` and `rollup_edges` list the two kinds by h, `rollup_senders:<member>`
+the conversations with events in each (to count them, and their channels,
+for a range); `rolled:<id>` holds
+what a conversation added (fields "<member>|<field>") so a delete or a
+replace subtracts exactly that.
+
+Text index: `text:<id>` holds the conversation's user and bot texts,
+ASCII-lowered UTF-8, each after a 0xFF byte (which UTF-8 never holds, so no
+needle spans two texts); `tri:<3 bytes>` is the set of conversations whose
+texts hold that byte trigram. A search intersects the needle's trigram sets
+and confirms each candidate with a plain find in its texts (lua/text.lua):
+exact, like `matching`. A delete takes the trigrams out again from the texts.
 """
 
 import json
+import math
 import re
 from collections import Counter
 
@@ -39,10 +60,12 @@ INDEX_KINDS = (
     "recent", "senders", "user_messages", "min_confidence", "expiring", "totals", "fallback", "index_version",
     "summary:", "times:", "counts:", "memberships:", "query:", "order:",
     "intent:", "action:", "type:", "entity:", "channel:", "slot:", "slot_value:",
+    "rollups", "rollup_edges", "rollup:", "rollup_senders:", "rolled:", "text:", "tri:",
 )
 # What the indexes hold: raised when a change needs every stored conversation
-# indexed again (2: the list orders' sets, min_confidence and fallbacks in summaries).
-INDEX_VERSION = 2
+# indexed again (2: the list orders' sets, min_confidence and fallbacks in summaries;
+# 3: the hourly rollups and the text index).
+INDEX_VERSION = 3
 # The sorted set (its kind under the namespace) that lists conversations in each order.
 ORDER_SETS = {
     "-last_event_time": "recent",
@@ -84,13 +107,16 @@ class IndexEntries:
         self.counts = Counter()
         self.confidence = None
         self.fallbacks = 0
+        self.rollups = {}  # rollup member: (score, Counter of statistics fields)
+        self.texts = []
 
     def add(self, event):
         kind = event.get("event")
+        # The statistics fields this event adds (the counters' and its rollup's).
+        self._fields = Counter(events=1)
         if isinstance(kind, str):
             self._member("type:", kind)
             self.counts["t:" + kind] += 1
-        self.counts["events"] += 1
         self._add_time(event)
         if matching.is_user(event):
             self._add_user(event)
@@ -98,6 +124,19 @@ class IndexEntries:
             self._add_action(event["name"])
         elif kind == "slot" and isinstance(event.get("name"), str):
             self._add_slot(event["name"], event.get("value"))
+        if kind in ("user", "bot") and isinstance(event.get("text"), str):
+            self.texts.append(event["text"])
+        self.counts.update(self._fields)
+        self._roll_up(event, self._fields)
+
+    def _roll_up(self, event, fields):
+        """Count the event's statistics fields (what it just added to `counts`) in its hour's rollup."""
+        timestamp = matching.timestamp_of(event)
+        if timestamp is None:
+            return
+        member, score = rollup_member(timestamp)
+        _, counted = self.rollups.setdefault(member, (score, Counter()))
+        counted.update(fields)
 
     def _member(self, kind, name=""):
         self.sets[self.namespace + kind + name] = None
@@ -111,15 +150,15 @@ class IndexEntries:
             start = bucket_start(timestamp, bucket)
             if start is None:
                 continue
-            self.counts[f"{events_field}:{start}"] += 1
+            self._fields[f"{events_field}:{start}"] += 1
             if matching.is_user(event):
-                self.counts[f"{users_field}:{start}"] += 1
+                self._fields[f"{users_field}:{start}"] += 1
 
     def _add_user(self, event):
         intent = matching.intent_of(event)
         if isinstance(intent, str):
             self._member("intent:", intent)
-            self.counts["i:" + intent] += 1
+            self._fields["i:" + intent] += 1
         for entity in matching.entity_names(event):
             self._member("entity:", entity)
         channel = event.get("input_channel")
@@ -131,7 +170,7 @@ class IndexEntries:
 
     def _add_action(self, name):
         self._member("action:", name)
-        self.counts["a:" + name] += 1
+        self._fields["a:" + name] += 1
         if name.endswith("fallback"):
             self._member("fallback")
             self.fallbacks += 1
@@ -160,6 +199,7 @@ class IndexEntries:
                 "fallbacks": self.fallbacks,
             },
             "version": str(INDEX_VERSION),
+            "rollups": [[member, score, dict(fields)] for member, (score, fields) in self.rollups.items()],
         }
         if users:
             latest = users[-1]
@@ -170,14 +210,44 @@ class IndexEntries:
         return to_json(entries)
 
 
+def rollup_member(timestamp):
+    """(member, score) of the rollup counting an event at `timestamp` (a number, see `matching.timestamp_of`).
+
+    h is the hour boundary at or before the time, worked out on whole numbers
+    (never a float division, which rounds near a boundary), so that for a
+    bound b on an hour boundary `time >= b` is `h >= b`, and `time <= b` is
+    `h < b`, or `h <= b` for an event exactly at h (an edge member, "=h").
+    """
+    if isinstance(timestamp, float) and math.isinf(timestamp):
+        text = "inf" if timestamp > 0 else "-inf"
+        return "=" + text, text
+    hour = math.floor(timestamp) // 3600 * 3600
+    # A time beyond any double still orders right against every bound the rollups answer (|b| <= 2**53).
+    score = str(hour) if abs(hour) < 2 ** 1000 else ("inf" if hour > 0 else "-inf")
+    return ("=" if timestamp == hour else "") + str(hour), score
+
+
+def lowered_texts(texts):
+    """The `text:<id>` bytes of some texts: each ASCII-lowered as UTF-8 after a 0xFF byte.
+
+    surrogatepass keeps a lone surrogate (JSON may hold one) a 3-byte unit
+    of its own: a byte substring of this encoding is still a code-point substring.
+    """
+    return b"".join(b"\xff" + matching.ascii_lower(text).encode("utf-8", "surrogatepass") for text in texts)
+
+
+def needle_bytes(text):
+    return matching.ascii_lower(text).encode("utf-8", "surrogatepass")
+
+
 def index_entries(namespace, events):
-    """The scripts' argument for `events`, all new in one conversation ("" for none)."""
+    """The scripts' arguments for `events`, all new in one conversation: (entries JSON, text bytes), ("", b"") for none."""
     if not events:
-        return ""
+        return "", b""
     entries = IndexEntries(namespace)
     for event in events:
         entries.add(event)
-    return entries.as_json(events)
+    return entries.as_json(events), lowered_texts(entries.texts)
 
 
 def summary_from(sender_id, fields):

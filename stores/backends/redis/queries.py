@@ -5,9 +5,16 @@ A query intersects the index sets in one script into a temporary sorted set
 ZRANGE (after a cursor: lua/page.lua, which finds the position among
 equal scores by halving); the filter's sender-id
 sets become scratch sets of that script, intersected or diffed like the
-indexes and deleted before it ends. Substrings (`text`,
-`sender_contains`) have no index: they are tested in Python on the
-candidates the other filters leave.
+indexes and deleted before it ends. `text` then narrows it in Redis
+(lua/text.lua: the trigram index, confirmed in each candidate's texts);
+`sender_contains` has no index: it is tested in Python on the candidates
+the other filters leave.
+
+Statistics read counters, never conversations: the totals for no filter,
+the hourly rollups for a filter of since and/or until only, each on an hour
+boundary (their sums, and the conversations with events in those hours); other filters sum the counters of the conversations
+they select. since/until off an hour boundary, or with another filter,
+read the selected conversations' events.
 
 Values Rasa wrote have no indexes: `manage.py reindex` builds them, and an
 append to such a value indexes the whole conversation with its rewrite.
@@ -16,6 +23,8 @@ was when last indexed. Indexes an older trackerweb built (`INDEX_VERSION`)
 are refused with `IndexesOutdated`, which says to run `manage.py reindex`.
 """
 
+import dataclasses
+import json
 import uuid
 from collections import Counter
 from contextlib import contextmanager
@@ -24,8 +33,8 @@ from itertools import islice
 from ... import matching
 from ...exceptions import IndexesOutdated, StoreError, StoreUnavailable
 from ...query import ConversationFilter, DistinctNames, check_bucket
-from .indexes import (INDEX_KINDS, INDEX_VERSION, ORDER_SETS, as_text, counters_from, glob_escape, slot_value_key,
-                      summary_from, to_json)
+from .indexes import (INDEX_KINDS, INDEX_VERSION, ORDER_SETS, as_text, counters_from, glob_escape, needle_bytes,
+                      slot_value_key, summary_from, to_json)
 
 # A query's temporary sorted set is deleted when the query ends; the expiry
 # only cleans up after a process that died mid-query.
@@ -35,6 +44,7 @@ BATCH = 500
 VALUE_BATCH = 50
 # Conversations whose statistics counters one script call sums.
 SUM_BATCH = 1000
+HOUR = 3600
 
 
 def _batches(items, size=BATCH):
@@ -45,6 +55,17 @@ def _batches(items, size=BATCH):
 
 def _bound(value, unbounded):
     return unbounded if value is None else repr(value)
+
+
+def _on_the_hour(bound):
+    # Beyond 2**53 an hour's score (a double) may round onto the bound.
+    return bound is None or (float(bound).is_integer() and abs(bound) <= 2 ** 53 and int(bound) % HOUR == 0)
+
+
+def _rollups_answer(flt):
+    """Whether the rollups answer statistics of `flt` exactly: since/until alone, each on an hour boundary."""
+    others = dataclasses.replace(flt, since=None, until=None)
+    return others.is_empty and _on_the_hour(flt.since) and _on_the_hour(flt.until)
 
 
 def _score(order, value):
@@ -79,11 +100,29 @@ class RedisQueries:
     def statistics(self, flt=None, *, bucket="day", top=10):
         flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
         if flt.since is not None or flt.until is not None:
+            if _rollups_answer(flt):
+                return self._statistics_from_rollups(flt, bucket, top)
             return self._statistics_from_events(flt, bucket, top)
         with self._errors(), self._selection(flt, "senders") as selection:
             conversations = self.redis.zcard(selection)
-            fields = self._totals() if flt.is_empty else self._summed_counts(selection)
+            fields = self._totals(bucket) if flt.is_empty else self._summed_counts(selection)
         return self._statistics_from(counters_from(fields, bucket), bucket, top, conversations, fields.get("events", 0))
+
+    def _statistics_from_rollups(self, flt, bucket, top):
+        since, until = _bound(flt.since, "-inf"), _bound(flt.until, "+inf")
+        with self._errors():
+            self._sweep()
+            self._check_index_version()
+            summed, active = self._call("rollup_sum", args=[self.index_namespace, since, until])
+        fields = {as_text(field): n for field, n in zip(summed[::2], summed[1::2])}
+        counters = counters_from(fields, bucket)
+        conversations = active[0]
+        for channel, n in zip(active[1::2], active[2::2]):
+            channel = json.loads(channel)
+            # A channel that is no string is none (matching.summarize).
+            if isinstance(channel, str):
+                counters[3][channel] += n
+        return self._statistics_from(counters, bucket, top, conversations, fields.get("events", 0))
 
     def _statistics_from_events(self, flt, bucket, top):
         # The stored counters can't tell which intents and actions fall within
@@ -157,14 +196,14 @@ class RedisQueries:
         return spec
 
     def _narrow_by_scan(self, selection, flt):
-        # Redis has no index for substrings: sender_contains and text are
-        # tested here, in Python, on the candidates the indexed filters left.
-        candidates = self._members(selection)
-        kept = [s for s in candidates if flt.sender_contains is None or flt.sender_contains in s]
         if flt.text is not None:
-            text_only = ConversationFilter(text=flt.text)
-            kept = [s for s, events in self._conversations(kept) if matching.matches(text_only, s, events)]
-        for batch in _batches(set(candidates).difference(kept)):
+            left = self._call("text", args=[selection, self.index_namespace, needle_bytes(flt.text), SELECTION_EXPIRY])
+            if not left or flt.sender_contains is None:
+                return
+        # Redis has no index for sender ids' substrings: tested here, in Python, on the candidates the indexes left.
+        candidates = self._members(selection)
+        dropped = [s for s in candidates if flt.sender_contains not in s]
+        for batch in _batches(dropped):
             self.redis.zrem(selection, *batch)
 
     def _page(self, selection, order, position, count):
@@ -214,8 +253,13 @@ class RedisQueries:
                 if raw is not None:
                     yield sender_id, self._decode(self.key(sender_id), raw)
 
-    def _totals(self):
-        return {as_text(field): int(n) for field, n in self.redis.hgetall(self._index_key("totals")).items()}
+    def _totals(self, bucket=None):
+        """The counters summed over every conversation: names and counts, and the chart's of `bucket`."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in ["totals"] + ([f"totals:{bucket}"] if bucket else []):
+                pipe.hgetall(self._index_key(key))
+            replies = pipe.execute()
+        return {as_text(field): int(n) for reply in replies for field, n in reply.items()}
 
     def _summed_counts(self, selection):
         summed = Counter()

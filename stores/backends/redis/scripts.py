@@ -9,7 +9,7 @@ Redis Cluster, of version 6.2 or later (ZRANGESTORE, ZDIFFSTORE, ZADD LT).
 from importlib import resources
 
 KEEPING_INDEXES = ("append", "replace", "delete", "sweep")
-QUERYING = ("select", "sum_counts", "page")
+QUERYING = ("select", "sum_counts", "page", "text", "rollup_sum")
 
 
 def _source(name):

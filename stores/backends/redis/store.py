@@ -169,10 +169,10 @@ class RedisTrackerStore(RedisQueries, TrackerStore):
         events = self.validated(events)
         joined = ", ".join(dumps(event, index) for index, event in enumerate(events))
         head = '{"name": ' + json.dumps(sender_id) + ', "events": ['
-        entries = index_entries(self.index_namespace, events)
+        entries, texts = index_entries(self.index_namespace, events)
         with self._errors():
             done = self._call("append", [self.key(sender_id)],
-                              [joined, head, str(self.record_exp or 0), self.index_namespace, sender_id, entries])
+                              [joined, head, str(self.record_exp or 0), self.index_namespace, sender_id, entries, texts])
             if not done:
                 self._index_anew(sender_id, appended=events)
         self.publish_events(sender_id, events)
@@ -203,7 +203,7 @@ class RedisTrackerStore(RedisQueries, TrackerStore):
                     value = "" if appended is None else serialise(sender_id, events)
                     pipe.multi()
                     self._call("replace", [key], [value, str(self.record_exp or 0), self.index_namespace, sender_id,
-                                                  index_entries(self.index_namespace, events)], client=pipe)
+                                                  *index_entries(self.index_namespace, events)], client=pipe)
                     pipe.execute()
                     return True
                 except redis.WatchError:
@@ -225,7 +225,7 @@ class RedisTrackerStore(RedisQueries, TrackerStore):
                     if events:
                         self._call("replace", [key], [serialise(sender_id, events), str(self.record_exp or 0),
                                                       self.index_namespace, sender_id,
-                                                      index_entries(self.index_namespace, events)], client=pipe)
+                                                      *index_entries(self.index_namespace, events)], client=pipe)
                     else:
                         self._call("delete", [key], [self.index_namespace, sender_id], client=pipe)
                     pipe.execute()

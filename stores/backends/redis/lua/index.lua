@@ -15,10 +15,19 @@ local function track_expiry(ns, key, sid)
   end
 end
 
+-- The totals keep the chart's counters per hour and per day apart from the
+-- rest: statistics without a filter read one bucket's, never the other's.
+local function totals_key(ns, field)
+  local prefix = string.match(field, '^(%a+):')
+  if prefix == 'h' or prefix == 'hu' then return ns .. 'totals:hour' end
+  if prefix == 'd' or prefix == 'du' then return ns .. 'totals:day' end
+  return ns .. 'totals'
+end
+
 -- Adds n to a statistics counter of the conversation and to the totals. A
 -- counter at 0 goes: a name nothing counts leaves statistics and distinct names.
 local function count(ns, sid, field, n)
-  for _, key in ipairs({ns .. 'counts:' .. sid, ns .. 'totals'}) do
+  for _, key in ipairs({ns .. 'counts:' .. sid, totals_key(ns, field)}) do
     if redis.call('HINCRBY', key, field, n) <= 0 then redis.call('HDEL', key, field) end
   end
 end
@@ -53,6 +62,76 @@ local function set_order_scores(ns, sid, summary)
   end
 end
 
+-- The rollups (indexes.py): an hour's counters, the conversations with events
+-- in it, and the sorted set listing it.
+-- '=' starts an edge member (events exactly at the hour, or at an infinite time).
+local function rollup_list(ns, member)
+  if string.sub(member, 1, 1) == '=' then return ns .. 'rollup_edges' end
+  return ns .. 'rollups'
+end
+
+local function add_rollups(ns, sid, rollups)
+  local rolled = ns .. 'rolled:' .. sid
+  for _, rollup in ipairs(rollups) do
+    local member, hash = rollup[1], ns .. 'rollup:' .. rollup[1]
+    redis.call('ZADD', rollup_list(ns, member), rollup[2], member)
+    redis.call('SADD', ns .. 'rollup_senders:' .. member, sid)
+    for field, n in pairs(rollup[3]) do
+      redis.call('HINCRBY', hash, field, n)
+      redis.call('HINCRBY', rolled, member .. '|' .. field, n)
+    end
+  end
+end
+
+local function drop_rollups(ns, sid)
+  local rolled = ns .. 'rolled:' .. sid
+  local fields = redis.call('HGETALL', rolled)
+  local touched = {}
+  for i = 1, #fields, 2 do
+    local bar = string.find(fields[i], '|', 1, true)
+    local member, field = string.sub(fields[i], 1, bar - 1), string.sub(fields[i], bar + 1)
+    local hash = ns .. 'rollup:' .. member
+    if redis.call('HINCRBY', hash, field, -tonumber(fields[i + 1])) <= 0 then redis.call('HDEL', hash, field) end
+    touched[member] = true
+  end
+  for member in pairs(touched) do
+    redis.call('SREM', ns .. 'rollup_senders:' .. member, sid)
+    -- An hour nothing counts any more leaves its sorted set.
+    if redis.call('EXISTS', ns .. 'rollup:' .. member) == 0 then redis.call('ZREM', rollup_list(ns, member), member) end
+  end
+  redis.call('DEL', rolled)
+end
+
+-- The text index (indexes.py): each distinct byte trigram of some lowered
+-- texts (0xFF-led, as in `text:<id>`), none across two texts.
+local function trigrams(texts)
+  local found, list = {}, {}
+  for i = 1, #texts - 2 do
+    local trigram = string.sub(texts, i, i + 2)
+    if not found[trigram] and not string.find(trigram, '\255', 1, true) then
+      found[trigram] = true
+      list[#list + 1] = trigram
+    end
+  end
+  return list
+end
+
+local function add_texts(ns, sid, texts)
+  if texts == '' then return end
+  local key = ns .. 'text:' .. sid
+  -- No trigram spans the stored texts and these: a 0xFF byte leads each text.
+  redis.call('APPEND', key, texts)
+  for _, trigram in ipairs(trigrams(texts)) do redis.call('SADD', ns .. 'tri:' .. trigram, sid) end
+end
+
+local function drop_texts(ns, sid)
+  local key = ns .. 'text:' .. sid
+  local texts = redis.call('GET', key)
+  if not texts then return end
+  for _, trigram in ipairs(trigrams(texts)) do redis.call('SREM', ns .. 'tri:' .. trigram, sid) end
+  redis.call('DEL', key)
+end
+
 local function drop_indexes(ns, sid)
   local memberships = ns .. 'memberships:' .. sid
   for _, key in ipairs(redis.call('SMEMBERS', memberships)) do redis.call('SREM', key, sid) end
@@ -62,6 +141,8 @@ local function drop_indexes(ns, sid)
   for _, order in ipairs(ORDER_SETS) do redis.call('ZREM', ns .. order[1], sid) end
   local fields = redis.call('HGETALL', ns .. 'counts:' .. sid)
   for i = 1, #fields, 2 do count(ns, sid, fields[i], -tonumber(fields[i + 1])) end
+  drop_rollups(ns, sid)
+  drop_texts(ns, sid)
   redis.call('DEL', memberships, ns .. 'summary:' .. sid, ns .. 'times:' .. sid)
 end
 
@@ -78,7 +159,8 @@ local function move_channel(ns, sid, previous_json, latest_json)
   if latest then count(ns, sid, latest, 1) end
 end
 
-local function add_indexes(ns, sid, entries)
+-- `texts`: the lowered texts of the new events (indexes.lowered_texts).
+local function add_indexes(ns, sid, entries, texts)
   if redis.call('EXISTS', ns .. 'senders') == 0 then
     -- No conversation is indexed yet: the indexes are of this version from the start.
     redis.call('SET', ns .. 'index_version', entries.version)
@@ -106,4 +188,6 @@ local function add_indexes(ns, sid, entries)
   end
   set_order_scores(ns, sid, summary)
   for field, n in pairs(entries.counts) do count(ns, sid, field, n) end
+  add_rollups(ns, sid, entries.rollups)
+  add_texts(ns, sid, texts)
 end
