@@ -7,6 +7,7 @@ conformance suite checks it), and what the in-memory store uses directly.
 import json
 from collections import Counter
 
+from . import funnels
 from .query import ConversationSummary, bucket_start
 from .shapes import as_dict, as_number, as_text
 
@@ -142,7 +143,16 @@ def matches(flt, sender_id, events, summary=None):
         return False
     if flt.has_fallback is False and any(is_fallback(e) for e in events):
         return False
-    return all(any(test(e) for e in events) for test in event_predicates(flt))
+    if not all(any(test(e) for e in events) for test in event_predicates(flt)):
+        return False
+    return not flt.funnel or in_funnel(flt, [e for e in events if in_range(e, flt)])
+
+
+def in_funnel(flt, events):
+    """Whether the events (those within since/until) pass the funnel filter: every step reached in
+    order, or with `funnel_stop` k exactly the first k."""
+    done = funnels.reached(flt.funnel, events)
+    return done == (len(flt.funnel) if flt.funnel_stop is None else flt.funnel_stop)
 
 
 def count_into(counters, events, flt, bucket):
