@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from . import funnels, matching
-from .query import BUCKETS, FilterError, _funnel, bucket_start, check_bucket
+from .query import BUCKETS, FilterError, bucket_start, check_bucket, funnel_steps
 
 # Histogram bins: bin i holds values from EDGES[i] up to (not including) EDGES[i + 1]; the last is open.
 LENGTH_EDGES = (0, 1, 2, 3, 4, 5, 10, 20, 50, 100)
@@ -110,7 +110,7 @@ def check_options(bucket, low_confidence, handoff_action, funnel, top):
         raise FilterError("handoff_action", "must be an action name of 1 to 255 characters")
     if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 1000:
         raise FilterError("top", f"must be a whole number from 1 to 1000, got {top!r}")
-    return bucket, float(low_confidence), handoff_action, _funnel("funnel", funnel), top
+    return bucket, float(low_confidence), handoff_action, funnel_steps("funnel", funnel), top
 
 
 class AnalyticsCounter:

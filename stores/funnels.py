@@ -88,7 +88,7 @@ def decode(text):
 def _step(parts, current):
     if not parts:
         raise StepError(f"each step is kind:name ({', '.join(STEP_KINDS)}), got {''.join(current)!r}")
-    return FunnelStep(parts[0].strip(), "".join(current))
+    return FunnelStep(parts[0], "".join(current))
 
 
 def reached(steps, events):
@@ -118,3 +118,9 @@ def _reaches(step, event, completed_form):
     if step.kind == "slot":
         return kind == "slot" and event.get("name") == step.name and event.get("value") is not None
     return completed_form is not None and completed_form == step.name
+
+
+def pattern():
+    """A regular expression matching exactly the texts `decode` reads (for the API's schema)."""
+    step = rf"(?:{'|'.join(STEP_KINDS)}):(?:[^\\,\x00]|\\[^\x00]){{1,{MAX_NAME}}}"
+    return rf"^{step}(?:,{step}){{0,{MAX_STEPS - 1}}}$"

@@ -219,7 +219,7 @@ def _sender_id_set(name, value):
     return frozenset(sender_id for sender_id in value if TrackerStore.could_hold(sender_id))
 
 
-def _funnel(name, value):
+def funnel_steps(name, value):
     """Funnel steps from their URL text, or from FunnelSteps or (kind, name) pairs."""
     if value is None or value == "" or value == () or value == []:
         return ()
@@ -305,7 +305,7 @@ class ConversationFilter:
             "max_user_messages": _count("max_user_messages", values.get("max_user_messages")),
             "max_confidence": _confidence("max_confidence", values.get("max_confidence")),
             "has_fallback": _flag("has_fallback", values.get("has_fallback")),
-            "funnel": _funnel("funnel", values.get("funnel")),
+            "funnel": funnel_steps("funnel", values.get("funnel")),
             "funnel_stop": _count("funnel_stop", values.get("funnel_stop")),
         }
         unknown_types = [t for t in checked["event_types"] if t not in KNOWN_EVENT_TYPES]
