@@ -134,9 +134,8 @@ class AnalyticsCounter:
         """The length and duration of one selected conversation, from its summary."""
         self.event_lengths[_bin(summary.events, LENGTH_EDGES)] += 1
         self.user_message_lengths[_bin(summary.user_messages, LENGTH_EDGES)] += 1
-        first, last = summary.first_event_time, summary.last_event_time
-        span = last - first if first is not None and last is not None else None
-        if span is None or span < 0 or span != span or span == float("inf"):
+        span = matching.duration_of(summary)
+        if span is None:
             self.untimed += 1
         else:
             self.durations[_bin(span, DURATION_EDGES)] += 1

@@ -7,6 +7,7 @@ it can do better natively.
 
 import contextlib
 import functools
+from dataclasses import replace
 import hashlib
 import logging
 import threading
@@ -34,25 +35,27 @@ from .trackers import Tracker
 
 logger = logging.getLogger(__name__)
 
-# Every query a filter drives. A backend's native query can't answer a funnel
-# (an order of events): TrackerStore narrows the filter to the conversations
-# that pass it before any of these, its own or a subclass's, sees it.
+# Every query a filter drives. A backend's native query doesn't answer a funnel
+# (an order of events) or the event and duration bounds: TrackerStore narrows
+# the filter to the conversations that pass them before any of these, its own
+# or a subclass's, sees it.
 FILTERED_QUERIES = ("summaries_after", "count_conversations", "filtered_events", "filtered_events_json",
                     "statistics", "analytics")
 
 
 def narrowed_by_funnel(query):
-    """`query` (whose first argument is the filter), given the filter with its funnel answered: as the
-    sender ids that pass it, on the conversations the rest of the filter selects."""
+    """`query` (whose first argument is the filter), given the filter with its Python parts (funnel,
+    event and duration bounds) answered: as the sender ids that pass them, on the conversations the rest
+    of the filter selects."""
     if getattr(query, "narrows_funnel", False):
         return query
 
     @functools.wraps(query)
     def narrowed(self, *args, **kwargs):
-        if args and isinstance(args[0], ConversationFilter) and args[0].funnel:
-            args = (self.funnel_answered(args[0]), *args[1:])
-        elif isinstance(kwargs.get("flt"), ConversationFilter) and kwargs["flt"].funnel:
-            kwargs["flt"] = self.funnel_answered(kwargs["flt"])
+        if args and isinstance(args[0], ConversationFilter) and args[0].has_python_parts:
+            args = (self.python_parts_answered(args[0]), *args[1:])
+        elif isinstance(kwargs.get("flt"), ConversationFilter) and kwargs["flt"].has_python_parts:
+            kwargs["flt"] = self.python_parts_answered(kwargs["flt"])
         return query(self, *args, **kwargs)
 
     narrowed.narrows_funnel = True
@@ -348,13 +351,21 @@ class TrackerStore:
                 return
             cursor = page.next_cursor
 
-    def funnel_answered(self, flt):
-        """`flt` without its funnel, narrowed to the conversations that pass it.
+    def python_parts_answered(self, flt):
+        """`flt` without its funnel and event and duration bounds, narrowed to the conversations that pass them.
 
-        The rest of the filter selects the candidates (natively); their events
-        within since/until are then checked in Python (`matching.in_funnel`).
+        The rest of the filter selects the candidates (natively); their summaries
+        are checked against the bounds, then their events within since/until
+        against the funnel, in Python (`stores.matching`).
         """
-        base = flt.without_funnel()
+        base = flt.without_python_parts()
+        bounded = replace(base, min_events=flt.min_events, max_events=flt.max_events, min_duration=flt.min_duration,
+                          max_duration=flt.max_duration)
+        if bounded != base:
+            base = base.restricted(include=[summary.sender_id for summary in self.all_summaries(base)
+                                            if matching.within_summary_bounds(bounded, summary)])
+        if not flt.funnel:
+            return base
         passing = [sender_id for sender_id, events in by_conversation(self.filtered_events(base))
                    if matching.in_funnel(flt, events)]
         return base.restricted(include=passing)

@@ -143,9 +143,32 @@ def matches(flt, sender_id, events, summary=None):
         return False
     if flt.has_fallback is False and any(is_fallback(e) for e in events):
         return False
+    if not within_summary_bounds(flt, summary):
+        return False
     if not all(any(test(e) for e in events) for test in event_predicates(flt)):
         return False
     return not flt.funnel or in_funnel(flt, [e for e in events if in_range(e, flt)])
+
+
+def duration_of(summary):
+    """Last minus first event time, or None (a time missing, or a negative span)."""
+    first, last = summary.first_event_time, summary.last_event_time
+    if first is None or last is None or last - first < 0 or last - first == float("inf"):
+        return None
+    return last - first
+
+
+def within_summary_bounds(flt, summary):
+    """Whether the summary meets the event and duration bounds."""
+    if flt.min_events is not None and summary.events < flt.min_events:
+        return False
+    if flt.max_events is not None and summary.events > flt.max_events:
+        return False
+    if flt.min_duration is None and flt.max_duration is None:
+        return True
+    duration = duration_of(summary)
+    return duration is not None and (flt.min_duration is None or duration >= flt.min_duration) and (
+        flt.max_duration is None or duration < flt.max_duration)
 
 
 def in_funnel(flt, events):

@@ -20,12 +20,17 @@ What a filter means (every backend gives the same answer):
 - `min_user_messages`/`max_user_messages`: bounds on the number of user messages.
 - `max_confidence`: a user message whose intent confidence is below it.
 - `has_fallback`: True, an action whose name ends in "fallback" ran; False, none did.
+- `min_events`/`max_events`: bounds on the number of events (inclusive);
+  `min_duration`/`max_duration`: the conversation lasted (last minus first
+  event time, seconds) at least / less than this; one without both times, or
+  with a negative span, has no duration and is never selected by them.
 - `funnel` (steps, see `stores.funnels`): the conversation's events within
   since/until reach every step in order; with `funnel_stop` k (0 to the number
   of steps) they reach exactly the first k steps: those who dropped off after
-  step k (0: reached none). Stores answer the funnel in Python, on the
-  conversations their own query selects for the other filters (`TrackerStore`
-  narrows every query by it before a backend sees the filter).
+  step k (0: reached none).
+The funnel and the event and duration bounds are answered in Python, on the
+conversations a store's own query selects for the other filters:
+`TrackerStore` narrows every query by them before a backend sees the filter.
 Conversations without events are never listed.
 
 Two more fields are no query parameters: sets of sender ids that another
@@ -192,6 +197,20 @@ def _count(name, value):
     return number
 
 
+def _seconds(name, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise FilterError(name, "must be a number of seconds")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FilterError(name, f"must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise FilterError(name, f"must be a finite number of seconds, 0 or more, got {value!r}")
+    return number
+
+
 def _confidence(name, value):
     if value is None or value == "":
         return None
@@ -276,6 +295,10 @@ class ConversationFilter:
     # A tuple of funnels.FunnelStep; in a URL one text (funnels.encode), never split at commas.
     funnel: tuple = field(default=(), metadata={"encoding": "funnel"})
     funnel_stop: int = None
+    min_events: int = None
+    max_events: int = None
+    min_duration: float = None
+    max_duration: float = None
     # Not query parameters (see the module's docstring); out of repr, which
     # would print thousands of ids into every log line naming a filter.
     sender_ids: frozenset = field(default=None, repr=False, metadata={"parameter": False})
@@ -307,6 +330,10 @@ class ConversationFilter:
             "has_fallback": _flag("has_fallback", values.get("has_fallback")),
             "funnel": funnel_steps("funnel", values.get("funnel")),
             "funnel_stop": _count("funnel_stop", values.get("funnel_stop")),
+            "min_events": _count("min_events", values.get("min_events")),
+            "max_events": _count("max_events", values.get("max_events")),
+            "min_duration": _seconds("min_duration", values.get("min_duration")),
+            "max_duration": _seconds("max_duration", values.get("max_duration")),
         }
         unknown_types = [t for t in checked["event_types"] if t not in KNOWN_EVENT_TYPES]
         if unknown_types:
@@ -327,9 +354,14 @@ class ConversationFilter:
                                                  f"got {checked['funnel_stop']}")
         return cls(**checked).restricted(include=include, exclude=exclude)
 
-    def without_funnel(self):
-        """This filter without its funnel (what a store's own query answers)."""
-        return replace(self, funnel=(), funnel_stop=None)
+    def without_python_parts(self):
+        """This filter without what stores answer in Python: the funnel, the event and duration bounds."""
+        return replace(self, funnel=(), funnel_stop=None, min_events=None, max_events=None, min_duration=None,
+                       max_duration=None)
+
+    @property
+    def has_python_parts(self):
+        return self != self.without_python_parts()
 
     def restricted(self, *, include=None, exclude=None):
         """This filter, narrowed to the sender ids in `include` (None: no narrowing) and

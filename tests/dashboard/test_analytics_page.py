@@ -64,6 +64,11 @@ def test_every_bar_link_selects_conversations_the_bar_counts(viewer_client, stor
     user_rows = context["lengths"]["user_messages"]
     two = next(row for row in user_rows if row["name"] == "2")
     assert len(viewer_client.get(two["href"]).context["page"].items) == 3
+    events = {row["name"]: row["href"] for row in context["lengths"]["events"]}
+    assert [s.sender_id for s in viewer_client.get(events["10–19"]).context["page"].items] == ["alice"]
+    durations = {row["name"]: row["href"] for row in context["lengths"]["durations"]}
+    assert [s.sender_id for s in viewer_client.get(durations["1d–1w"]).context["page"].items] == ["bob"]
+    assert durations["10s–1min"] is None  # an empty bin links nowhere
     top = {row["name"]: row["href"] for row in context["top_intents"]}
     assert {s.sender_id for s in viewer_client.get(top["request"]).context["page"].items} == {"alice"}
     assert {s.sender_id for s in viewer_client.get(context["handoff"]["href"]).context["page"].items} == {"alice"}

@@ -135,6 +135,18 @@ def test_the_funnel_filter_selects_who_reached_every_step_or_stopped_at_one(char
     assert stats.conversations == 2
 
 
+def test_event_and_duration_bounds_select_what_the_histograms_count(charted):
+    def selected(**values):
+        return sorted(s.sender_id for s in charted.conversation_summaries(ConversationFilter.build(**values)).items)
+
+    assert selected(min_events=10, max_events=19) == ["alice"]
+    assert selected(min_events=4, max_events=4) == ["bob"]
+    assert selected(min_duration=60, max_duration=300) == ["alice"]
+    assert selected(max_duration=10) == [HOSTILE]
+    assert selected(min_duration=86400, funnel=FUNNEL, funnel_stop=1) == ["bob"]
+    assert charted.count_conversations(ConversationFilter.build(min_events=5)) == 2
+
+
 def test_a_funnel_narrows_a_restricted_filter_and_analytics_of_it(charted):
     flt = ConversationFilter.build(funnel=FUNNEL, funnel_stop=1).restricted(include=["bob", "alice"])
     assert [s.sender_id for s in charted.conversation_summaries(flt).items] == ["bob"]
@@ -150,6 +162,11 @@ FUNNEL_FILTERS = [
     {"funnel": "intent:greet,intent:goodbye", "since": 1700001000, "until": 1700020000},
     {"funnel": "form:restaurant_form", "funnel_stop": 0, "has_fallback": False},
     {"funnel": "slot:cuisine,action:utter_goodbye", "text": "a"},
+    {"min_events": 5, "max_events": 9},
+    {"max_events": 3, "intents": ["greet"]},
+    {"min_duration": 60, "max_duration": 3600},
+    {"min_duration": 0, "since": 1700001000, "until": 1700020000},
+    {"max_duration": 1, "funnel": "intent:greet", "funnel_stop": 0},
 ]
 
 
@@ -186,6 +203,10 @@ def test_every_backend_agrees_with_the_reference_on_analytics(store, filters):
     ({"funnel_stop": 1}, "funnel_stop"),
     ({"funnel": "intent:a", "funnel_stop": 2}, "funnel_stop"),
     ({"funnel": "intent:a", "funnel_stop": "x"}, "funnel_stop"),
+    ({"min_events": -1}, "min_events"),
+    ({"max_duration": "inf"}, "max_duration"),
+    ({"min_duration": "-5"}, "min_duration"),
+    ({"min_duration": "soon"}, "min_duration"),
 ])
 def test_a_bad_funnel_is_a_filter_error_naming_it(values, field):
     with pytest.raises(FilterError) as caught:

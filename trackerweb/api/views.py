@@ -90,6 +90,10 @@ FILTERS = (
     Whole("funnel_stop", "With funnel: the events reach exactly this many of its first steps (dropped off "
                          "after step funnel_stop; 0: reached none); needs funnel and is at most its number of "
                          "steps (else a 400 naming funnel_stop)", maximum=funnels.MAX_STEPS),
+    Whole("min_events", "At least this many events", maximum=10**9),
+    Whole("max_events", "At most this many events", maximum=10**9),
+    Number("min_duration", "Lasted at least this many seconds (last minus first event time)", minimum=0),
+    Number("max_duration", "Lasted less than this many seconds", minimum=0),
 )
 FILTER_NAMES = {parameter.name for parameter in FILTERS}
 # Filters on what reviewers concluded (trackerweb's own data, see review.selection).

@@ -171,21 +171,34 @@ class Page:
             return [{"name": bin_label(b, unit), "count": b.count, "share": charts.share(b.count, largest),
                      "href": link(b) if link and b.count else None} for b in bins]
 
-        return {"user_messages": rows(result.user_message_lengths, "", self.user_messages_link),
-                "events": rows(result.event_lengths, ""),
-                "durations": rows(result.durations, "s")}
+        return {"user_messages": rows(result.user_message_lengths, "", lambda b: self.count_link(b, "user_messages")),
+                "events": rows(result.event_lengths, "", lambda b: self.count_link(b, "events")),
+                "durations": rows(result.durations, "s", self.duration_link)}
 
-    def user_messages_link(self, b):
+    def count_link(self, b, what):
+        """The list of the conversations in a bin of counts (inclusive bounds), within the filter's own."""
         low, high = b.low, None if b.high is None else b.high - 1
-        if self.filter.min_user_messages is not None:
-            low = max(low, self.filter.min_user_messages)
-        if self.filter.max_user_messages is not None:
-            high = self.filter.max_user_messages if high is None else min(high, self.filter.max_user_messages)
+        given_low, given_high = getattr(self.filter, f"min_{what}"), getattr(self.filter, f"max_{what}")
+        if given_low is not None:
+            low = max(low, given_low)
+        if given_high is not None:
+            high = given_high if high is None else min(high, given_high)
         if high is not None and low > high:
             return None
-        extra = {"min_user_messages": str(low)}
+        extra = {f"min_{what}": str(low)}
         if high is not None:
-            extra["max_user_messages"] = str(high)
+            extra[f"max_{what}"] = str(high)
+        return self.list_link(**extra)
+
+    def duration_link(self, b):
+        low, high = b.low, b.high
+        if self.filter.min_duration is not None:
+            low = max(low, self.filter.min_duration)
+        if self.filter.max_duration is not None:
+            high = self.filter.max_duration if high is None else min(high, self.filter.max_duration)
+        extra = {"min_duration": repr(float(low))}
+        if high is not None:
+            extra["max_duration"] = repr(float(high))
         return self.list_link(**extra)
 
     def funnel(self, result, steps):

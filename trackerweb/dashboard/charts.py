@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from trackerweb.presenting import as_time
 
 WIDTH = 1000
-HEIGHT = 150
+HEIGHT = 110
+# The widest a bar gets when few buckets are shown.
+MAX_BAR = 60
 MAX_SLOTS = 400
 TICKS = 6
 
@@ -45,7 +47,8 @@ class Axis:
 
     def ticks(self):
         step = max(1, math.ceil(self.slots / TICKS))
-        return [{"x": round(self.x(self.low + i * self.size) + self.slot_width / 2, 2),
+        # Labels are centred on their bucket, but kept whole inside the chart.
+        return [{"x": round(min(max(self.x(self.low + i * self.size) + self.slot_width / 2, 45), WIDTH - 45), 2),
                  "label": tick_label(self.low + i * self.size, self.size)} for i in range(0, self.slots, step)]
 
 
@@ -103,7 +106,8 @@ def time_bars(axis, points, series, scale=None):
     scale = scale or max(stacks, default=0) or 1
     bars = []
     for start, values in sorted(shown.items()):
-        bar, top = Bar(x=round(axis.x(start) + axis.slot_width * 0.1, 2), width=round(axis.slot_width * 0.8, 2)), 0.0
+        width = min(axis.slot_width * 0.8, MAX_BAR)
+        bar, top = Bar(x=round(axis.x(start) + (axis.slot_width - width) / 2, 2), width=round(width, 2)), 0.0
         for name, css in series:
             entry = values.get(name)
             value = _value(entry)
