@@ -112,7 +112,8 @@ def reached(steps, events):
 def _reaches(step, event, completed_form):
     kind = event.get("event")
     if step.kind == "intent":
-        return kind == "user" and as_text(as_dict(as_dict(event.get("parse_data")).get("intent")).get("name")) == step.name
+        intent = as_dict(as_dict(event.get("parse_data")).get("intent"))
+        return kind == "user" and as_text(intent.get("name")) == step.name
     if step.kind == "action":
         return kind == "action" and event.get("name") == step.name
     if step.kind == "slot":

@@ -50,8 +50,8 @@ def editor_headers(api_store, db, keep_test_connection):
 def keep_rules_between_parameters(case, store):
     """Make a schema-valid request keep the rules OpenAPI has no words for, which the
     descriptions state (a 400 otherwise): a review's assignee is a user, at most 100 names in all (repeated or comma-separated),
-    slot_value needs slot, funnel_stop needs funnel and is at most its steps, since is not after until, min_user_messages is not above
-    max_user_messages, a cursor is one the server gave out."""
+    slot_value needs slot, funnel_stop needs funnel and is at most its steps, since is not after until,
+    min_user_messages is not above max_user_messages, a cursor is one the server gave out."""
     if isinstance(case.body, dict) and isinstance(case.body.get("assignee"), str):
         case.body["assignee"] = "fuzzer"  # an assignee must be a user: the one fuzzing
     query = case.query

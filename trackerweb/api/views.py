@@ -280,7 +280,8 @@ AnalyticsSerializer = inline_serializer("Analytics", {
         "fallback_rate": serializers.FloatField(allow_null=True, help_text="fallbacks / user messages"),
         "low_confidence_rate": serializers.FloatField(allow_null=True)})),
     "users": serializers.ListField(child=inline_serializer("UsersInBucket", {
-        "start": serializers.FloatField(), "new": serializers.IntegerField(), "returning": serializers.IntegerField()})),
+        "start": serializers.FloatField(), "new": serializers.IntegerField(),
+        "returning": serializers.IntegerField()})),
     "channels": serializers.ListField(child=inline_serializer("ChannelTrend", {
         "channel": serializers.CharField(allow_null=True), "points": serializers.ListField(
             child=inline_serializer("ChannelPoint", {"start": serializers.FloatField(),

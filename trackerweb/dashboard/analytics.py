@@ -139,7 +139,8 @@ class Page:
                     f"{when}: {rate.fallbacks} fallbacks / {rate.user_messages} user messages"),
                     self.bucket_link(rate.start, size, has_fallback="true"))}
                 unsure[rate.start] = {"rate": (rate.low_confidence / rate.user_messages, (
-                    f"{when}: {rate.low_confidence} of {rate.user_messages} user messages below {result.low_confidence}"),
+                    f"{when}: {rate.low_confidence} of {rate.user_messages} user messages below "
+                    f"{result.low_confidence}"),
                     self.bucket_link(rate.start, size, max_confidence=repr(result.low_confidence)))}
         users = {}
         for point in result.users:
@@ -234,7 +235,8 @@ class Page:
             "names": names, "slot_names": slot_names(self.store),
             "chips": filter_chips(self.query, labels, {}),
             "page_hidden": sorted(self.page_query.items()),
-            "builder_hidden": sorted({**self.query, **{k: v for k, v in self.page_query.items() if k != "steps"}}.items()),
+            "builder_hidden": sorted({**self.query,
+                                      **{k: v for k, v in self.page_query.items() if k != "steps"}}.items()),
             "list_href": self.list_link(),
             "handoff_action": self.request.GET.get("handoff_action", ""),
             "bucket": result.bucket if result else "",
@@ -251,7 +253,8 @@ class Page:
                 "funnel_linkable": not flt.funnel,
                 "transitions": self.top([(f"{t.intent} → {t.action}", t.count) for t in result.transitions]),
                 "transition_links": [self.transition_link(t) for t in result.transitions],
-                "handoff": {"href": self.names_link("action", result.handoff_action)} if result.handoff_action else None,
+                "handoff": ({"href": self.names_link("action", result.handoff_action)}
+                            if result.handoff_action else None),
                 "top_intents": self.top(stats.top_intents[:TOP], "intent"),
                 "top_actions": self.top(stats.top_actions[:TOP] if all_actions
                                         else without_routine_actions(stats.top_actions), "action"),
