@@ -4,7 +4,7 @@ exactly the conversations that dropped off there."""
 import pytest
 from django.core.cache import cache
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.dashboard.test_reviewing_in_browser import click_and_wait, log_in
 from tests.stores.test_analytics import HOSTILE, conversations
@@ -64,3 +64,19 @@ def test_routine_actions_show_after_the_toggle(analysing, live_server):
     assert "action_listen" not in shown() and "utter_greet" in shown()
     click_and_wait(browser, browser.find_element(By.ID, "toggle-routine-actions"))
     assert "action_listen" in shown() and "action_session_start" in shown()
+
+
+def test_the_lists_top_actions_chart_shows_routine_actions_only_when_ticked(analysing, live_server):
+    browser = analysing
+    browser.execute_script("window.localStorage.clear()")
+    browser.get(live_server.url + "/")
+    browser.find_element(By.CSS_SELECTOR, "#charts-panel > summary").click()
+    numbers = lambda: browser.execute_script(  # noqa: E731  (in one go: the script replaces the rows)
+        "return [...document.querySelectorAll('[data-chart=\"actions\"] .chart-numbers tbody tr td:first-child')]"
+        ".map((cell) => cell.textContent)")
+    WebDriverWait(browser, 10).until(lambda b: "utter_greet" in numbers())
+    assert "action_listen" not in numbers()
+    browser.find_element(By.ID, "show-routine-actions").click()
+    WebDriverWait(browser, 10).until(lambda b: "action_listen" in numbers())
+    assert "action_session_start" in numbers()
+    assert [entry for entry in browser.get_log("browser") if entry["source"] != "network"] == []
