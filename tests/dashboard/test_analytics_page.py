@@ -140,6 +140,11 @@ def test_far_away_times_do_not_flatten_the_time_axis(viewer_client, store):
     assert axis.low >= D0 - 86400 * 400 and axis.high <= D0 + 86400 * 400
     every = viewer_client.get("/analytics/", {"range": "all"}).context["time"]["axis"]
     assert not every.clipped and every.low == 0
+    store.append("clock-beyond-any-date", [{"event": "user", "timestamp": 1e300, "text": "x"}])
+    for params in ({}, {"range": "all"}, {"bucket": "hour"}):
+        response = viewer_client.get("/analytics/", params)
+        axis = response.context["time"]["axis"]
+        assert response.status_code == 200 and (axis.slots <= 400 or params.get("range") == "all")
 
 
 def test_a_gap_stays_a_gap(viewer_client, store):
