@@ -62,3 +62,9 @@ def test_the_schema_documents_the_endpoint_and_its_parameters():
 
 def test_it_needs_a_login(client, stored):
     assert client.get("/api/v1/analytics/").status_code in (401, 403)
+
+
+def test_an_empty_handoff_action_asks_for_no_rate(viewer_api, stored):
+    response = viewer_api.get("/api/v1/analytics/", {"handoff_action": ""})
+    assert response.status_code == 200 and response.json()["handoff"] == {"action": None, "conversations": 0,
+                                                                         "rate": None}

@@ -461,7 +461,7 @@ class Analytics(APIView):
         threshold = query["low_confidence"]
         result = store.analytics(selection(request, query, store), bucket=query["bucket"],
                                  low_confidence=DEFAULT_THRESHOLD if threshold is None else threshold,
-                                 handoff_action=query["handoff_action"], funnel=query["steps"] or (),
+                                 handoff_action=query["handoff_action"] or None, funnel=query["steps"] or (),
                                  top=query["top"])
         return Response(analytics_as_json(result))
 
