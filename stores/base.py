@@ -6,11 +6,14 @@ it can do better natively.
 """
 
 import contextlib
+import functools
+from dataclasses import replace
 import hashlib
 import logging
 import threading
 import uuid
 
+from . import analytics as charts
 from . import matching
 from .events import parse_events, stored_json
 from .exceptions import ConversationChanged, InvalidSenderId, UnreadableEvent, UnreadableEvents
@@ -32,6 +35,46 @@ from .trackers import Tracker
 
 logger = logging.getLogger(__name__)
 
+# Every query a filter drives. A backend's native query doesn't answer a funnel
+# (an order of events) or the event and duration bounds: TrackerStore narrows
+# the filter to the conversations that pass them before any of these, its own
+# or a subclass's, sees it.
+FILTERED_QUERIES = ("summaries_after", "count_conversations", "filtered_events", "filtered_events_json",
+                    "statistics", "analytics")
+
+
+def narrowed_by_funnel(query):
+    """`query` (whose first argument is the filter), given the filter with its Python parts (funnel,
+    event and duration bounds) answered: as the sender ids that pass them, on the conversations the rest
+    of the filter selects."""
+    if getattr(query, "narrows_funnel", False):
+        return query
+
+    @functools.wraps(query)
+    def narrowed(self, *args, **kwargs):
+        if args and isinstance(args[0], ConversationFilter) and args[0].has_python_parts:
+            args = (self.python_parts_answered(args[0]), *args[1:])
+        elif isinstance(kwargs.get("flt"), ConversationFilter) and kwargs["flt"].has_python_parts:
+            kwargs["flt"] = self.python_parts_answered(kwargs["flt"])
+        return query(self, *args, **kwargs)
+
+    narrowed.narrows_funnel = True
+    return narrowed
+
+
+def by_conversation(pairs):
+    """(sender_id, [events]) from (sender_id, event) pairs that come a conversation at a time."""
+    sender_id, events = None, None
+    for sender, event in pairs:
+        if events is not None and sender != sender_id:
+            yield sender_id, events
+            events = None
+        if events is None:
+            sender_id, events = sender, []
+        events.append(event)
+    if events is not None:
+        yield sender_id, events
+
 
 class TrackerStore:
     """Where conversations live. Rasa's contract plus what browsing needs.
@@ -52,6 +95,11 @@ class TrackerStore:
     keeps_indexes = False
     slots = None
     event_broker = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in FILTERED_QUERIES:
+            setattr(cls, name, narrowed_by_funnel(getattr(cls, name)))
 
     def __init__(self, slots=None, event_broker=None):
         self.slots = slots
@@ -211,6 +259,7 @@ class TrackerStore:
         next_cursor = encode_cursor(order, items[-1]) if len(summaries) > limit else None
         return Page(items=items, total=total, next_cursor=next_cursor)
 
+    @narrowed_by_funnel
     def summaries_after(self, flt, order, position, count):
         """The next `count` summaries of the conversations `flt` selects, and how many it selects in all.
 
@@ -226,10 +275,12 @@ class TrackerStore:
         after = [s for s in selected if after_cursor(order, s, position)]
         return after[:count], len(selected)
 
+    @narrowed_by_funnel
     def count_conversations(self, flt=None):
         """How many conversations `flt` selects."""
         return sum(1 for _ in self._matching_summaries(flt or ConversationFilter()))
 
+    @narrowed_by_funnel
     def filtered_events(self, flt=None):
         """Yield (sender_id, event) for the conversations `flt` selects, in sender-id order,
         each conversation's events in stored order and within since/until. Constant memory
@@ -241,11 +292,13 @@ class TrackerStore:
                 if matching.in_range(event, flt):
                     yield sender_id, event
 
+    @narrowed_by_funnel
     def filtered_events_json(self, flt=None):
         """Like `filtered_events`, with each event as JSON text (exports; a store holding JSON passes it on)."""
         for sender_id, event in self.filtered_events(flt):
             yield sender_id, stored_json(event)
 
+    @narrowed_by_funnel
     def statistics(self, flt=None, *, bucket="day", top=10):
         """`Statistics` over the events of the selected conversations (within since/until)."""
         flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
@@ -256,6 +309,66 @@ class TrackerStore:
             conversations += 1
             events += matching.count_into(counters, tracker.events, flt, bucket)
         return self._statistics_from(counters, bucket, top, conversations, events)
+
+    @narrowed_by_funnel
+    def analytics(self, flt=None, *, bucket="day", low_confidence, handoff_action=None, funnel=(),
+                  top=charts.DEFAULT_TOP_TRANSITIONS):
+        """`stores.analytics.Analytics` of the conversations `flt` selects (see that module for what
+        each chart counts; `stores.analytics.analyze` is the reference).
+
+        `low_confidence`: the confidence below which a user message is unsure
+        (the dashboard's threshold); `handoff_action`: the action whose runs
+        make the handoff rate (None: no rate); `funnel`: the steps to count
+        (funnels.FunnelStep, (kind, name) pairs or their URL text); `top`: how
+        many transitions. Raises `FilterError` naming a bad option.
+
+        This default reads the summaries of the selected conversations once
+        (lengths, durations, first times; it keeps each one's first time) and
+        their events within since/until once, a conversation at a time.
+        """
+        flt = flt or ConversationFilter()
+        bucket, low_confidence, handoff_action, funnel, top = charts.check_options(
+            bucket, low_confidence, handoff_action, funnel, top)
+        counter = charts.AnalyticsCounter(bucket, low_confidence, handoff_action, funnel, top)
+        first_times = {}
+        for summary in self.all_summaries(flt):
+            counter.add_summary(summary)
+            first_times[summary.sender_id] = summary.first_event_time
+        for sender_id, events in by_conversation(self.filtered_events(flt)):
+            if sender_id in first_times:
+                counter.add_events(first_times.pop(sender_id), events)
+        for first_time in first_times.values():
+            counter.add_events(first_time, [])  # selected, though no event of it is within since/until
+        return counter.result()
+
+    def all_summaries(self, flt, batch=500):
+        """Every summary `flt` selects, a page at a time (sender-id order)."""
+        cursor = None
+        while True:
+            page = self.conversation_summaries(flt, order="sender_id", cursor=cursor, limit=batch)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def python_parts_answered(self, flt):
+        """`flt` without its funnel and event and duration bounds, narrowed to the conversations that pass them.
+
+        The rest of the filter selects the candidates (natively); their summaries
+        are checked against the bounds, then their events within since/until
+        against the funnel, in Python (`stores.matching`).
+        """
+        base = flt.without_python_parts()
+        bounded = replace(base, min_events=flt.min_events, max_events=flt.max_events, min_duration=flt.min_duration,
+                          max_duration=flt.max_duration)
+        if bounded != base:
+            base = base.restricted(include=[summary.sender_id for summary in self.all_summaries(base)
+                                            if matching.within_summary_bounds(bounded, summary)])
+        if not flt.funnel:
+            return base
+        passing = [sender_id for sender_id, events in by_conversation(self.filtered_events(base))
+                   if matching.in_funnel(flt, events)]
+        return base.restricted(include=passing)
 
     @staticmethod
     def _statistics_from(counters, bucket, top, conversations, events):

@@ -7,6 +7,7 @@ conformance suite checks it), and what the in-memory store uses directly.
 import json
 from collections import Counter
 
+from . import funnels
 from .query import ConversationSummary, bucket_start
 from .shapes import as_dict, as_number, as_text
 
@@ -142,7 +143,39 @@ def matches(flt, sender_id, events, summary=None):
         return False
     if flt.has_fallback is False and any(is_fallback(e) for e in events):
         return False
-    return all(any(test(e) for e in events) for test in event_predicates(flt))
+    if not within_summary_bounds(flt, summary):
+        return False
+    if not all(any(test(e) for e in events) for test in event_predicates(flt)):
+        return False
+    return not flt.funnel or in_funnel(flt, [e for e in events if in_range(e, flt)])
+
+
+def duration_of(summary):
+    """Last minus first event time, or None (a time missing, or a negative span)."""
+    first, last = summary.first_event_time, summary.last_event_time
+    if first is None or last is None or last - first < 0 or last - first == float("inf"):
+        return None
+    return last - first
+
+
+def within_summary_bounds(flt, summary):
+    """Whether the summary meets the event and duration bounds."""
+    if flt.min_events is not None and summary.events < flt.min_events:
+        return False
+    if flt.max_events is not None and summary.events > flt.max_events:
+        return False
+    if flt.min_duration is None and flt.max_duration is None:
+        return True
+    duration = duration_of(summary)
+    return duration is not None and (flt.min_duration is None or duration >= flt.min_duration) and (
+        flt.max_duration is None or duration < flt.max_duration)
+
+
+def in_funnel(flt, events):
+    """Whether the events (those within since/until) pass the funnel filter: every step reached in
+    order, or with `funnel_stop` k exactly the first k."""
+    done = funnels.reached(flt.funnel, events)
+    return done == (len(flt.funnel) if flt.funnel_stop is None else flt.funnel_stop)
 
 
 def count_into(counters, events, flt, bucket):

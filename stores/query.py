@@ -20,6 +20,17 @@ What a filter means (every backend gives the same answer):
 - `min_user_messages`/`max_user_messages`: bounds on the number of user messages.
 - `max_confidence`: a user message whose intent confidence is below it.
 - `has_fallback`: True, an action whose name ends in "fallback" ran; False, none did.
+- `min_events`/`max_events`: bounds on the number of events (inclusive);
+  `min_duration`/`max_duration`: the conversation lasted (last minus first
+  event time, seconds) at least / less than this; one without both times, or
+  with a negative span, has no duration and is never selected by them.
+- `funnel` (steps, see `stores.funnels`): the conversation's events within
+  since/until reach every step in order; with `funnel_stop` k (0 to the number
+  of steps) they reach exactly the first k steps: those who dropped off after
+  step k (0: reached none).
+The funnel and the event and duration bounds are answered in Python, on the
+conversations a store's own query selects for the other filters:
+`TrackerStore` narrows every query by them before a backend sees the filter.
 Conversations without events are never listed.
 
 Two more fields are no query parameters: sets of sender ids that another
@@ -44,6 +55,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 
+from . import funnels
 from .events import KNOWN_EVENT_TYPES
 
 MAX_PAGE_SIZE = 500
@@ -185,6 +197,20 @@ def _count(name, value):
     return number
 
 
+def _seconds(name, value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise FilterError(name, "must be a number of seconds")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise FilterError(name, f"must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise FilterError(name, f"must be a finite number of seconds, 0 or more, got {value!r}")
+    return number
+
+
 def _confidence(name, value):
     if value is None or value == "":
         return None
@@ -210,6 +236,28 @@ def _sender_id_set(name, value):
     from .base import TrackerStore  # (base imports this module)
 
     return frozenset(sender_id for sender_id in value if TrackerStore.could_hold(sender_id))
+
+
+def funnel_steps(name, value):
+    """Funnel steps from their URL text, or from FunnelSteps or (kind, name) pairs."""
+    if value is None or value == "" or value == () or value == []:
+        return ()
+    try:
+        if isinstance(value, str):
+            _check_characters(name, value)
+            return funnels.decode(value)
+        if not isinstance(value, (list, tuple)):
+            raise FilterError(name, f"must be funnel steps, got {type(value).__name__}")
+        steps = tuple(step if isinstance(step, funnels.FunnelStep) else funnels.FunnelStep(*step) for step in value)
+    except funnels.StepError as e:
+        raise FilterError(name, str(e)) from None
+    except TypeError:
+        raise FilterError(name, "each step is a (kind, name) pair") from None
+    if len(steps) > funnels.MAX_STEPS:
+        raise FilterError(name, f"at most {funnels.MAX_STEPS} steps, got {len(steps)}")
+    for step in steps:
+        _check_characters(name, step.name)
+    return steps
 
 
 def _flag(name, value):
@@ -244,6 +292,13 @@ class ConversationFilter:
     max_user_messages: int = None
     max_confidence: float = None
     has_fallback: bool = None
+    # A tuple of funnels.FunnelStep; in a URL one text (funnels.encode), never split at commas.
+    funnel: tuple = field(default=(), metadata={"encoding": "funnel"})
+    funnel_stop: int = None
+    min_events: int = None
+    max_events: int = None
+    min_duration: float = None
+    max_duration: float = None
     # Not query parameters (see the module's docstring); out of repr, which
     # would print thousands of ids into every log line naming a filter.
     sender_ids: frozenset = field(default=None, repr=False, metadata={"parameter": False})
@@ -273,6 +328,12 @@ class ConversationFilter:
             "max_user_messages": _count("max_user_messages", values.get("max_user_messages")),
             "max_confidence": _confidence("max_confidence", values.get("max_confidence")),
             "has_fallback": _flag("has_fallback", values.get("has_fallback")),
+            "funnel": funnel_steps("funnel", values.get("funnel")),
+            "funnel_stop": _count("funnel_stop", values.get("funnel_stop")),
+            "min_events": _count("min_events", values.get("min_events")),
+            "max_events": _count("max_events", values.get("max_events")),
+            "min_duration": _seconds("min_duration", values.get("min_duration")),
+            "max_duration": _seconds("max_duration", values.get("max_duration")),
         }
         unknown_types = [t for t in checked["event_types"] if t not in KNOWN_EVENT_TYPES]
         if unknown_types:
@@ -285,7 +346,22 @@ class ConversationFilter:
         low, high = checked["min_user_messages"], checked["max_user_messages"]
         if low is not None and high is not None and low > high:
             raise FilterError("min_user_messages", "must not be more than max_user_messages")
+        if checked["funnel_stop"] is not None:
+            if not checked["funnel"]:
+                raise FilterError("funnel_stop", "needs funnel")
+            if checked["funnel_stop"] > len(checked["funnel"]):
+                raise FilterError("funnel_stop", f"must be from 0 to the funnel's {len(checked['funnel'])} steps, "
+                                                 f"got {checked['funnel_stop']}")
         return cls(**checked).restricted(include=include, exclude=exclude)
+
+    def without_python_parts(self):
+        """This filter without what stores answer in Python: the funnel, the event and duration bounds."""
+        return replace(self, funnel=(), funnel_stop=None, min_events=None, max_events=None, min_duration=None,
+                       max_duration=None)
+
+    @property
+    def has_python_parts(self):
+        return self != self.without_python_parts()
 
     def restricted(self, *, include=None, exclude=None):
         """This filter, narrowed to the sender ids in `include` (None: no narrowing) and
@@ -325,7 +401,7 @@ class ConversationFilter:
                 given = given if isinstance(given, list) else ([] if given is None else [given])
             if not given:
                 continue
-            if f.default == ():
+            if f.default == () and "encoding" not in f.metadata:
                 values[f.name] = [name for item in given for name in str(item).split(",") if name.strip()]
             elif len(given) > 1:
                 raise FilterError(f.name, "given more than once")
@@ -339,6 +415,9 @@ class ConversationFilter:
         for f in self.parameters():
             name, value = f.name, getattr(self, f.name)
             if value in (None, ()):
+                continue
+            if f.metadata.get("encoding") == "funnel":
+                query[name] = funnels.encode(value)
                 continue
             query[name] = ",".join(value) if isinstance(value, tuple) else (
                 str(value).lower() if isinstance(value, bool) else str(value))

@@ -68,6 +68,7 @@ ROUTES = {
     # The dashboard.
     "": Route("dashboard", "/", {"GET": allow("viewer", 200)}),
     "stats.json": Route("dashboard", "/stats.json", {"GET": allow("viewer", 200)}),
+    "analytics/": Route("dashboard", "/analytics/", {"GET": allow("viewer", 200)}),
     "conversations/<sender:sender_id>": Route("dashboard", "/conversations/alice", {"GET": allow("viewer", 200)}),
     "events/<sender:sender_id>": Route("dashboard", "/events/alice", {"GET": allow("viewer", 200)}),
     "download/<sender:sender_id>": Route("dashboard", "/download/alice", {"GET": allow("viewer", 200)}),
@@ -153,6 +154,7 @@ ROUTES = {
         "api", f"/api/v1/conversations/{TEAM_ALICE}/events/1/", {"DELETE": allow("editor", 204)}),
     r"^api/v1/events/\Z": Route("api", "/api/v1/events/", {"GET": allow("viewer", 200)}),
     r"^api/v1/stats/\Z": Route("api", "/api/v1/stats/", {"GET": allow("viewer", 200)}),
+    r"^api/v1/analytics/\Z": Route("api", "/api/v1/analytics/", {"GET": allow("viewer", 200)}),
     r"^api/v1/names/\Z": Route("api", "/api/v1/names/", {"GET": allow("viewer", 200)}),
     # Reviews: trackerweb's own data about conversations; reviewers write them, never the bot's events.
     "api/v1/conversations/<sender:sender_id>/review/": Route(

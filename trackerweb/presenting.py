@@ -21,6 +21,39 @@ def statistics_as_json(stats):
     }
 
 
+def analytics_as_json(result):
+    """`stores.analytics.Analytics` as JSON (the API's /api/v1/analytics/)."""
+    def rate(part, whole):
+        return part / whole if whole else None
+
+    def bins(items):
+        return [{"low": b.low, "high": b.high, "count": b.count} for b in items]
+
+    dropped = dict(result.dropped_off())
+    return {
+        "bucket": result.bucket,
+        "bucket_seconds": BUCKET_SECONDS[result.bucket],
+        "low_confidence": result.low_confidence,
+        "conversations": result.conversations,
+        "rates": [{"start": r.start, "user_messages": r.user_messages, "fallbacks": r.fallbacks,
+                   "low_confidence": r.low_confidence, "fallback_rate": rate(r.fallbacks, r.user_messages),
+                   "low_confidence_rate": rate(r.low_confidence, r.user_messages)} for r in result.rates],
+        "users": [{"start": u.start, "new": u.new, "returning": u.returning} for u in result.users],
+        "channels": [{"channel": c.channel, "points": [{"start": start, "user_messages": n} for start, n in c.points]}
+                     for c in result.channels],
+        "event_lengths": bins(result.event_lengths),
+        "user_message_lengths": bins(result.user_message_lengths),
+        "durations": bins(result.durations),
+        "untimed": result.untimed,
+        "handoff": {"action": result.handoff_action, "conversations": result.handoff_conversations,
+                    "rate": result.handoff_rate if result.handoff_action else None},
+        "transitions": [{"intent": t.intent, "action": t.action, "count": t.count} for t in result.transitions],
+        "transitions_total": result.transitions_total,
+        "funnel": [{"kind": step.kind, "name": step.name, "reached": reached, "dropped_off": dropped[k]}
+                   for k, (step, reached) in enumerate(zip(result.funnel, result.funnel_reached))],
+    }
+
+
 def as_time(timestamp):
     """The UTC datetime of epoch seconds; None when there is no time to show.
 

@@ -156,9 +156,32 @@
     return body;
   }
 
+  // action_listen and action_session_start run in every conversation: out of the top actions unless ticked.
+  function statsUrl(section) {
+    const url = new URL(section.dataset.statsUrl, window.location.href);
+    const routine = document.getElementById("show-routine-actions");
+    if (routine && routine.checked) {
+      url.searchParams.set("all_actions", "true");
+    }
+    return url;
+  }
+
+  function setUpRoutineToggle(section) {
+    const routine = document.getElementById("show-routine-actions");
+    routine.addEventListener("change", async () => {
+      const figure = section.querySelector('[data-chart="actions"]');
+      const stats = await fetchStatistics(statsUrl(section));
+      const drawn = Chart.getChart(figure.querySelector("canvas"));
+      if (drawn) {
+        drawn.destroy();
+      }
+      rankingChart(figure, stats.top_actions, "Runs", PALETTE[2]);
+    });
+  }
+
   async function loadCharts(section) {
     const status = section.querySelector(".charts-status");
-    const url = new URL(section.dataset.statsUrl, window.location.href);
+    const url = statsUrl(section);
     section.setAttribute("aria-busy", "true");
     status.textContent = "loading…";
     try {
@@ -268,6 +291,7 @@
       if (panel.open && !loaded && window.Chart) {
         loaded = true;
         setUpCharts();
+        setUpRoutineToggle(section);
         loadCharts(section);
       }
     };

@@ -18,6 +18,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
+from stores import funnels
 from stores.query import MAX_NAMES, ORDERS, ConversationFilter, FilterError
 from tests.api.conftest import token_client, user_with_role
 from tests.stores.test_queries import crafted
@@ -49,8 +50,8 @@ def editor_headers(api_store, db, keep_test_connection):
 def keep_rules_between_parameters(case, store):
     """Make a schema-valid request keep the rules OpenAPI has no words for, which the
     descriptions state (a 400 otherwise): a review's assignee is a user, at most 100 names in all (repeated or comma-separated),
-    slot_value needs slot, since is not after until, min_user_messages is not above
-    max_user_messages, a cursor is one the server gave out."""
+    slot_value needs slot, funnel_stop needs funnel and is at most its steps, since is not after until,
+    min_user_messages is not above max_user_messages, a cursor is one the server gave out."""
     if isinstance(case.body, dict) and isinstance(case.body.get("assignee"), str):
         case.body["assignee"] = "fuzzer"  # an assignee must be a user: the one fuzzing
     query = case.query
@@ -69,6 +70,13 @@ def keep_rules_between_parameters(case, store):
         # Values come as numbers or as their text (the coverage phase's).
         low, high = sorted([query["min_user_messages"], query["max_user_messages"]], key=int)
         query["min_user_messages"], query["max_user_messages"] = low, high
+    if "funnel_stop" in query:
+        # At most the funnel's number of steps, and only with a funnel.
+        steps = len(funnels.decode(query["funnel"])) if isinstance(query.get("funnel"), str) else 0
+        if steps:
+            query["funnel_stop"] = min(int(query["funnel_stop"]), steps)
+        else:
+            query.pop("funnel_stop")
     try:
         ConversationFilter.build(since=query.get("since"), until=query.get("until"))
     except FilterError:

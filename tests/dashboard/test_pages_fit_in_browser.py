@@ -2,6 +2,8 @@
 scrolls sideways, whatever the page shows (a 255-character sender id without a space, long tag and story
 names). And the times: UTC by default, the reader's zone after choosing "local", also for times added later."""
 
+from urllib.parse import urlencode
+
 import pytest
 from django.urls import URLResolver, get_resolver, reverse
 from selenium.webdriver.common.by import By
@@ -10,6 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from access.models import Actor
 from review import operations as review
 from review.models import SavedView, Tag
+from stores import funnels
 from stores.addressing import sender_token
 from stores.operations import conversations
 from tests.dashboard.test_list_page import session_start, user_turn
@@ -65,6 +68,11 @@ def dashboard_pages():
         "delete_tag": reverse("dashboard:delete_tag", args=[tag.pk]),
         "inbox": reverse("dashboard:inbox"),
         "story_list": reverse("dashboard:story_list"),
+        "analytics": reverse("dashboard:analytics") + "?" + urlencode({
+            "steps": funnels.encode([funnels.FunnelStep("intent", "greet"), funnels.FunnelStep("intent", "order_pizza"),
+                                     funnels.FunnelStep("slot", HOSTILE_ID)]),
+            "handoff_action": "h" * 255, "bucket": "hour"}),
+        "analytics with form errors": reverse("dashboard:analytics") + "?steps=nonsense&since=" + "9" * 300,
         "404": "/conversations/" + sender_token("nobody" + "n" * 249),
         "404 of no route": "/no/such/page/" + "p" * 300,
     }
@@ -72,7 +80,7 @@ def dashboard_pages():
 
 PAGE_CASES = ["conversation_list", "conversation_detail", "edit_event", "delete_event", "delete_conversation",
               "flag_event", "audit_log", "audit_log filtered", "audit_log with form errors", "tag_list", "delete_tag",
-              "inbox", "story_list", "404", "404 of no route"]
+              "inbox", "story_list", "analytics", "analytics with form errors", "404", "404 of no route"]
 # Routes that are no page to look at: they answer a POST, JSON, CSS or a download, or send elsewhere.
 NOT_PAGES = {
     "stats.json", "events/<sender:sender_id>", "download/<sender:sender_id>", "story/<sender:sender_id>",
@@ -136,7 +144,8 @@ def test_every_dashboard_page_is_checked():
     assert "audit/" in routes
     checked = {"", "conversations/<sender:sender_id>", "edit-event/<int:index>/<sender:sender_id>",
                "delete-event/<int:index>/<sender:sender_id>", "delete/<sender:sender_id>",
-               "flag/<int:index>/<sender:sender_id>", "audit/", "tags/", "tags/<int:pk>/delete", "inbox/", "stories/"}
+               "flag/<int:index>/<sender:sender_id>", "audit/", "tags/", "tags/<int:pk>/delete", "inbox/", "stories/",
+               "analytics/"}
     assert routes - checked - NOT_PAGES == set(), "a new dashboard page: add it to the pages checked here"
 
 

@@ -20,6 +20,8 @@ from rest_framework.views import APIView
 import stores.addressing  # noqa: F401  (registers the <sender:...> converter)
 from access.models import Actor
 from stores import load_tracker_store
+from stores import funnels
+from stores.analytics import DEFAULT_TOP_TRANSITIONS
 from stores.exceptions import ConversationNotFound
 from stores.operations import conversations
 from stores.events import KNOWN_EVENT_TYPES
@@ -31,7 +33,8 @@ from stores.trackers import VERBOSITIES
 from review.models import STATUS_NAMES
 from review.reading import review_of_conversation, reviews_for
 from review.selection import TAG_MATCHES, ReviewFilter, restricted
-from trackerweb.presenting import statistics_as_json
+from trackerweb.presenting import analytics_as_json, statistics_as_json
+from training.inbox import DEFAULT_THRESHOLD
 
 from .exports import EXPORT_RENDERERS, export_response
 from .parsers import (MOMENT, NO_NUL, Choice, EventsBodySerializer, Flag, LimitedJSONParser, Many, Number, Query,
@@ -57,6 +60,9 @@ def moment(name, description):
                                         "or epoch seconds")
 
 
+FUNNEL_TEXT = (f"Funnel steps: `kind:name` ({', '.join(funnels.STEP_KINDS)}: an intent, an action that ran, a slot "
+               f"set to a value, a form completed) separated by commas, at most {funnels.MAX_STEPS}; in a name a "
+               f"backslash escapes the next character (`\\\\`, `\\,`, `\\:`)")
 FILTERS = (
     Text("sender_id", "Exact sender id", max_length=NAME_LENGTH),
     Text("sender_contains", "Case-sensitive substring of the sender id", max_length=NAME_LENGTH),
@@ -79,6 +85,15 @@ FILTERS = (
     Whole("max_user_messages", "At most this many user messages", maximum=10**9),
     Number("max_confidence", "A user message's intent confidence below this", minimum=0, maximum=1),
     Flag("has_fallback", "An action ending in 'fallback' ran (true) or none did (false); any case"),
+    Text("funnel", FUNNEL_TEXT + ": the conversation's events (within since/until) reach every step in order",
+         pattern=funnels.pattern(), problem="must be kind:name steps separated by commas"),
+    Whole("funnel_stop", "With funnel: the events reach exactly this many of its first steps (dropped off "
+                         "after step funnel_stop; 0: reached none); needs funnel and is at most its number of "
+                         "steps (else a 400 naming funnel_stop)", maximum=funnels.MAX_STEPS),
+    Whole("min_events", "At least this many events", maximum=10**9),
+    Whole("max_events", "At most this many events", maximum=10**9),
+    Number("min_duration", "Lasted at least this many seconds (last minus first event time)", minimum=0),
+    Number("max_duration", "Lasted less than this many seconds", minimum=0),
 )
 FILTER_NAMES = {parameter.name for parameter in FILTERS}
 # Filters on what reviewers concluded (trackerweb's own data, see review.selection).
@@ -114,6 +129,14 @@ EXPORT_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
                             default=CSV_FORMULAS[0]))
 STATISTICS_QUERY = Query(*FILTERS, *REVIEW_FILTERS, Choice("bucket", BUCKETS, default=BUCKETS[0]),
                          Whole("top", "How many top names", minimum=1, maximum=100, default=10))
+ANALYTICS_QUERY = Query(
+    *FILTERS, *REVIEW_FILTERS, Choice("bucket", BUCKETS, default=BUCKETS[0]),
+    Number("low_confidence", f"A user message whose intent confidence is below this is unsure (default "
+                             f"{DEFAULT_THRESHOLD})", minimum=0, maximum=1),
+    Text("handoff_action", "The action whose runs make the handoff rate (none: no rate)", max_length=NAME_LENGTH),
+    Text("steps", FUNNEL_TEXT + ": how many conversations reach each step, in order", pattern=funnels.pattern(),
+         problem="must be kind:name steps separated by commas"),
+    Whole("top", "How many transitions", minimum=1, maximum=100, default=DEFAULT_TOP_TRANSITIONS))
 DETAIL_QUERY = Query(INCLUDE_EVENTS)
 EVENT_DELETE_QUERY = Query(Whole("expected_count", "Refuse (409) unless the conversation still holds this many "
                                                    "events"))
@@ -238,6 +261,45 @@ StatisticsSerializer = inline_serializer("Statistics", {
     "top_actions": NameCountSerializer(many=True),
     "conversations_per_channel": serializers.ListField(child=inline_serializer("ChannelCount", {
         "channel": serializers.CharField(allow_null=True), "count": serializers.IntegerField()})),
+})
+
+def _bins(name):
+    return serializers.ListField(child=inline_serializer(name, {
+        "low": serializers.FloatField(), "high": serializers.FloatField(allow_null=True, help_text="null: no end"),
+        "count": serializers.IntegerField()}))
+
+
+AnalyticsSerializer = inline_serializer("Analytics", {
+    "bucket": serializers.ChoiceField(BUCKETS),
+    "bucket_seconds": serializers.IntegerField(),
+    "low_confidence": serializers.FloatField(help_text="The threshold used"),
+    "conversations": serializers.IntegerField(),
+    "rates": serializers.ListField(child=inline_serializer("RatesInBucket", {
+        "start": serializers.FloatField(), "user_messages": serializers.IntegerField(),
+        "fallbacks": serializers.IntegerField(), "low_confidence": serializers.IntegerField(),
+        "fallback_rate": serializers.FloatField(allow_null=True, help_text="fallbacks / user messages"),
+        "low_confidence_rate": serializers.FloatField(allow_null=True)})),
+    "users": serializers.ListField(child=inline_serializer("UsersInBucket", {
+        "start": serializers.FloatField(), "new": serializers.IntegerField(),
+        "returning": serializers.IntegerField()})),
+    "channels": serializers.ListField(child=inline_serializer("ChannelTrend", {
+        "channel": serializers.CharField(allow_null=True), "points": serializers.ListField(
+            child=inline_serializer("ChannelPoint", {"start": serializers.FloatField(),
+                                                     "user_messages": serializers.IntegerField()}))})),
+    "event_lengths": _bins("EventLengthBin"),
+    "user_message_lengths": _bins("UserMessageLengthBin"),
+    "durations": _bins("DurationBin"),
+    "untimed": serializers.IntegerField(help_text="Conversations without a duration"),
+    "handoff": inline_serializer("Handoff", {
+        "action": serializers.CharField(allow_null=True), "conversations": serializers.IntegerField(),
+        "rate": serializers.FloatField(allow_null=True)}),
+    "transitions": serializers.ListField(child=inline_serializer("Transition", {
+        "intent": serializers.CharField(), "action": serializers.CharField(), "count": serializers.IntegerField()})),
+    "transitions_total": serializers.IntegerField(),
+    "funnel": serializers.ListField(child=inline_serializer("FunnelStepCount", {
+        "kind": serializers.ChoiceField(funnels.STEP_KINDS), "name": serializers.CharField(),
+        "reached": serializers.IntegerField(help_text="Conversations reaching this step and every one before it"),
+        "dropped_off": serializers.IntegerField(help_text="Conversations that reached the step before but not this")})),
 })
 
 # The path's sender id: its token (stores.addressing), as each summary's `url`
@@ -390,6 +452,20 @@ class Statistics(APIView):
         return Response(statistics_as_json(stats))
 
 
+class Analytics(APIView):
+    @document(ANALYTICS_QUERY, json_ok(200, AnalyticsSerializer),
+              summary="Analysts' charts for a filter: fallback and low-confidence rates, new and returning users, "
+                      "channels over time, lengths, durations, handoff rate, transitions, a funnel")
+    def get(self, request):
+        query, store = ANALYTICS_QUERY.read(request), load_tracker_store()
+        threshold = query["low_confidence"]
+        result = store.analytics(selection(request, query, store), bucket=query["bucket"],
+                                 low_confidence=DEFAULT_THRESHOLD if threshold is None else threshold,
+                                 handoff_action=query["handoff_action"] or None, funnel=query["steps"] or (),
+                                 top=query["top"])
+        return Response(analytics_as_json(result))
+
+
 class Names(APIView):
     @document(NO_QUERY, json_ok(200, inline_serializer("DistinctNames", {
         "intents": serializers.ListField(child=serializers.CharField()),
@@ -428,4 +504,5 @@ urlpatterns = [
     re_path(r"^api/v1/events/\Z", EventExport.as_view(), name="events"),
     re_path(r"^api/v1/stats/\Z", Statistics.as_view(), name="stats"),
     re_path(r"^api/v1/names/\Z", Names.as_view(), name="names"),
+    re_path(r"^api/v1/analytics/\Z", Analytics.as_view(), name="analytics"),
 ]

@@ -36,8 +36,10 @@ FIELDSETS = [
     ("When (UTC)", ["since", "until"]),
     ("What happened", ["intents", "actions", "event_types"]),
     ("What was said and set", ["text", "entities", "slot", "slot_value"]),
-    ("How it went", ["min_user_messages", "max_user_messages", "max_confidence", "has_fallback"]),
+    ("How it went", ["min_user_messages", "max_user_messages", "max_confidence", "has_fallback", "min_events",
+                     "max_events", "min_duration", "max_duration"]),
     ("Review", ["review_status", "tags", "tags_match", "flagged", "has_notes", "assigned_to"]),
+    ("Funnel", ["funnel", "funnel_stop"]),
 ]
 
 
@@ -137,6 +139,19 @@ class ConversationFilterForm(forms.Form):
         widget=forms.NumberInput(attrs={"min": 0, "max": 1, "step": "0.01", "placeholder": "e.g. 0.5"}),
         help_text="A user message whose intent confidence is below this.")
     has_fallback = OfferedChoiceField(label="Has a fallback", required=False, choices=FALLBACK_CHOICES)
+    min_events = forms.CharField(label="Events, at least", required=False, widget=forms.NumberInput(attrs={"min": 0}))
+    max_events = forms.CharField(label="Events, at most", required=False, widget=forms.NumberInput(attrs={"min": 0}))
+    min_duration = forms.CharField(label="Lasted at least (s)", required=False,
+                                   widget=forms.NumberInput(attrs={"min": 0, "step": "any"}))
+    max_duration = forms.CharField(label="Lasted less than (s)", required=False,
+                                   widget=forms.NumberInput(attrs={"min": 0, "step": "any"}),
+                                   help_text="Last minus first event time.")
+    funnel = forms.CharField(label="Funnel steps", required=False, widget=text_input("intent:greet,action:utter_greet"),
+                             help_text="kind:name steps (intent, action, slot, form) in order, comma-separated; "
+                                       "build one on the Analytics page.")
+    funnel_stop = forms.CharField(label="Dropped off after step", required=False,
+                                  widget=forms.NumberInput(attrs={"min": 0}),
+                                  help_text="Reached exactly this many steps (0: none); empty: all of them.")
     review_status = OfferedChoiceField(label="Status", required=False, choices=REVIEW_STATUS_CHOICES)
     tags = NameListField(label="Tags", required=False)
     tags_match = OfferedChoiceField(label="Having", required=False, choices=TAGS_MATCH_CHOICES)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
+from stores import funnels
 from stores import query as store_query
 from trackerweb.presenting import as_time
 
@@ -20,7 +21,7 @@ DEFAULT_PAGE_SIZE = 50
 # Parameters holding comma-joined names: one chip per name, removing only that one.
 LIST_PARAMETERS = {"intents", "actions", "event_types", "entities", "channels", "tags"}
 # Removing a filter also removes what means nothing (or is an error) without it.
-DEPENDENT = {"slot": ("slot_value",), "tags": ("tags_match",)}
+DEPENDENT = {"slot": ("slot_value",), "tags": ("tags_match",), "funnel": ("funnel_stop",)}
 FLAG_TEXT = {"true": "yes", "false": "no"}
 
 # column -> its orders, the one a first click gives first (the "worst first" or "newest first"
@@ -76,6 +77,13 @@ def without(query, name, part):
 
 
 def shown_value(name, value):
+    if name == "funnel":
+        try:
+            return " → ".join(step.label for step in funnels.decode(value))
+        except funnels.StepError:
+            return value
+    if name == "funnel_stop":
+        return "none of its steps" if value == "0" else f"step {value}"
     if name in ("since", "until"):
         # as_query gives epoch seconds; a time no date holds shows as the number it is.
         try:

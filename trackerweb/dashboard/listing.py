@@ -33,6 +33,10 @@ from .list_links import filter_chips, list_parameters, page_size_links, sort_hea
 from .selection import Selection
 from .tags import tag_colours_url
 
+# What every conversation runs: out of the top actions unless asked for (`all_actions`).
+ROUTINE_ACTIONS = ("action_listen", "action_session_start")
+TOP = 10
+
 # distinct_names() reads an index of every event: too slow for every page
 # view on a big store, and a name that appeared a minute ago can wait.
 PICKER_NAMES_SECONDS = 60
@@ -158,12 +162,21 @@ def slot_names(store):
 @viewer_required
 @store_errors_as_json
 def conversation_stats(request):
-    """The statistics of the filter in the query (the list page's parameters; `bucket=day|hour` optional)."""
+    """The statistics of the filter in the query (the list page's parameters; `bucket=day|hour` optional;
+    `all_actions=true` keeps action_listen and action_session_start in the top actions)."""
     store = load_tracker_store()
     selection = Selection.from_query(request.GET)
     flt = selection.store_filter(store, request.user)
-    stats = store.statistics(flt, bucket=request.GET.get("bucket") or bucket_for(flt))
+    stats = store.statistics(flt, bucket=request.GET.get("bucket") or bucket_for(flt), top=TOP + len(ROUTINE_ACTIONS))
+    stats.top_intents = stats.top_intents[:TOP]
+    stats.top_actions = (stats.top_actions[:TOP] if request.GET.get("all_actions") == "true"
+                         else without_routine_actions(stats.top_actions))
     return JsonResponse(statistics_as_json(stats))
+
+
+def without_routine_actions(top_actions, top=TOP):
+    """Top actions without action_listen and action_session_start (ask the store for TOP + 2)."""
+    return [(name, count) for name, count in top_actions if name not in ROUTINE_ACTIONS][:top]
 
 
 def bucket_for(flt):

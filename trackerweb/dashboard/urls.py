@@ -2,7 +2,7 @@ from django.urls import path, re_path
 
 import stores.addressing  # noqa: F401  (registers the <sender:...> converter)
 
-from . import (annotating, audit, bulk, conversation, editing, inbox, legacy, listing, neighbours, reviewing,
+from . import (analytics, annotating, audit, bulk, conversation, editing, inbox, legacy, listing, neighbours, reviewing,
                saved_views, stories, story_so_far, tags)
 
 app_name = "dashboard"
@@ -13,6 +13,7 @@ app_name = "dashboard"
 urlpatterns = [
     path("", listing.conversation_list, name="conversation_list"),
     path("stats.json", listing.conversation_stats, name="conversation_stats"),
+    path("analytics/", analytics.analytics_page, name="analytics"),
     path("conversations/<sender:sender_id>", conversation.conversation_detail, name="conversation_detail"),
     path("events/<sender:sender_id>", conversation.conversation_events, name="conversation_events"),
     path("neighbour/<str:direction>/<sender:sender_id>", neighbours.neighbour, name="neighbour"),
