@@ -96,8 +96,8 @@ def event_cells(sender_id, session, event, event_json):
     user, action = kind == "user", kind == "action"
     return [
         sender_id,
-        event.get("timestamp"),
-        event.get("event"),
+        _scalar(event.get("timestamp")),
+        _scalar(event.get("event")),
         matching.intent_of(event) if user else None,
         matching.confidence_of(event) if user else None,
         event.get("name") if action else None,
@@ -110,6 +110,11 @@ def event_cells(sender_id, session, event, event_json):
         as_number(event.get("confidence")) if action else None,
         event_json,
     ]
+
+
+def _scalar(value):
+    """A stored value for a cell: a list or object another program stored there as its JSON."""
+    return json.dumps(value, default=str) if isinstance(value, (list, dict)) else value
 
 
 @dataclass
