@@ -123,23 +123,21 @@ class _Numbering:
     opening events need: they belong to the session a following `session_started` starts."""
 
     number: int = 1
-    filled: bool = False  # the current session has an event that does not open a session
+    filled: bool = False  # the current session has an event that does not open a session (session_started does)
 
     def feed(self, held, item, event):
         """Add `item`; return the items whose number is now known, as (number, item)."""
         if event.get("event") == "session_started":
             if self.filled:
                 self.number += 1
-            self.filled = False
-            known = [(self.number, h) for h in held] + [(self.number, item)]
-            held.clear()
-            return known
-        if _opens_session(event):
+        elif _opens_session(event):
             held.append(item)
-            return []
+            return ()
+        self.filled = True
+        if not held:
+            return ((self.number, item),)
         known = [(self.number, h) for h in held] + [(self.number, item)]
         held.clear()
-        self.filled = True
         return known
 
 

@@ -66,6 +66,22 @@ def test_session_numbers_follow_the_transcript_whole_and_within_a_time_range():
         [n for n, e in zip(numbers, SESSIONS) if e["timestamp"] >= T0 + 35]
 
 
+KINDS = {"user": lambda t: user(t, "hi", "greet"), "bot": lambda t: bot(t, "ok"),
+         "opening": lambda t: action(t, "action_session_start"),
+         "metadata": lambda t: slot(t, "session_started_metadata", None),
+         "start": lambda t: {"event": "session_started", "timestamp": t}}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=12))
+def test_any_sequence_of_session_starts_is_numbered_as_the_transcript_splits_it(kinds):
+    events = [KINDS[kind](T0 + n) for n, kind in enumerate(kinds)]
+    store = InMemoryTrackerStore()
+    store.append("s", events)
+    assert [int(row["session"]) for row in csv_of(formats.csv_rows(store, ConversationFilter()))] == \
+        transcript_sessions(events)
+
+
 def test_the_new_csv_columns_hold_time_entities_channel_policy_and_confidences():
     store = InMemoryTrackerStore()
     store.append("s", [
