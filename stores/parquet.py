@@ -30,7 +30,7 @@ def _string(value):
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in value)
     return value
 
 
@@ -117,9 +117,21 @@ def parquet_stream(columns, rows, *, batch_rows=BATCH_ROWS, on_batch=None):
 
 
 def _record_batch(pa, schema, converters, rows):
-    arrays = [pa.array([convert(row[index]) for row in rows], type=field.type)
-              for index, (field, convert) in enumerate(zip(schema, converters))]
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    return pa.RecordBatch.from_arrays([_column(pa, [row[index] for row in rows], field.type, convert)
+                                       for index, (field, convert) in enumerate(zip(schema, converters))],
+                                      schema=schema)
+
+
+def _column(pa, values, arrow_type, convert):
+    # Text columns hold text nearly always: Arrow takes the list as it is, and only a batch with an odd
+    # value (a number, a lone surrogate) goes value by value. Numbers always do: Arrow would take
+    # True as 1.0 and keep NaN.
+    if convert is _string:
+        try:
+            return pa.array(values, type=arrow_type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+            pass
+    return pa.array([convert(value) for value in values], type=arrow_type)
 
 
 def event_parquet(store, flt, *, events="all", batch_rows=BATCH_ROWS, on_batch=None):

@@ -261,3 +261,11 @@ def test_hostile_cells_parse_back_to_the_same_rows_and_parquet_reads_back(conver
     typed = parquet_of(parquet.event_parquet(store, ConversationFilter()))
     assert [(row["sender_id"], row["text"], json.loads(row["data"])) for row in typed] == \
         [(s, e["text"], e) for s, e in pairs]
+
+
+def test_a_value_arrow_cant_take_is_shown_replaced_or_null_in_its_batch_only():
+    rows = [["ok", 1.0, "t", "=x", True, None, "a\udc80b", None, 2**70, None, None, None, None, "{}"],
+            ["fine", 2.0, "t", None, 0.5, None, "plain", None, 1, None, None, None, None, "{}"]]
+    table = parquet_of(parquet.parquet_stream(parquet.exported.EVENT_TYPES, rows, batch_rows=1))
+    assert [(row["sender_id"], row["text"], row["confidence"], row["session"]) for row in table] == \
+        [("ok", "a\ufffdb", None, None), ("fine", "plain", 0.5, 1)]
