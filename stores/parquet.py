@@ -12,6 +12,8 @@ from datetime import datetime
 from . import exported
 
 BATCH_ROWS = 10_000
+# A batch also ends at this much text: 10,000 events of a megabyte each would otherwise be 10 GB.
+BATCH_TEXT = 32 * 1024 * 1024
 CONTENT_TYPE = "application/vnd.apache.parquet"
 
 
@@ -91,7 +93,8 @@ class _Drain:
 
 def parquet_stream(columns, rows, *, batch_rows=BATCH_ROWS, on_batch=None):
     """Parquet bytes of `rows` (lists of values, one per column of `columns`: (name, kind) pairs), yielded a
-    record batch (one row group) at a time; `on_batch(rows)` is told each batch's size (progress)."""
+    record batch (one row group, BATCH_ROWS rows or BATCH_TEXT characters of text) at a time; `on_batch(rows)` is
+    told each batch's size (progress)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -100,13 +103,14 @@ def parquet_stream(columns, rows, *, batch_rows=BATCH_ROWS, on_batch=None):
     drain = _Drain()
     writer = pq.ParquetWriter(drain, schema, compression="zstd")
     try:
-        batch = []
+        batch, text = [], 0
         for row in rows:
             batch.append(row)
-            if len(batch) == batch_rows:
+            text += sum(len(value) for value in row if isinstance(value, str))
+            if len(batch) == batch_rows or text >= BATCH_TEXT:
                 writer.write_batch(_record_batch(pa, schema, converters, batch))
                 on_batch and on_batch(len(batch))
-                batch.clear()
+                batch, text = [], 0
                 yield drain.take()
         if batch:
             writer.write_batch(_record_batch(pa, schema, converters, batch))
