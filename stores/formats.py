@@ -88,11 +88,24 @@ def spreadsheet_safe(cell):
 
 def excel_cell(cell):
     """`cell` as written by default: spreadsheet_safe, and cut to Excel's limit with a marker."""
-    cell = spreadsheet_safe(cell)
-    if isinstance(cell, str) and len(cell) > EXCEL_CELL_LIMIT:
-        marker = CUT_MARKER.format(length=len(cell))
-        return cell[:EXCEL_CELL_LIMIT - len(marker)] + marker
-    return cell
+    # Called for every cell of a million-row export: plain text, numbers and None take the short ways.
+    kind = type(cell)
+    if kind is str:
+        if cell[:1] in _FORMULA_FIRST:
+            cell = "'" + cell
+        if len(cell) > EXCEL_CELL_LIMIT:
+            marker = CUT_MARKER.format(length=len(cell))
+            return cell[:EXCEL_CELL_LIMIT - len(marker)] + marker
+        return cell
+    if cell is None or kind is int:
+        return cell
+    if kind is float:
+        return excel_cell(spreadsheet_safe(cell)) if cell == -math.inf else cell
+    text = _cell(cell)  # a list, a datetime
+    return excel_cell(text) if type(text) is str else text
+
+
+_FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 
 def csv_table(header, rows, *, formulas="escape"):
@@ -105,8 +118,7 @@ def csv_table(header, rows, *, formulas="escape"):
     writer.writerow(header)
     batch = []
     for row in rows:
-        row = [_cell(cell) for cell in row]
-        batch.append([excel_cell(cell) for cell in row] if escape else row)
+        batch.append([excel_cell(cell) for cell in row] if escape else [_cell(cell) for cell in row])
         if len(batch) == 500:
             writer.writerows(batch)
             batch.clear()
@@ -118,6 +130,7 @@ def csv_table(header, rows, *, formulas="escape"):
 
 
 def _cell(value):
+    """A value csv can't write as it is, as text: a list (tags) comma-joined, a datetime in ISO 8601."""
     if isinstance(value, list):
         return ", ".join(value)
     if isinstance(value, datetime):
