@@ -21,7 +21,7 @@ from .events import stored_json
 from .exceptions import StoreError
 from .query import FilterError
 from .shapes import as_dict, as_list, as_number, as_text
-from .trackers import _opens_session
+from .trackers import opens_session
 
 EVENT_SELECTIONS = ("all", "matching")
 ROW_KINDS = ("events", "conversations")
@@ -130,7 +130,7 @@ class _Numbering:
         if event.get("event") == "session_started":
             if self.filled:
                 self.number += 1
-        elif _opens_session(event):
+        elif opens_session(event):
             held.append(item)
             return ()
         self.filled = True
