@@ -1,10 +1,11 @@
-"""Streaming a million events out of PostgreSQL through the API's export, against the raw driver.
+"""Streaming a million events out of SQLite and PostgreSQL through the API's export, against the raw driver.
 
-Loads 10,000 conversations × 100 events, then, each in a fresh process so
-its peak resident memory is its own: our NDJSON and CSV exports (the
-`/api/v1/events/` view, its streamed body consumed and counted), and the raw
-driver reading the same rows with a server-side cursor and decoding each
-event. Reports events per second and peak RSS. `--write FILE` records it.
+Loads 10,000 conversations × 100 events into each backend, then, each in a
+fresh process so its peak resident memory is its own: our NDJSON, CSV and
+Parquet exports (the `/api/v1/events/` view, its streamed body consumed and
+counted), and the raw driver reading the same rows (PostgreSQL with a
+server-side cursor), decoding each event and writing a CSV row of it.
+Reports events per second and peak RSS. `--write FILE` records it.
 """
 
 import argparse
@@ -35,6 +36,16 @@ def pg_store(name, **extra):
                            username=servers.PG["user"], db=name, **extra)
 
 
+def sqlite_store(path):
+    from stores.backends.sql import SQLTrackerStore
+
+    return SQLTrackerStore(dialect="sqlite", db=path)
+
+
+def open_store(backend, database):
+    return pg_store(database) if backend == "postgresql" else sqlite_store(database)
+
+
 def load(store, conversations, events_each):
     from bench.queries import generate
 
@@ -53,14 +64,14 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def export_with_api(name, fmt):
+def export_with_api(backend, name, fmt):
     from django.contrib.auth.models import User
     from rest_framework.test import APIRequestFactory, force_authenticate
 
     from stores.handler import set_tracker_store
     from trackerweb.api.views import EventExport
 
-    set_tracker_store(pg_store(name))
+    set_tracker_store(open_store(backend, name))
     request = APIRequestFactory().get("/api/v1/events/", {"format": fmt})
     force_authenticate(request, user=User(username="bench", is_superuser=True, is_active=True))
     view = EventExport.as_view(throttle_classes=[])
@@ -73,64 +84,112 @@ def export_with_api(name, fmt):
     return time.perf_counter() - started, lines, size
 
 
-def read_with_raw_driver(name):
-    import psycopg2
+RAW_QUERY = "SELECT sender_id, data FROM events ORDER BY sender_id, id"
+
+
+def read_with_raw_driver(backend, name):
+    """The rows as the driver gives them, each event decoded and written as a CSV row (sender_id,
+    timestamp, type, text, data), 500 rows a write, as a hand-written export would."""
+    import csv
+    import io
 
     from bench import servers
 
-    connection = psycopg2.connect(host=servers.PG["host"], port=servers.PG["port"], user=servers.PG["user"], dbname=name)
-    started = time.perf_counter()
-    count = 0
-    with connection.cursor(name="export") as cursor:  # server-side: rows come in batches
+    if backend == "postgresql":
+        import psycopg2
+
+        connection = psycopg2.connect(host=servers.PG["host"], port=servers.PG["port"], user=servers.PG["user"],
+                                      dbname=name)
+        cursor = connection.cursor(name="export")  # server-side: rows come in batches
         cursor.itersize = 2000
-        cursor.execute("SELECT sender_id, data FROM events ORDER BY sender_id, id")
-        for sender_id, data in cursor:
-            json.loads(data)
-            count += 1
+    else:
+        import sqlite3
+
+        connection = sqlite3.connect(name)
+        cursor = connection.cursor()
+    started = time.perf_counter()
+    count = size = 0
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    cursor.execute(RAW_QUERY)
+    for sender_id, data in cursor:
+        event = json.loads(data)
+        writer.writerow([sender_id, event.get("timestamp"), event.get("event"), event.get("text"), data])
+        count += 1
+        if count % 500 == 0:
+            size += len(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+    size += len(buffer.getvalue().encode())
     connection.close()
-    return time.perf_counter() - started, count, 0
+    return time.perf_counter() - started, count, size
 
 
 def measure(args):
     """Run in a child process: one export, printed as JSON."""
     setup_django()
     if args.measure == "raw":
-        seconds, lines, size = read_with_raw_driver(args.database)
+        seconds, lines, size = read_with_raw_driver(args.backend, args.database)
     else:
-        seconds, lines, size = export_with_api(args.database, args.measure)
+        seconds, lines, size = export_with_api(args.backend, args.database, args.measure)
     print(json.dumps({"seconds": seconds, "lines": lines, "bytes": size, "peak_rss_mb": peak_rss_mb()}))
 
 
-def run(args):
+READERS = [("raw", "raw driver (cursor, json.loads, csv.writer)"), ("ndjson", "our export, NDJSON"),
+           ("csv", "our export, CSV (Excel-safe)"), ("parquet", "our export, Parquet")]
+
+
+def scratch(backend):
+    """(database name or path, store, cleanup) of an empty store of `backend` of the benchmark's own."""
     from bench import servers
 
-    setup_django()
-    scratch = servers.scratch_postgres("trackerweb_export")
-    name = scratch.name
+    if backend == "postgresql":
+        made = servers.scratch_postgres("trackerweb_export")
+        return made.name, made.store, made.cleanup
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="trackerweb_export_")
+    path = os.path.join(folder, "rasa.db")
+    store = sqlite_store(path)
+
+    def cleanup():
+        store.close()
+        shutil.rmtree(folder)
+    return path, store, cleanup
+
+
+def measure_backend(backend, args):
+    name, store, cleanup = scratch(backend)
     results = {}
     try:
-        load(scratch.store, args.conversations, args.events)
-        for what in ["raw", "ndjson", "csv"]:
-            child = subprocess.run([sys.executable, __file__, "--measure", what, "--database", name],
-                                   capture_output=True, text=True)
+        load(store, args.conversations, args.events)
+        for what, _ in READERS:
+            child = subprocess.run([sys.executable, __file__, "--measure", what, "--backend", backend,
+                                    "--database", name], capture_output=True, text=True)
             if child.returncode:
-                raise SystemExit(f"measuring {what} failed:\n{child.stderr}")
+                raise SystemExit(f"measuring {what} on {backend} failed:\n{child.stderr}")
             results[what] = json.loads(child.stdout.strip().splitlines()[-1])
-            print(what, results[what], file=sys.stderr)
+            print(backend, what, results[what], file=sys.stderr)
     finally:
-        scratch.cleanup()
+        cleanup()
+    return results
+
+
+def run(args):
+    setup_django()
     total = args.conversations * args.events
-    raw_rate = total / results["raw"]["seconds"]
-    lines = [f"{total:,} events ({args.conversations:,} conversations) from PostgreSQL; each run in a fresh process.", "",
-             "| reader | events/s | ÷ raw driver's rate | peak RSS (MB) | bytes out |",
-             "|---|---:|---:|---:|---:|"]
-    for what, label in [("raw", "raw driver (server-side cursor, json.loads)"), ("ndjson", "our export, NDJSON"),
-                        ("csv", "our export, CSV")]:
-        r = results[what]
-        rate = total / r["seconds"]
-        lines.append(f"| {label} | {rate:,.0f} | {rate / raw_rate:.2f} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['bytes']:,} |" if what != "raw" else
-                     f"| {label} | {rate:,.0f} | 1.00 | {r['peak_rss_mb']:.0f} | — |")
+    lines = [f"{total:,} events ({args.conversations:,} conversations); each run in a fresh process.", "",
+             "| backend | reader | events/s | ÷ raw driver's rate | peak RSS (MB) | bytes out |",
+             "|---|---|---:|---:|---:|---:|"]
+    for backend in args.backends.split(","):
+        results = measure_backend(backend, args)
+        raw_rate = total / results["raw"]["seconds"]
+        for what, label in READERS:
+            r = results[what]
+            rate = total / r["seconds"]
+            lines.append(f"| {backend} | {label} | {rate:,.0f} | {rate / raw_rate:.2f} | {r['peak_rss_mb']:.0f} | "
+                         f"{r['bytes']:,} |")
     table = "\n".join(lines)
     print(table)
     if args.write:
@@ -144,7 +203,9 @@ def main():
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=100)
     parser.add_argument("--write", metavar="FILE")
+    parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--backend", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
     measure(args) if args.measure else run(args)

@@ -15,8 +15,9 @@ from stores.extensions import CommandExtension
 from stores.query import FilterError
 
 from .exceptions import InvalidReview
-from .models import STATUS_NAMES, ConversationReview, EventFlag, Note, Tag, conversation, sender_hash, store_key
+from .models import STATUS_NAMES, UNREVIEWED, ConversationReview, EventFlag, Note, Tag, conversation, sender_hash, store_key
 from .operations import MAX_NOTE_LENGTH, tag_names
+from .summaries import REVIEW_COLUMNS, review_values
 from .selection import TAG_MATCHES, ReviewFilter, restricted
 
 FLAGS = {"true": True, "false": False}
@@ -24,6 +25,11 @@ FLAGS = {"true": True, "false": False}
 
 class ReviewCommands(CommandExtension):
     keys = ("review",)
+    summary_columns = REVIEW_COLUMNS
+
+    def summary_values(self, store, sender_ids):
+        reviews = review_values(store=store, sender_ids=sender_ids)
+        return [reviews.get(sender_id, [UNREVIEWED, []]) for sender_id in sender_ids]
 
     def add_filter_arguments(self, group):
         group.add_argument("--review-status", dest="review_status", choices=STATUS_NAMES)

@@ -16,6 +16,7 @@ import uuid
 from . import analytics as charts
 from . import matching
 from .events import parse_events, stored_json
+from .exported import parse_event_json
 from .exceptions import ConversationChanged, InvalidSenderId, UnreadableEvent, UnreadableEvents
 from .query import (
     ConversationFilter,
@@ -297,6 +298,18 @@ class TrackerStore:
         """Like `filtered_events`, with each event as JSON text (exports; a store holding JSON passes it on)."""
         for sender_id, event in self.filtered_events(flt):
             yield sender_id, stored_json(event)
+
+    def matching_events_json(self, flt=None):
+        """Like `filtered_events_json`, keeping only the events that themselves pass every event-level
+        filter of `flt` (`matching.event_predicates`: intents, actions, event types, entities, slot,
+        channels, text, max_confidence, has_fallback=true, since/until) — exports' `events=matching`.
+        Filters on different kinds of event (intents and actions) hold together on no one event.
+        This default reads every event of the selected conversations and tests it."""
+        flt = flt or ConversationFilter()
+        tests = matching.event_predicates(flt)
+        for sender_id, event_json in self.filtered_events_json(flt):
+            if not tests or all(test(parse_event_json(event_json)) for test in tests):
+                yield sender_id, event_json
 
     @narrowed_by_funnel
     def statistics(self, flt=None, *, bucket="day", top=10):

@@ -13,6 +13,9 @@ class CommandExtension:
     #: Keys this extension's data has beside a conversation's events in an export (a tracker's keys,
     #: or an NDJSON line of its own with the sender_id).
     keys = ()
+    #: (name, kind) of the columns this extension adds to one-row-per-conversation exports (kinds as in
+    #: stores.parquet: string, strings, float, int, time).
+    summary_columns = ()
 
     def add_filter_arguments(self, group):
         """Add filter options to the commands' filter argument group."""
@@ -31,6 +34,11 @@ class CommandExtension:
     def exported(self, store, sender_id, options):
         """{key: JSON value} to write beside the conversation's events, or {}."""
         return {}
+
+    def summary_values(self, store, sender_ids):
+        """A list of values (one per `summary_columns`) for each of `sender_ids`, in order (a few queries
+        for the lot: they come a page of conversations at a time)."""
+        return [[] for _ in sender_ids]
 
     def problems(self, data):
         """What is wrong with `data` read beside a conversation (checked before anything is imported)."""

@@ -283,7 +283,7 @@ def applied_events(events):
     return applied
 
 
-def _opens_session(event):
+def opens_session(event):
     # Rasa's processor sets the session_started_metadata slot, then runs
     # action_session_start, which logs session_started: all three open a session.
     if event.get("event") == "slot":
@@ -303,7 +303,7 @@ def split_sessions(events):
     for event in events:
         if event.get("event") == "session_started":
             opening = []
-            while current and _opens_session(current[-1]):
+            while current and opens_session(current[-1]):
                 opening.insert(0, current.pop())
             if current:
                 sessions.append(current)

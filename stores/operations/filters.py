@@ -1,6 +1,7 @@
 """Command-line options for the query filters: one --option per ConversationFilter field."""
 
 from ..extensions import extensions
+from ..exported import summary_batches
 from ..query import ConversationFilter
 
 
@@ -23,11 +24,6 @@ def filter_from_options(options, store):
 
 def selected_sender_ids(store, flt):
     """Every selected sender id, in sender-id order, page by page."""
-    cursor = None
-    while True:
-        page = store.conversation_summaries(flt, order="sender_id", cursor=cursor, limit=500)
-        for summary in page.items:
+    for batch in summary_batches(store, flt):
+        for summary in batch:
             yield summary.sender_id
-        if not page.next_cursor:
-            return
-        cursor = page.next_cursor

@@ -224,3 +224,25 @@ def test_the_list_comes_before_the_filter_form_and_the_charts(viewer_client, sto
     assert re.search(r'<details class="panel" id="filter-panel" data-remember="filters">', page)  # folded
     assert re.search(r'<details class="panel" id="charts-panel" data-remember="charts">', page)
     assert 'select name="intents"' in page and "data-searchable" in page
+
+
+def test_the_export_offers_parquet_matching_events_and_one_row_per_conversation(viewer_client, store):
+    store_crafted_conversations(store)
+    page = page_of(viewer_client.get("/?intents=order_pizza&order=sender_id"))
+    links = {name: html.unescape(re.search(rf'<a href="([^"]*)" id="export-{name}"', page).group(1))
+             for name in ("parquet", "matching-csv", "matching-parquet", "conversations-csv", "conversations-parquet")}
+    assert query(links["parquet"]) == {"intents": ["order_pizza"], "format": ["parquet"]}
+    assert query(links["matching-csv"]) == {"intents": ["order_pizza"], "events": ["matching"], "format": ["csv"]}
+    assert query(links["conversations-csv"]) == {"intents": ["order_pizza"], "rows": ["conversations"],
+                                                 "format": ["csv"]}
+    matching_rows = list(csv.DictReader(io.StringIO(
+        b"".join(viewer_client.get(links["matching-csv"]).streaming_content).decode())))
+    assert matching_rows and {(row["type"], row["intent"]) for row in matching_rows} == {("user", "order_pizza")}
+    conversations = list(csv.DictReader(io.StringIO(
+        b"".join(viewer_client.get(links["conversations-csv"]).streaming_content).decode())))
+    assert [row["sender_id"] for row in conversations] == ["alice", "carol"]
+    for name in ("parquet", "matching-parquet", "conversations-parquet"):
+        response = viewer_client.get(links[name])
+        assert response.status_code == 200 and response["Content-Type"] == "application/vnd.apache.parquet"
+    # Without a filter a single event passes, matching events would be every event: not offered.
+    assert 'id="export-matching-csv"' not in page_of(viewer_client.get("/"))

@@ -9,6 +9,7 @@ parameter or value is a 400 naming it.
 """
 
 from django.urls import path, re_path, reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema,
                                    inline_serializer)
 from rest_framework import serializers, status
@@ -25,7 +26,9 @@ from stores.analytics import DEFAULT_TOP_TRANSITIONS
 from stores.exceptions import ConversationNotFound
 from stores.operations import conversations
 from stores.events import KNOWN_EVENT_TYPES
+from stores.exported import EVENT_SELECTIONS, ROW_KINDS, SUMMARY_COLUMNS
 from stores.formats import CSV_COLUMNS, CSV_FORMULAS
+from stores.parquet import CONTENT_TYPE as PARQUET
 from stores.query import (BUCKETS, DEFAULT_PAGE_SIZE, MAX_NAMES, MAX_PAGE_SIZE, MAX_TEXT, ORDER_LABELS, ORDERS,
                           ConversationFilter)
 from stores.trackers import VERBOSITIES
@@ -33,10 +36,11 @@ from stores.trackers import VERBOSITIES
 from review.models import STATUS_NAMES
 from review.reading import review_of_conversation, reviews_for
 from review.selection import TAG_MATCHES, ReviewFilter, restricted
+from review.summaries import REVIEW_COLUMNS
 from trackerweb.presenting import analytics_as_json, statistics_as_json
 from training.inbox import DEFAULT_THRESHOLD
 
-from .exports import EXPORT_RENDERERS, export_response
+from .exports import EXPORT_RENDERERS, FORMATS as EXPORT_FORMATS, export_response
 from .parsers import (MOMENT, NO_NUL, Choice, EventsBodySerializer, Flag, LimitedJSONParser, Many, Number, Query,
                       StoredEventSerializer, Text, Whole)
 from .permissions import IsEditorToWrite
@@ -123,9 +127,20 @@ LIST_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
                         pattern=r"^[A-Za-z0-9_-]*$", problem="is not a cursor this server gave out"),
                    Whole("limit", "Page size", minimum=1, maximum=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE))
 EXPORT_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
-                     Choice("format", ["json", "ndjson", "csv"], "Instead of the Accept header"),
-                     Choice("csv_formulas", CSV_FORMULAS, "CSV only: escape a cell that would start a spreadsheet "
-                                                          "formula with a leading ' (OWASP), or write it raw",
+                     Choice("format", EXPORT_FORMATS, "Instead of the Accept header"),
+                     Choice("rows", ROW_KINDS, "`events`: one row (object, line) per event; `conversations`: one "
+                                               "per conversation, its summary, review status and tags",
+                            default=ROW_KINDS[0]),
+                     Choice("events", EVENT_SELECTIONS, "`all`: every event of the selected conversations (within "
+                                                        "since/until); `matching`: only the events that themselves "
+                                                        "pass every event-level filter (intents, actions, "
+                                                        "event_types, entities, slot, channels, text, "
+                                                        "max_confidence, has_fallback=true, since/until)",
+                            default=EVENT_SELECTIONS[0]),
+                     Choice("csv_formulas", CSV_FORMULAS, "CSV only: `escape` makes every cell Excel-safe (a cell "
+                                                          "that would start a formula gets a leading ', OWASP; a "
+                                                          "cell over 32,767 characters is cut with a marker); "
+                                                          "`raw` writes cells as stored",
                             default=CSV_FORMULAS[0]))
 STATISTICS_QUERY = Query(*FILTERS, *REVIEW_FILTERS, Choice("bucket", BUCKETS, default=BUCKETS[0]),
                          Whole("top", "How many top names", minimum=1, maximum=100, default=10))
@@ -414,27 +429,44 @@ class ConversationEvent(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+CONVERSATION_COLUMNS = SUMMARY_COLUMNS + [name for name, _ in REVIEW_COLUMNS]
+
+
 class EventExport(APIView):
     renderer_classes = EXPORT_RENDERERS
 
     @document(EXPORT_QUERY, {
         **json_ok(200, inline_serializer("ExportedEvent", {"sender_id": serializers.CharField(),
                                                            "event": StoredEventSerializer()}, many=True),
-                  "A JSON array"),
+                  "A JSON array (rows=conversations: of objects with the CSV's columns)"),
         (200, "application/x-ndjson"): OpenApiResponse(str, description="One event per line, its sender_id "
-                                                                        "added first"),
-        (200, "text/csv"): OpenApiResponse(str, description=f"Columns: {', '.join(CSV_COLUMNS)}"),
-    }, 404, descriptions={404: "format is not json, ndjson or csv"},
-        summary="The events of the conversations a filter selects, streamed (JSON, NDJSON or CSV)",
-        description="Choose the format with `?format=json|ndjson|csv` or the Accept header (application/json, "
-                    "application/x-ndjson, text/csv). Events come in sender-id order, each conversation's in "
-                    "stored order, limited to since/until. CSV columns: sender_id, timestamp, type, intent, "
-                    "confidence, action, text, data (the event as JSON); a cell that would start a spreadsheet "
-                    "formula (=, +, -, @, tab, CR, LF, NUL) is written with a leading ' unless "
-                    "csv_formulas=raw. Errors are JSON, whatever the format.")
+                                                                        "added first (rows=conversations: one "
+                                                                        "conversation per line)"),
+        (200, "text/csv"): OpenApiResponse(str, description=f"Columns: {', '.join(CSV_COLUMNS)} "
+                                                             f"(rows=conversations: "
+                                                             f"{', '.join(CONVERSATION_COLUMNS)})"),
+        (200, PARQUET): OpenApiResponse(OpenApiTypes.BINARY, description="The CSV's columns, typed: times as "
+                                                                         "timestamp[us, UTC] beside the raw "
+                                                                         "number, odd values as nulls"),
+    }, 404, descriptions={404: "format is not json, ndjson, csv or parquet"},
+        summary="The events (or conversations) a filter selects, streamed (JSON, NDJSON, CSV or Parquet)",
+        description="Choose the format with `?format=json|ndjson|csv|parquet` or the Accept header "
+                    "(application/json, application/x-ndjson, text/csv, application/vnd.apache.parquet). Events "
+                    "come in sender-id order, each conversation's in stored order, limited to since/until; "
+                    "`events=matching` keeps only those that themselves pass every event-level filter (filters "
+                    "on different kinds of event, such as intents and actions, then select none). "
+                    "`rows=conversations` gives one row per selected conversation instead. CSV columns: "
+                    "sender_id, timestamp, type, intent, confidence (a user message's intent), action, text, "
+                    "time_utc (ISO 8601; empty for a timestamp that is no time), session (from 1, as the "
+                    "transcript numbers them), entities (name=value; ...), input_channel, policy and "
+                    "action_confidence (of an action), data (the event as JSON). CSV is Excel-safe by default: "
+                    "a cell that would start a spreadsheet formula (=, +, -, @, tab, CR, LF, NUL) is written "
+                    "with a leading ', a cell over 32,767 characters is cut ending in a marker; csv_formulas=raw "
+                    "writes cells as stored. Errors are JSON, whatever the format.")
     def get(self, request):
         store = load_tracker_store()
-        return export_response(request, store, selection(request, EXPORT_QUERY.read(request), store))
+        query = EXPORT_QUERY.read(request)
+        return export_response(request, store, selection(request, query, store), query)
 
     def finalize_response(self, request, response, *args, **kwargs):
         if getattr(response, "exception", False):

@@ -37,6 +37,32 @@ SORTABLE = {
 }
 
 
+# The export links under the list: every event in each format; matching events only and one row per
+# conversation in the formats analysts open in a spreadsheet or a notebook.
+EXPORT_FORMATS = (("csv", "CSV"), ("ndjson", "NDJSON"), ("json", "JSON"), ("parquet", "Parquet"))
+EXPORT_TABLE_FORMATS = (("csv", "CSV"), ("parquet", "Parquet"))
+# Filters a single event passes or not (stores.matching.event_predicates): only with one does
+# "matching events only" differ from every event.
+EVENT_FILTERS = {"intents", "actions", "event_types", "entities", "slot", "channels", "text", "max_confidence"}
+
+
+def export_links(query):
+    """The export links of the list's filter (`query`, without the list's order and size): groups of
+    {"label", "links": [{"id", "label", "href"}]}."""
+    def links(prefix, formats, extra):
+        return [{"id": f"export-{prefix}{fmt}", "label": label,
+                 "href": reverse("api:events") + "?" + urlencode({**query, **extra, "format": fmt})}
+                for fmt, label in formats]
+
+    groups = [{"label": "every event", "links": links("", EXPORT_FORMATS, {})}]
+    if EVENT_FILTERS & set(query) or query.get("has_fallback") == "true":
+        groups.append({"label": "matching events only",
+                       "links": links("matching-", EXPORT_TABLE_FORMATS, {"events": "matching"})})
+    groups.append({"label": "one row per conversation",
+                   "links": links("conversations-", EXPORT_TABLE_FORMATS, {"rows": "conversations"})})
+    return groups
+
+
 def list_url(params):
     query = urlencode(params)
     return reverse("dashboard:conversation_list") + (f"?{query}" if query else "")

@@ -29,7 +29,7 @@ from training.inbox import DEFAULT_THRESHOLD
 from .permissions import viewer_required
 from .errors import store_errors_as_json, store_errors_as_pages
 from .forms import ConversationFilterForm
-from .list_links import filter_chips, list_parameters, page_size_links, sort_header
+from .list_links import export_links, filter_chips, list_parameters, page_size_links, sort_header
 from .selection import Selection
 from .tags import tag_colours_url
 
@@ -110,7 +110,7 @@ def render_list(request, store, form, tags, users, page=None, page_filter=None, 
         "stats_url": f"{reverse('dashboard:conversation_stats')}?{urlencode(query)}",
         # What "Review next", the bulk actions and "Save this view" carry: the filter and its order.
         "selection_query": urlencode(order_query),
-        "export_query": urlencode(query),
+        "export_links": export_links(query),
         "progress": review_progress(store, selection, request.user, page, page_filter) if page else None,
         "saved_views": views_for(request.user),
         "tag_names": list(tags),
