@@ -54,11 +54,11 @@ browser:
 
 # Real Rasa 3.6 reads the training data we write (scripts/with-rasa: its own venv, made once).
 test: install browser
-	scripts/with-test-mongo scripts/with-rasa $(VENV)/bin/pytest
+	scripts/with-fast-tmp scripts/with-test-mongo scripts/with-rasa $(VENV)/bin/pytest
 
 # The fault tests, longer: each database crashed and restarted 20 times under a write load.
 soak: install
-	TRACKERWEB_SOAK_CRASHES=20 scripts/with-test-mongo $(VENV)/bin/pytest tests/faults -k whole
+	TRACKERWEB_SOAK_CRASHES=20 scripts/with-fast-tmp scripts/with-test-mongo $(VENV)/bin/pytest tests/faults -k whole
 
 # Speed goals live here, not in unit tests: results go into BENCHMARKS.md.
 bench: install

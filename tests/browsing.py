@@ -21,3 +21,23 @@ def left_behind(element):
             raise
         return False
     return gone
+
+
+def log_in(browser, live_server, username):
+    """The browser, logged in as `username` by the session cookie Django's test client gets: no form.
+
+    Typing into the login form cost every browser test a form post and the list page it leads to.
+    The form itself is tested where it is the subject: tests/dashboard/test_list_page.py and
+    test_content_security_policy.py type into it in Chromium, tests/test_security.py and
+    test_login_rate_limit.py post to it. The browser is left on the login page.
+    """
+    from django.conf import settings
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    browser.delete_all_cookies()
+    browser.get(live_server.url + "/accounts/login/")  # a cookie is set for the page's origin
+    browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session, "path": "/", "httpOnly": True})

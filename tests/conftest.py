@@ -184,11 +184,15 @@ def mongo_url():
 @pytest.fixture
 def mongo_database(mongo_url):
     """A database of this test's own (dropping collections under load can hang the test server)."""
-    import pymongo
-
     name = unique_database_name("trackerweb_test")
     yield name
-    client = pymongo.MongoClient(mongo_url)
+    drop_mongo_database(mongo_url, name)
+
+
+def drop_mongo_database(url, name):
+    import pymongo
+
+    client = pymongo.MongoClient(url)
     client.drop_database(name)
     client.close()
 

@@ -17,3 +17,9 @@ DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ.get("TMPDIR", "/
 # runs the production setup, WhiteNoise and hashed names, in gunicorn).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 MIDDLEWARE = [name for name in MIDDLEWARE if name != "whitenoise.middleware.WhiteNoiseMiddleware"]
+
+# Hashing a password the production way takes a quarter of a second here, and most tests make a user
+# (test_permissions alone makes 1,500). The tests check who may do what, not the hash: a fast one,
+# with PBKDF2 still known so a hash made by a production-settings process (tests/test_one_step_start.py)
+# checks. The processes the tests start (gunicorn, manage.py) keep the production hashers.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]

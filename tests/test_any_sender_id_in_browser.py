@@ -8,7 +8,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from stores.backends.memory import InMemoryTrackerStore
 from tests.test_any_sender_id import HOSTILE_IDS, NEIGHBOURS, events_of, marker, serve
-from tests.users import PASSWORD, make_user
+from tests.browsing import log_in
+from tests.users import make_user
 
 ALL_IDS = sorted(set(HOSTILE_IDS) | set(NEIGHBOURS))
 
@@ -21,14 +22,7 @@ def served(store, endpoints_file):
 @pytest.fixture
 def editor_browser(browser, live_server, transactional_db):
     make_user("eddie", "editor")
-    browser.delete_all_cookies()
-    browser.get(live_server.url + "/accounts/login/")
-    browser.find_element(By.ID, "id_username").send_keys("eddie")
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    # By the page reached, not by the button going stale: a check on a node of a page
-    # being replaced can fail in Chromium's inspector instead of answering.
-    WebDriverWait(browser, 10).until(lambda b: b.title == "Conversations · trackerweb")
+    log_in(browser, live_server, "eddie")
     return browser
 
 

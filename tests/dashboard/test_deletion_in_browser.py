@@ -7,22 +7,11 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browsing import left_behind
-from tests.users import PASSWORD
+from tests.browsing import left_behind, log_in
 
 EVENTS = [{"event": "user", "timestamp": 1700000000.0, "text": "please forget me",
            "parse_data": {"intent": {"name": "delete_my_data", "confidence": 0.9}}}]
 SCREENSHOTS = Path(os.environ.get("TRACKERWEB_SCREENSHOTS") or Path(__file__).resolve().parents[2] / "test-screenshots")
-
-
-def log_in(browser, live_server, username):
-    browser.delete_all_cookies()
-    browser.get(live_server.url + "/accounts/login/")
-    browser.find_element(By.ID, "id_username").send_keys(username)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    button = browser.find_element(By.CSS_SELECTOR, "form.login button")
-    button.click()
-    WebDriverWait(browser, 10).until(left_behind(button))
 
 
 def click_and_wait(browser, element):

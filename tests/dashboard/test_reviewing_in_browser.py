@@ -11,9 +11,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from review.models import REVIEWED, ConversationReview, conversation
 from stores.addressing import sender_id_from_token
-from tests.browsing import left_behind
+from tests.browsing import left_behind, log_in  # noqa: F401  (log_in: other browser tests take it from here)
 from tests.dashboard.test_list_page import save_screenshot, screenshot_dir, session_start, user_turn
-from tests.users import PASSWORD, make_user
+from tests.users import make_user
 
 MAY_1 = 1714521600.0
 # Ids a channel may send, each of which a path or a form would mangle if carried as it is.
@@ -36,14 +36,6 @@ def orders(store):
 @pytest.fixture
 def reviewers(transactional_db):
     return make_user("rita", "reviewer"), make_user("rob", "reviewer")
-
-
-def log_in(browser, live_server, username):
-    browser.delete_all_cookies()
-    browser.get(live_server.url + "/accounts/login/")
-    browser.find_element(By.ID, "id_username").send_keys(username)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.login button"))
 
 
 def click_and_wait(browser, element):
@@ -195,6 +187,7 @@ def test_a_view_shared_with_the_team_opens_the_same_list_for_a_teammate(browser,
     ritas_list, ritas_query = listed_ids(rita), parse_qs(urlsplit(rita.current_url).query)
 
     log_in(rob, live_server, "rob")
+    rob.get(live_server.url + "/")
     view = rob.find_element(By.LINK_TEXT, "Pizza orders")
     share_link = view.get_attribute("href")
     assert rob.find_element(By.CSS_SELECTOR, "#saved-views .view-owner").text == "by rita"

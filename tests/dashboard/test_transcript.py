@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from stores import load_tracker_store
 from stores.trackers import Tracker
-from tests.users import PASSWORD
+from tests.browsing import log_in
 from tests.fixtures.rasa import RASA_36, events_by_conversation
 
 T0 = 1700000000.0  # 2023-11-14 22:13:20 UTC
@@ -517,16 +517,6 @@ def page_browser(browser):
     browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": hook["identifier"]})
     browser.execute_script("window.localStorage.clear()")
     browser.set_window_size(size["width"], size["height"])
-
-
-def log_in(browser, live_server, username):
-    from selenium.webdriver.common.by import By
-
-    browser.get(live_server.url + "/accounts/login/")
-    browser.find_element(By.ID, "id_username").send_keys(username)
-    browser.find_element(By.ID, "id_password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    wait_for(browser, lambda: browser.title == "Conversations · trackerweb")  # logged in, on the list
 
 
 def open_conversation(browser, live_server, sender_id):

@@ -8,8 +8,9 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
+from tests.browsing import log_in
 from tests.dashboard import test_transcript
-from tests.dashboard.test_transcript import T0, action, bot, log_in, no_script_ran, page_url, save_screenshot, slot, user, wait_for
+from tests.dashboard.test_transcript import T0, action, bot, no_script_ran, page_url, save_screenshot, slot, user, wait_for
 from tests.dashboard.test_transcript_finding import sessions_across_chunks
 from tests.users import make_user
 

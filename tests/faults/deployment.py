@@ -1,10 +1,14 @@
 """trackerweb served by gunicorn in front of a test's own database server, and a user's ways in."""
 
+import atexit
 import http.cookiejar
 import re
+import shutil
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import yaml
 
@@ -25,9 +29,24 @@ def deployment_environment(tmp_path, server, **variables):
     endpoints.write_text(yaml.safe_dump({"tracker_store": server.store_section()}))
     env = production_environment(tmp_path, TRACKERWEB_ENDPOINTS=str(endpoints), DJANGO_ALLOWED_HOSTS="127.0.0.1",
                                  TRACKERWEB_DEV="1", **variables)  # DEV: no collectstatic; still no debug pages
-    migrated = manage(env, "migrate", "--noinput")
-    assert migrated.returncode == 0, migrated.stderr
+    shutil.copyfile(migrated_database(), env["TRACKERWEB_DATABASE"])
     return env
+
+
+_MIGRATED = {}
+
+
+def migrated_database():
+    """trackerweb's database as `manage.py migrate` leaves it in production, made once a test run: each fault
+    test starts from a copy (a migrate took seconds, and its store plays no part in it)."""
+    if "path" not in _MIGRATED:
+        directory = Path(tempfile.mkdtemp(prefix="trackerweb-faults-migrated-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        env = production_environment(directory, DJANGO_ALLOWED_HOSTS="127.0.0.1", TRACKERWEB_DEV="1")
+        migrated = manage(env, "migrate", "--noinput")
+        assert migrated.returncode == 0, migrated.stderr
+        _MIGRATED["path"] = env["TRACKERWEB_DATABASE"]
+    return _MIGRATED["path"]
 
 
 def make_reviewer(env):

@@ -168,7 +168,10 @@ class MongoServer(Server):
         self._wait_until(self._answers)
 
     def url(self):
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true&retryWrites=false&journal=true"
+        # Every call while the server is down waits out the server selection timeout: 2 s instead of the
+        # store's default 5 s keeps the outage tests short (tests/stores/test_mongo_store.py pins the default).
+        return (f"mongodb://127.0.0.1:{self.port}/?directConnection=true&retryWrites=false&journal=true"
+                "&serverSelectionTimeoutMS=2000&connectTimeoutMS=2000")
 
     def _answers(self):
         import pymongo

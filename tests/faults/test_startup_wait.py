@@ -1,6 +1,7 @@
 """Start-up waits for a tracker store that isn't up yet: a bounded time, logging every attempt."""
 
 import logging
+import subprocess
 import threading
 import time
 
@@ -79,17 +80,34 @@ def test_the_wait_for_store_command_fails_clearly_then_succeeds_once_the_store_i
 def test_gunicorn_serves_once_the_store_comes_up(redis_server, tmp_path):
     env = deployment_environment(tmp_path, redis_server, TRACKERWEB_STORE_STARTUP_TIMEOUT="60")
     process, port = start_gunicorn(env, "--preload")
+    # The store comes up once gunicorn has said it waits for it (not after a fixed sleep: on a busy
+    # machine loading the app alone can take longer than any sleep chosen).
+    lines, waiting = [], threading.Event()
+
+    def read_errors():
+        for line in process.stderr:
+            lines.append(line)
+            if "Waiting for the tracker store Redis at 127.0.0.1" in line:
+                waiting.set()
+
+    reader = threading.Thread(target=read_errors, daemon=True)
+    reader.start()
     try:
-        time.sleep(2)
+        assert waiting.wait(60), "gunicorn never said it waits for the store:\n" + "".join(lines)
         assert process.poll() is None, "gunicorn gave up before its timeout"
         redis_server.start()
         wait_until_listening(process, port)
         status, _, _ = Visitor(f"http://127.0.0.1:{port}").request("/accounts/login/")
         assert status == 200
     finally:
-        _, errors = stop(process)
-    assert "Waiting for the tracker store Redis at 127.0.0.1" in errors
-    assert "answered after" in errors
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        reader.join(timeout=15)
+    assert "answered after" in "".join(lines)
 
 
 def test_gunicorn_refuses_to_start_when_the_store_never_answers(redis_server, tmp_path):

@@ -4,6 +4,7 @@ Runs inside the Rasa venv (scripts/with-rasa), never in trackerweb's:
 
     python read_training_data.py stories --domain domain.yml FILE...
     python read_training_data.py nlu FILE...
+    python read_training_data.py serve    (requests on stdin, answers on stdout; see serve())
 
 `stories` reads stories and test stories (a file named `test_*.yml` is read
 as `rasa test` reads it) with YAMLStoryReader and builds Rasa's StoryGraph;
@@ -84,32 +85,64 @@ def read_nlu(path):
     }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=("stories", "nlu"))
-    parser.add_argument("files", nargs="+")
-    parser.add_argument("--domain", help="the domain.yml stories are read with")
-    arguments = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+class Refused(Exception):
+    """Rasa refused a file: the message names it and holds Rasa's traceback."""
 
+
+def read_files(kind, files, domain_path=None):
+    """{path: what Rasa read} of each file; raises Refused when Rasa refuses one."""
     domain = None
-    if arguments.domain:
+    if domain_path:
         from rasa.shared.core.domain import Domain
 
-        domain = Domain.load(arguments.domain)
+        domain = Domain.load(domain_path)
     result = {}
-    for path in arguments.files:
+    for path in files:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                read = read_stories(path, domain) if arguments.kind == "stories" else read_nlu(path)
+                read = read_stories(path, domain) if kind == "stories" else read_nlu(path)
             except Exception as error:  # Rasa's refusal, whatever its type, is the answer.
-                print(f"Rasa could not read {path}: {type(error).__name__}: {error}", file=sys.stderr)
-                traceback.print_exc(file=sys.stderr)
-                return 1
+                raise Refused(f"Rasa could not read {path}: {type(error).__name__}: {error}\n"
+                              + traceback.format_exc()) from error
         # Rasa's own deprecation notices (of its dependencies) are not about the file.
         read["warnings"] = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
         result[path] = read
+    return result
+
+
+def serve():
+    """Answers requests until stdin closes: one JSON object a line in ({"kind", "files", "domain"}), one
+    out ({"read": ...} or {"refused": message}). Starting Rasa takes seconds; the tests pay it once a run.
+    Anything Rasa prints goes to stderr, so stdout holds only the answers."""
+    answers, sys.stdout = sys.stdout, sys.stderr
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            answer = {"read": read_files(request["kind"], request["files"], request.get("domain"))}
+        except Refused as refusal:
+            answer = {"refused": str(refusal)}
+        answers.write(json.dumps(answer, default=repr) + "\n")
+        answers.flush()
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=("stories", "nlu", "serve"))
+    parser.add_argument("files", nargs="*")
+    parser.add_argument("--domain", help="the domain.yml stories are read with")
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    if arguments.kind == "serve":
+        return serve()
+    if not arguments.files:
+        parser.error("name at least one file to read")
+    try:
+        result = read_files(arguments.kind, arguments.files, arguments.domain)
+    except Refused as refusal:
+        print(refusal, file=sys.stderr)
+        return 1
     json.dump(result, sys.stdout, ensure_ascii=False, default=repr)
     return 0
 

@@ -6,6 +6,7 @@ import pymongo
 import pytest
 
 from stores.backends.mongo import MongoTrackerStore
+from stores.backends.mongo.store import SERVER_TIMEOUT_MS
 from stores.exceptions import ConfigurationError, StoreError, StoreUnavailable
 from stores.trackers import Tracker
 from tests.fixtures.rasa import domain_slots, mongo_documents, mongo_readback
@@ -147,6 +148,15 @@ def test_options_in_the_url_are_honoured(mongo_url):
     client = store.conversations.database.client
     assert client.options.server_selection_timeout == 1.234
     assert client.options.pool_options.metadata["application"]["name"] == "trackerweb-test"
+    store.close()
+
+
+def test_without_options_in_the_url_a_down_server_fails_within_seconds(mongo_url):
+    # The fault tests (tests/faults) give their server a shorter timeout in its URL; this is the default.
+    store = MongoTrackerStore(url=mongo_url)
+    options = store.conversations.database.client.options
+    assert options.server_selection_timeout == SERVER_TIMEOUT_MS / 1000 == 5
+    assert options.pool_options.connect_timeout == SERVER_TIMEOUT_MS / 1000
     store.close()
 
 
