@@ -13,6 +13,7 @@ for any other configuration (a second endpoints file, tests).
 - `databases`: Rasa's parameters as a Django `DATABASES` entry, and its alias;
 - `schema`: Rasa's table, our summary tables and the indexes, where missing;
 - `summaries`: one summary row per conversation, kept by every write;
+- `texts`: each user and bot text, indexed for substring search (pg_trgm, FTS5 trigram);
 - `queries`: the store's queries, on the summaries and the indexed columns;
 - `store`: `SQLTrackerStore`, Rasa's contract.
 """
