@@ -158,11 +158,11 @@ class SQLQueries:
         or, for a needle it can't hold, by LIKE on `data` and each candidate checked."""
         found = self._text_senders(text)
         if found is not None:
-            if connections[self.alias].vendor != "postgresql":
-                return RawSQL(*found)
+            # Read once: as a subquery SQLite would search again for the count and for the page.
             with self._errors(), connections[self.alias].cursor() as cursor:
                 cursor.execute(*found)
-                return sorted(row[0] for row in cursor.fetchall())
+                senders = sorted({row[0] for row in cursor.fetchall()})
+            return senders if connections[self.alias].vendor == "postgresql" else self._id_set(senders)
         needle = matching.ascii_lower(text)
         return self._senders_where(
             events.filter(type_name__in=("user", "bot"), data__icontains=_json_text(text)[1:-1]),
