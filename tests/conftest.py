@@ -110,7 +110,8 @@ def sqlite_store(tmp_path, db_access):
 @pytest.fixture
 def postgres_store(pg_database, db_access):
     store = pg_store(pg_database)
-    pg_execute(pg_database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
+    pg_execute(pg_database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics, "
+               "trackerweb_texts RESTART IDENTITY")
     yield store
     store.close()
 

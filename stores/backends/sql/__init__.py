@@ -14,6 +14,7 @@ for any other configuration (a second endpoints file, tests).
 - `schema`: Rasa's table, our summary tables and the indexes, where missing;
 - `summaries`: one summary row per conversation, kept by every write;
 - `rollups`: event counts per day and hour for the statistics, kept with the summaries;
+- `texts`: each user and bot text, indexed for substring search (pg_trgm, FTS5 trigram);
 - `queries`: the store's queries, on the summaries and the indexed columns;
 - `store`: `SQLTrackerStore`, Rasa's contract.
 """

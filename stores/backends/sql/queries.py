@@ -151,10 +151,22 @@ class SQLQueries:
             yield self._senders_where(events.filter(type_name="slot", action_name=flt.slot),
                                       lambda e: matching.slot_value_text(e.get("value")) == flt.slot_value)
         if flt.text is not None:
-            needle = matching.ascii_lower(flt.text)
-            yield self._senders_where(
-                events.filter(type_name__in=("user", "bot"), data__icontains=_json_text(flt.text)[1:-1]),
-                lambda e: isinstance(e.get("text"), str) and needle in matching.ascii_lower(e["text"]))
+            yield self._text_search(flt.text, events)
+
+    def _text_search(self, text, events):
+        """The sender ids with a user or bot text containing `text`: from the text table (texts.py),
+        or, for a needle it can't hold, by LIKE on `data` and each candidate checked."""
+        found = self._text_senders(text)
+        if found is not None:
+            # Read once: as a subquery SQLite would search again for the count and for the page.
+            with self._errors(), connections[self.alias].cursor() as cursor:
+                cursor.execute(*found)
+                senders = sorted({row[0] for row in cursor.fetchall()})
+            return senders if connections[self.alias].vendor == "postgresql" else self._id_set(senders)
+        needle = matching.ascii_lower(text)
+        return self._senders_where(
+            events.filter(type_name__in=("user", "bot"), data__icontains=_json_text(text)[1:-1]),
+            lambda e: isinstance(e.get("text"), str) and needle in matching.ascii_lower(e["text"]))
 
     def _senders_where(self, events, test):
         found = set()

@@ -4,6 +4,8 @@ from contextlib import nullcontext
 
 from django.db import DatabaseError, connections, models
 
+from .texts import ensure_text_table
+
 #: The length of Rasa's text columns (sender_id, type_name, intent_name, action_name).
 COLUMN_LENGTH = 255
 #: The summary columns conversations are listed by (stores.query.ORDERS): each
@@ -56,6 +58,7 @@ def ensure_schema(alias, schema_editor=None):
     # (First: an index superseded may hold the columns of one that replaces it.)
     _drop_superseded_indexes(connection, ConversationRow)
     _ensure_indexes(connection, ConversationRow, editor, order_indexes())
+    ensure_text_table(connection)
 
 
 def order_indexes():

@@ -22,6 +22,7 @@ from .queries import SQLQueries
 from .rollups import StatisticsRollups
 from .schema import COLUMN_LENGTH, ensure_schema
 from .summaries import SummaryTable
+from .texts import TextTable
 
 INSERT_BATCH = 500
 # More rows than a table can hold: a bound past it is past any conversation's end.
@@ -44,7 +45,7 @@ def _error_kind(error):
     return f"{type(error).__name__}, {code}" if code else type(error).__name__
 
 
-class SQLTrackerStore(StatisticsRollups, SQLQueries, SummaryTable, TrackerStore):
+class SQLTrackerStore(StatisticsRollups, SQLQueries, TextTable, SummaryTable, TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True
@@ -194,6 +195,7 @@ class SQLTrackerStore(StatisticsRollups, SQLQueries, SummaryTable, TrackerStore)
                 self._events().bulk_create(rows, batch_size=INSERT_BATCH)
                 if all(row.id for row in rows):  # databases that return ids; refresh_summaries covers the rest
                     self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
+                    self._add_texts(sender_id, [(row.id, event) for row, event in zip(rows, events)])
                 # Runs after the commit (of an outer atomic block too): never for events rolled back.
                 transaction.on_commit(lambda: self.publish_events(sender_id, events), using=self.alias)
         return events
@@ -210,11 +212,13 @@ class SQLTrackerStore(StatisticsRollups, SQLQueries, SummaryTable, TrackerStore)
             if expected_count is not None and self._events().filter(sender_id=sender_id).count() != expected_count:
                 raise ConversationChanged(sender_id)
             self._unfold_rollups(sender_id)
+            self._forget_texts(sender_id)
             self._events().filter(sender_id=sender_id).delete()
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
             self._events().bulk_create(rows, batch_size=INSERT_BATCH)
             if rows and all(row.id for row in rows):
                 self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
+                self._add_texts(sender_id, [(row.id, event) for row, event in zip(rows, events)])
         return events
 
     def retrieve(self, sender_id):
@@ -260,6 +264,7 @@ class SQLTrackerStore(StatisticsRollups, SQLQueries, SummaryTable, TrackerStore)
 
         with self._errors(), transaction.atomic(using=self.alias):
             self._unfold_rollups(sender_id)
+            self._forget_texts(sender_id)
             deleted, _ = self._events().filter(sender_id=sender_id).delete()
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
         return deleted > 0
