@@ -289,20 +289,27 @@ def list_page_renderer(store):
     return render
 
 
-def backends(workdir):
-    sqlite_path = Path(workdir) / "bench.db"
-    yield ("sqlite", SQLTrackerStore(db=str(sqlite_path)),
-           sql_by_hand(lambda: sqlite3.connect(sqlite_path), "?", "LIKE"), lambda: None)
+def backends(workdir, only):
+    """The stores to measure, each made only when it is wanted (`--only`): a server that isn't
+    asked for need not be running."""
+    wanted = lambda name: not only or name in only  # noqa: E731
+    if wanted("sqlite"):
+        sqlite_path = Path(workdir) / "bench.db"
+        yield ("sqlite", SQLTrackerStore(db=str(sqlite_path)),
+               sql_by_hand(lambda: sqlite3.connect(sqlite_path), "?", "LIKE"), lambda: None)
 
-    pg = servers.scratch_postgres()
-    yield "postgresql", pg.store, sql_by_hand(pg.connect, "%s", "ILIKE"), pg.cleanup
+    if wanted("postgresql"):
+        pg = servers.scratch_postgres()
+        yield "postgresql", pg.store, sql_by_hand(pg.connect, "%s", "ILIKE"), pg.cleanup
 
-    db = servers.lease_redis_db()
-    yield ("redis", RedisTrackerStore(url=servers.REDIS["host"], port=servers.REDIS["port"], db=db),
-           redis_by_hand(db), lambda: servers.release_redis_db(db))
+    if wanted("redis"):
+        db = servers.lease_redis_db()
+        yield ("redis", RedisTrackerStore(url=servers.REDIS["host"], port=servers.REDIS["port"], db=db),
+               redis_by_hand(db), lambda: servers.release_redis_db(db))
 
-    mongo = servers.scratch_mongo()
-    yield "mongodb", mongo.store, mongo_by_hand(mongo.connect()), mongo.cleanup
+    if wanted("mongodb"):
+        mongo = servers.scratch_mongo()
+        yield "mongodb", mongo.store, mongo_by_hand(mongo.connect()), mongo.cleanup
 
 
 def run(conversations, events_each, only):
@@ -312,10 +319,7 @@ def run(conversations, events_each, only):
     call_command("migrate", database="default", verbosity=0)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
-        for name, store, (by_hand, stats_by_hand), cleanup in backends(workdir):
-            if only and name not in only:
-                cleanup()
-                continue
+        for name, store, (by_hand, stats_by_hand), cleanup in backends(workdir, only):
             try:
                 started = time.perf_counter()
                 for sender_id, events in data.items():

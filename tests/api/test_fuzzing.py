@@ -47,13 +47,31 @@ def editor_headers(api_store, db, keep_test_connection):
     return {"Authorization": client._credentials["HTTP_AUTHORIZATION"]}
 
 
+INT64 = (-2**63, 2**63 - 1)
+
+
+def storable(value):
+    """`value` as every store can hold it, as the events' description states: no key with a NUL, no
+    integer beyond 64 bits (JSON Schema can't say either of an object of any shape)."""
+    if isinstance(value, dict):
+        return {key.replace("\x00", ""): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return min(max(value, INT64[0]), INT64[1])
+    return value
+
+
 def keep_rules_between_parameters(case, store):
     """Make a schema-valid request keep the rules OpenAPI has no words for, which the
-    descriptions state (a 400 otherwise): a review's assignee is a user, at most 100 names in all (repeated or comma-separated),
-    slot_value needs slot, funnel_stop needs funnel and is at most its steps, since is not after until,
-    min_user_messages is not above max_user_messages, a cursor is one the server gave out."""
+    descriptions state (a 400 otherwise): events hold no NUL key nor an integer beyond 64 bits, a review's
+    assignee is a user, at most 100 names in all (repeated or comma-separated), slot_value needs slot,
+    funnel_stop needs funnel and is at most its steps, since is not after until, min_user_messages is not
+    above max_user_messages, a cursor is one the server gave out."""
     if isinstance(case.body, dict) and isinstance(case.body.get("assignee"), str):
         case.body["assignee"] = "fuzzer"  # an assignee must be a user: the one fuzzing
+    if isinstance(case.body, (dict, list)):
+        case.body = storable(case.body)
     query = case.query
     if not query:
         return

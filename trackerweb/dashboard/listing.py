@@ -111,6 +111,7 @@ def render_list(request, store, form, tags, users, page=None, page_filter=None, 
         # What "Review next", the bulk actions and "Save this view" carry: the filter and its order.
         "selection_query": urlencode(order_query),
         "export_links": export_links(query),
+        "filter_query": urlencode(query),
         "progress": review_progress(store, selection, request.user, page, page_filter) if page else None,
         "saved_views": views_for(request.user),
         "tag_names": list(tags),
