@@ -9,7 +9,9 @@ Redis Cluster, of version 6.2 or later (ZRANGESTORE, ZDIFFSTORE, ZADD LT).
 from importlib import resources
 
 KEEPING_INDEXES = ("append", "replace", "delete", "sweep")
-QUERYING = ("select", "sum_counts", "page", "text", "rollup_sum")
+QUERYING = ("select", "page", "text")
+# The scripts that add up counters start with the functions of lua/sums.lua.
+SUMMING = ("sum_counts", "rollup_sum")
 
 
 def _source(name):
@@ -21,6 +23,8 @@ def load_scripts():
     shared = _source("index")
     scripts = {name: shared + "\n" + _source(name) for name in KEEPING_INDEXES}
     scripts.update({name: _source(name) for name in QUERYING})
+    sums = _source("sums")
+    scripts.update({name: sums + "\n" + _source(name) for name in SUMMING})
     return scripts
 
 

@@ -12,21 +12,9 @@ for _, member in ipairs(redis.call('ZRANGE', ns .. 'rollup_edges', since, until_
 end
 local sums, fields = {}, {}
 for _, member in ipairs(members) do
-  local counts = redis.call('HGETALL', ns .. 'rollup:' .. member)
-  for i = 1, #counts, 2 do
-    local field = counts[i]
-    if not sums[field] then
-      sums[field] = 0
-      fields[#fields + 1] = field
-    end
-    sums[field] = sums[field] + tonumber(counts[i + 1])
-  end
+  add_hash(sums, fields, ns .. 'rollup:' .. member)
 end
-local reply = {}
-for _, field in ipairs(fields) do
-  reply[#reply + 1] = field
-  reply[#reply + 1] = sums[field]
-end
+local reply = flat_sums(sums, fields)
 local seen, active, channels, order = {}, 0, {}, {}
 for _, member in ipairs(members) do
   for _, sid in ipairs(redis.call('SMEMBERS', ns .. 'rollup_senders:' .. member)) do

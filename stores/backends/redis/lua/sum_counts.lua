@@ -4,19 +4,6 @@
 -- Returns [field, sum, field, sum, ...].
 local sums, fields = {}, {}
 for _, sid in ipairs(redis.call('ZRANGE', ARGV[1], ARGV[3], ARGV[4])) do
-  local counts = redis.call('HGETALL', ARGV[2] .. sid)
-  for i = 1, #counts, 2 do
-    local field = counts[i]
-    if not sums[field] then
-      sums[field] = 0
-      fields[#fields + 1] = field
-    end
-    sums[field] = sums[field] + tonumber(counts[i + 1])
-  end
+  add_hash(sums, fields, ARGV[2] .. sid)
 end
-local reply = {}
-for _, field in ipairs(fields) do
-  reply[#reply + 1] = field
-  reply[#reply + 1] = sums[field]
-end
-return reply
+return flat_sums(sums, fields)
