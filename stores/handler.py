@@ -25,6 +25,8 @@ STORE_TYPES = {
     "mongod": "stores.backends.mongo.MongoTrackerStore",
 }
 TYPE_ALIASES = {"in_memory": "memory", "inmemory": "memory", "mongo": "mongod"}
+# Rasa's stores that trackerweb can't run (no server of theirs runs here to test against), said so by name.
+UNSUPPORTED_STORE_TYPES = {"dynamo": "Rasa's DynamoDB tracker store"}
 
 # Rasa's event broker types (no type: pika, as in Rasa) -> broker class.
 BROKER_TYPES = {"pika": "stores.brokers.PikaEventBroker"}
@@ -45,6 +47,13 @@ def resolve_store_class(store_type):
 
     if key in STORE_TYPES:
         dotted = STORE_TYPES[key]
+    elif key in UNSUPPORTED_STORE_TYPES:
+        raise ConfigurationError(
+            f"tracker_store type {store_type!r} ({UNSUPPORTED_STORE_TYPES[key]}) is not supported by trackerweb. "
+            f"Supported: SQL (SQLite, PostgreSQL), redis, mongod, the in-memory store (no type), or the dotted "
+            f"path of a TrackerStore subclass.",
+            "stores.E002",
+        )
     elif "." in store_type:
         dotted = store_type
     else:

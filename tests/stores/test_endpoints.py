@@ -135,7 +135,7 @@ def test_a_custom_store_by_dotted_path_gets_url_and_the_other_keys(tmp_path):
 @pytest.mark.parametrize(
     "text, check_id, words",
     [
-        ("tracker_store:\n  type: dynamo\n", "stores.E002", "Unknown tracker_store type 'dynamo'"),
+        ("tracker_store:\n  type: dynamo\n", "stores.E002", "tracker_store type 'dynamo' (Rasa's DynamoDB tracker store) is not supported"),
         ("tracker_store:\n  type: 5\n", "stores.E002", "must be a name or a dotted path"),
         ("tracker_store:\n  type: no_such.module.Store\n", "stores.E002", "can't import no_such.module.Store"),
         ("tracker_store:\n  type: tests.stores.custom_store.Missing\n", "stores.E002", "can't import"),
