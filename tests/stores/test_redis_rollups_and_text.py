@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from stores.exceptions import IndexesOutdated
 from stores.query import ConversationFilter
 from tests.conftest import redis_client
+from tests.stores.test_queries import expected_summaries as in_order
 from tests.stores.test_redis_indexes import expected_statistics, expected_summaries
 
 HOUR = 3600
@@ -84,7 +85,7 @@ def test_statistics_between_hour_boundaries_equal_the_reference_after_appends_ed
     data = {}
     apply(redis_store, data, operations)
     assert_statistics_like_the_reference(redis_store, data, since, until)
-    assert redis_store.statistics() == expected_statistics(redis_store, data, ConversationFilter(), "day")
+    assert redis_store.statistics(top=5) == expected_statistics(redis_store, data, ConversationFilter(), "day")
 
 
 @RUN
@@ -219,6 +220,44 @@ def test_a_needle_spanning_two_texts_finds_nothing(redis_store):
     assert redis_store.count_conversations(ConversationFilter.build(text="nsp")) == 0
     assert redis_store.count_conversations(ConversationFilter.build(text="vegans")) == 0
     assert redis_store.count_conversations(ConversationFilter.build(text="gan")) == 1
+
+
+def bunched_matches():
+    """60 conversations, the phrase only in the 8 with the highest sender ids, which are also the oldest:
+    newest first (or by sender id) a page passes 52 conversations before the first match."""
+    data = {}
+    for number in range(60):
+        text = "Vegan spicy please" if number >= 52 else "vegan, spicy"
+        data[f"c{number:02d}"] = [{"event": "user", "timestamp": T0 + 60 * (60 - number), "text": text,
+                                   "parse_data": {"intent": {"name": "inform", "confidence": 0.5}}}]
+    return data
+
+
+@pytest.mark.parametrize("text_page_script", [True, False])
+def test_matches_bunched_after_a_long_stretch_page_and_count_as_the_reference_does(redis_store, text_page_script):
+    # (False: the path before lua/text_page.lua, which bench/queries.py compares with.)
+    redis_store.text_page_script = text_page_script
+    flt = ConversationFilter.build(text="vegan spicy")
+    for order in ["-last_event_time", "last_event_time", "sender_id", "-events"]:
+        redis_client(redis_store.db).flushdb()
+        data = bunched_matches()
+        for sender_id, events in data.items():
+            redis_store.append(sender_id, events)
+        want, items, deleted = in_order(data, flt, order), [], 0
+        assert len(want) == 8
+        page = redis_store.conversation_summaries(flt, order=order, limit=3)
+        while True:
+            assert page.total == 8 - deleted == redis_store.count_conversations(flt)
+            items += page.items
+            if not page.next_cursor:
+                break
+            # The cursor's conversation, deleted before the next page: that page starts after where it was.
+            redis_store.delete(page.items[-1].sender_id)
+            deleted += 1
+            page = redis_store.conversation_summaries(flt, order=order, cursor=page.next_cursor, limit=3)
+        assert items == want, order
+        # Nothing is left of the queries' scratch sets.
+        assert index_keys(redis_store, "query:") == []
 
 
 def test_indexes_of_version_2_are_refused_until_reindexed(redis_store):

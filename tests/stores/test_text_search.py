@@ -6,6 +6,8 @@ regexes treat specially. The expected answers come from the reference applied
 to the data directly.
 """
 
+import random
+
 import pytest
 from django.db import connections
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +15,9 @@ from hypothesis import strategies as st
 
 from stores import matching
 from stores.backends.sql.texts import TABLE
-from stores.query import ConversationFilter
+from stores.query import ORDERS, ConversationFilter
+from tests.stores.test_list_orders import HOSTILE_IDS
+from tests.stores.test_queries import FILTER_ORDERS, all_pages, expected_summaries
 
 T0 = 1_700_300_000.0
 
@@ -143,6 +147,53 @@ def test_any_text_and_needle_find_what_the_reference_finds(store):
                 assert found(store, candidate) == expected(data, candidate), candidate
 
     check()
+
+
+# Like bench/queries.py's texts: a vocabulary so small that every trigram of
+# "vegan spicy" is in nearly every conversation, and the phrase in about half.
+COMMON_WORDS = ["vegan", "Spicy", "spicy", "pizza", "an", "berlin"]
+
+
+def common_phrase_data(size=110, seed=3):
+    """Conversations whose every order value varies and ties (times, counts, confidences, fallbacks), under
+    hostile ids too, each with user and bot texts from COMMON_WORDS."""
+    rng = random.Random(seed)
+    data = {}
+    for sender_id in HOSTILE_IDS + [f"user-{n:03d}" for n in range(size - len(HOSTILE_IDS))]:
+        t, events = T0 + 60 * rng.randint(0, 30), []
+        for turn in range(rng.randint(1, 4)):
+            text = " ".join(rng.choice(COMMON_WORDS) for _ in range(rng.randint(1, 4)))
+            intent = {"name": rng.choice(["greet", "inform"])}
+            if rng.random() < 0.8:
+                intent["confidence"] = rng.choice([0.5, 0.9, round(rng.random(), 3)])
+            events.append({"event": "user", "timestamp": t + 10 * turn, "text": text, "input_channel": "rest",
+                           "parse_data": {"intent": intent, "entities": [], "text": text}})
+            if rng.random() < 0.3:
+                events.append({"event": "action", "timestamp": t + 10 * turn + 1, "name": "action_default_fallback"})
+            if rng.random() < 0.5:
+                events.append(bot(t + 10 * turn + 2, rng.choice(["VEGAN SPICY it is", "noted", "an spicy"])))
+        data[sender_id] = events
+    return data
+
+
+def test_a_phrase_in_most_conversations_pages_to_the_end_as_the_reference_pages_it(store):
+    data = common_phrase_data()
+    for sender_id, events in data.items():
+        store.append(sender_id, events)
+    text = ConversationFilter.build(text="vegan spicy")
+    assert len(data) // 4 < len(expected(data, "vegan spicy")) < len(data) * 3 // 4
+    some = sorted(data)[::3]
+    cases = [(text, ORDERS)] + [(flt, FILTER_ORDERS) for flt in [
+        ConversationFilter.build(text="vegan spicy", intents=["greet"]),
+        ConversationFilter.build(text="vegan spicy", since=T0 + 600, until=T0 + 1500),
+        text.restricted(include=some), text.restricted(exclude=some)]]
+    for flt, orders in cases:
+        for order in orders:
+            want = expected_summaries(data, flt, order)
+            items, totals = all_pages(store, flt, order, limit=7)
+            assert items == want, (flt, order)
+            assert totals == {len(want)}, (flt, order)
+        assert store.count_conversations(flt) == len(want), flt
 
 
 # -- the SQL store's text table ---------------------------------------------------

@@ -40,7 +40,7 @@ Text index: `text:<id>` holds the conversation's user and bot texts,
 ASCII-lowered UTF-8, each after a 0xFF byte (which UTF-8 never holds, so no
 needle spans two texts); `tri:<3 bytes>` is the set of conversations whose
 texts hold that byte trigram. A search intersects the needle's trigram sets
-and confirms each candidate with a plain find in its texts (lua/text.lua):
+and confirms each candidate with a plain find in its texts (lua/texts.lua):
 exact, like `matching`. A delete takes the trigrams out again from the texts.
 """
 

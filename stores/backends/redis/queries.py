@@ -5,10 +5,12 @@ A query intersects the index sets in one script into a temporary sorted set
 ZRANGE (after a cursor: lua/page.lua, which finds the position among
 equal scores by halving); the filter's sender-id
 sets become scratch sets of that script, intersected or diffed like the
-indexes and deleted before it ends. `text` then narrows it in Redis
-(lua/text.lua: the trigram index, confirmed in each candidate's texts);
-`sender_contains` has no index: it is tested in Python on the candidates
-the other filters leave.
+indexes and deleted before it ends. A page or a count with `text` takes one
+more script on that selection (lua/text_page.lua: the trigram index, each
+candidate confirmed in its texts, the page walked in order), with no
+selection to make when the text is the whole filter; other queries narrow
+the selection to the matches (lua/text.lua). `sender_contains` has no index:
+it is tested in Python on the candidates the other filters leave.
 
 Statistics read counters, never conversations: the totals for no filter,
 the hourly rollups for a filter of since and/or until only, each on an hour
@@ -79,14 +81,26 @@ class RedisQueries:
     """RedisTrackerStore's queries and index maintenance (a part of the store: it uses its
     client, `_call()`, `_errors()`, `_decode()`, `key()` and `_index_key()`)."""
 
+    #: False pages a text search as before lua/text_page.lua (every match stored in the selection, then
+    #: paged), for comparing in bench/queries.py.
+    text_page_script = True
+
     def summaries_after(self, flt, order, position, count):
-        with self._errors(), self._selection(flt, ORDER_SETS[order]) as selection:
-            sender_ids, total = self._page(selection, order, position, count)
+        with self._errors():
+            if self._text_in_one_script(flt):
+                sender_ids, total = self._text_page(flt, order, position, count)
+            else:
+                with self._selection(flt, ORDER_SETS[order]) as selection:
+                    sender_ids, total = self._page(selection, order, position, count)
             return self._summaries(sender_ids), total
 
     def count_conversations(self, flt=None):
-        with self._errors(), self._selection(flt or ConversationFilter(), "senders") as selection:
-            return self.redis.zcard(selection)
+        flt = flt or ConversationFilter()
+        with self._errors():
+            if self._text_in_one_script(flt):
+                return self._text_page(flt, "sender_id", None, 0)[1]
+            with self._selection(flt, "senders") as selection:
+                return self.redis.zcard(selection)
 
     def filtered_events(self, flt=None):
         flt = flt or ConversationFilter()
@@ -205,6 +219,27 @@ class RedisQueries:
         dropped = [s for s in candidates if flt.sender_contains not in s]
         for batch in _batches(dropped):
             self.redis.zrem(selection, *batch)
+
+    def _text_in_one_script(self, flt):
+        # `sender_contains` is tested in Python, on a stored selection (_narrow_by_scan).
+        return flt.text is not None and flt.sender_contains is None and self.text_page_script
+
+    def _text_page(self, flt, order, position, count):
+        """Up to `count` sender ids after the cursor `position` that a filter with `text` selects, and
+        how many it selects: one script (lua/text_page.lua) on the selection of the rest of the filter,
+        which is the order's own set when the text is all the filter asks."""
+        rest = dataclasses.replace(flt, text=None)
+        if position is None:
+            after = ["first"]
+        elif order == "sender_id":
+            after = ["sender", position[0]]
+        else:
+            after = ["score", _score(order, position[0]), position[1]]
+        with self._selection(rest, ORDER_SETS[order]) as selection:
+            reply = self._call("text_page", args=[
+                selection, "1" if rest.is_empty else "0", self.index_namespace, needle_bytes(flt.text),
+                self._index_key("query:", uuid.uuid4().hex), SELECTION_EXPIRY, count, *after])
+        return [as_text(member) for member in reply[1:]], reply[0]
 
     def _page(self, selection, order, position, count):
         """Up to `count` sender ids after the cursor `position`, and how many the selection holds."""

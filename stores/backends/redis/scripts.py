@@ -1,17 +1,20 @@
 """The Lua scripts the Redis store runs (lua/*.lua). Redis runs each atomically.
 
-The scripts that keep the indexes (append, replace, delete, sweep) start
-with the functions of lua/index.lua. They derive index key names from their
+A script may start with files of functions it shares with others
+(`SHARED_FUNCTIONS`): the scripts that keep the indexes (append, replace,
+delete, sweep) with lua/index.lua. They derive index key names from their
 arguments, so this needs a standalone Redis (as Rasa's store does), not
 Redis Cluster, of version 6.2 or later (ZRANGESTORE, ZDIFFSTORE, ZADD LT).
 """
 
 from importlib import resources
 
-KEEPING_INDEXES = ("append", "replace", "delete", "sweep")
-QUERYING = ("select", "page", "text")
-# The scripts that add up counters start with the functions of lua/sums.lua.
-SUMMING = ("sum_counts", "rollup_sum")
+# Each script's name, and the files of functions Python puts before it.
+SHARED_FUNCTIONS = {
+    "append": ["index"], "replace": ["index"], "delete": ["index"], "sweep": ["index"],
+    "select": [], "page": ["after"], "text": ["texts"], "text_page": ["after", "texts"],
+    "sum_counts": ["sums"], "rollup_sum": ["sums"],
+}
 
 
 def _source(name):
@@ -20,12 +23,7 @@ def _source(name):
 
 def load_scripts():
     """{name: Lua source} of every script."""
-    shared = _source("index")
-    scripts = {name: shared + "\n" + _source(name) for name in KEEPING_INDEXES}
-    scripts.update({name: _source(name) for name in QUERYING})
-    sums = _source("sums")
-    scripts.update({name: sums + "\n" + _source(name) for name in SUMMING})
-    return scripts
+    return {name: "\n".join([*map(_source, shared), _source(name)]) for name, shared in SHARED_FUNCTIONS.items()}
 
 
 SCRIPTS = load_scripts()
