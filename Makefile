@@ -10,7 +10,7 @@ PORT ?= 8000
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run serve test soak bench check clean
+.PHONY: install browser run serve test soak bench check clean rasa-pro-fixtures
 
 install: $(VENV)/.installed
 
@@ -55,6 +55,11 @@ browser:
 # Real Rasa 3.6 reads the training data we write (scripts/with-rasa: its own venv, made once).
 test: install browser
 	scripts/with-fast-tmp scripts/with-test-mongo scripts/with-rasa $(VENV)/bin/pytest
+
+# Rewrites tests/fixtures/rasa-pro-3.21/ with real Rasa Pro 3.21 (its own venv, .rasa-pro-venv, made
+# once; see the README there). Not part of `make test`.
+rasa-pro-fixtures: install
+	scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_fixtures.py
 
 # The fault tests, longer: each database crashed and restarted 20 times under a write load.
 soak: install
