@@ -45,6 +45,7 @@ from review.selection import ReviewFilter, every_summary, restricted  # noqa: E4
 from stores import matching  # noqa: E402
 from stores.backends.redis import RedisTrackerStore  # noqa: E402
 from stores.backends.sql import SQLTrackerStore  # noqa: E402
+from stores.base import TrackerStore  # noqa: E402
 from stores.exceptions import StoreError  # noqa: E402
 from stores.query import ConversationFilter, encode_cursor  # noqa: E402
 
@@ -367,6 +368,7 @@ def run(conversations, events_each, only):
                 rows.append((name, "list page, server render", conversations, list_page, None, None, None))
                 print(f"{name:10} list page rendered in {list_page if list_page is None else round(list_page, 1)} ms", file=sys.stderr)
                 rows += statistics_rows(name, store, stats_by_hand, conversations)
+                rows += analytics_rows(name, store, conversations)
                 rows.append(bulk_tagging(name, store))
             finally:
                 cleanup()
@@ -399,6 +401,34 @@ def statistics_rows(name, store, stats_by_hand, conversations):
             before = median_ms(lambda: store._statistics_from_events(flt, "day", 10))
             rows.append((name, f"{case}, events grouped (no rollups)", conversations, before, None, raw, None))
             print(f"{name:10} {case}, events grouped: {before:.1f} ms", file=sys.stderr)
+    return rows
+
+
+# The analytics page's question: its default threshold, a handoff action, a three-step funnel.
+ANALYTICS_OPTIONS = dict(low_confidence=0.6, handoff_action="utter_human_handoff",
+                         funnel="intent:greet,action:utter_greet,intent:order_pizza")
+
+
+def analytics_rows(name, store, conversations):
+    """The analytics page's charts (`store.analytics`), of the whole store and over 30 days: ours; on SQL also
+    TrackerStore's path (each selected conversation's events read and counted in Python), checked equal."""
+    rows = []
+    for case, flt in STATISTICS_CASES.items():
+        case = case.replace("statistics", "analytics")
+        try:
+            ours = median_ms(lambda: store.analytics(flt, **ANALYTICS_OPTIONS))
+        except StoreError as e:
+            print(f"{name:10} {case} failed: {e}", file=sys.stderr)
+            ours = None
+        rows.append((name, case, conversations, ours, None, None, None))
+        print(f"{name:10} {case}: {ours if ours is None else round(ours, 1)} ms", file=sys.stderr)
+        if isinstance(store, SQLTrackerStore):
+            read = TrackerStore.analytics(store, flt, **ANALYTICS_OPTIONS)
+            assert store.analytics(flt, **ANALYTICS_OPTIONS) == read, (name, case)
+            before = median_ms(lambda: TrackerStore.analytics(store, flt, **ANALYTICS_OPTIONS))
+            rows.append((name, f"{case}, events read in Python (no analytics table)", conversations, before, None,
+                         None, None))
+            print(f"{name:10} {case}, events read in Python: {before:.1f} ms", file=sys.stderr)
     return rows
 
 
