@@ -287,7 +287,8 @@ def analytics_event(draw, odd=False, kind=None):
     if t is not None:
         event["timestamp"] = t
     if kind == "user":
-        intent = {"name": draw(st.sampled_from([name("intent"), name("intent"), None])), "confidence": draw(confidences)}
+        intent = {"name": draw(st.sampled_from([name("intent"), name("intent"), None])),
+                  "confidence": draw(confidences)}
         event.update(text="hi", input_channel=draw(channels), parse_data=draw(st.sampled_from(
             [{"intent": intent}] * 3 + [{}] + ([None, {"intent": "x"}] if odd else []))))
     elif kind == "action":
@@ -336,7 +337,8 @@ FUNNELS = st.just(()) | st.lists(
     min_size=1, max_size=4)
 BOUNDS = st.sampled_from([None, T0 - 1.5, T0 + 0.5 * HOUR, T0 + HOUR, T0 + 26 * HOUR + 7, T0 + 86400])
 SELECTIONS = st.just({}) | st.just({}) | st.fixed_dictionaries({}, optional={
-    "min_user_messages": st.integers(0, 3), "has_fallback": st.booleans(), "sender_contains": st.sampled_from(["b", "%"]),
+    "min_user_messages": st.integers(0, 3), "has_fallback": st.booleans(),
+    "sender_contains": st.sampled_from(["b", "%"]),
     "funnel": st.just("intent:greet,action:utter_greet"), "max_events": st.integers(1, 6),
     "min_duration": st.sampled_from([0, 60, 86400]),
 })
@@ -416,8 +418,8 @@ def test_the_analytics_table_follows_deletions_replacements_edits_and_reindex(sq
     sql_store.replace_events("a", [user(D0 + 4, "order"), action(D0 + 5, "utter_order")])
     sql_store.delete("b")
     with sql_store.rewriting("a"), connections[sql_store.alias].cursor() as cursor:
-        cursor.execute("UPDATE events SET data = %s, intent_name = 'edited' WHERE sender_id = 'a' AND type_name = 'user'",
-                       [json.dumps(user(D0 + 4, "edited"))])
+        cursor.execute("UPDATE events SET data = %s, intent_name = 'edited' "
+                       "WHERE sender_id = 'a' AND type_name = 'user'", [json.dumps(user(D0 + 4, "edited"))])
     assert sql_store.analytics(low_confidence=0.6).transitions == (Transition("edited", "utter_order", 1),)
     with connections[sql_store.alias].cursor() as cursor:
         cursor.execute("DELETE FROM trackerweb_analytics")

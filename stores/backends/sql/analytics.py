@@ -154,9 +154,9 @@ class _Counting:
                      f"WHEN {safe} THEN CASE WHEN {span} < 0 THEN -1 {_bins(span, charts.DURATION_EDGES)} END "
                      f"ELSE -2 END")
         where, params = self._selected_sql("sender_id")
+        lengths = ", ".join(_case(_bins(column, charts.LENGTH_EDGES)) for column in ("events", "user_messages"))
         rows = self._rows(
-            f"SELECT {_case(_bins('events', charts.LENGTH_EDGES))}, {_case(_bins('user_messages', charts.LENGTH_EDGES))}, "
-            f"{durations}, CASE WHEN {safe} THEN NULL ELSE first_event_time END, "
+            f"SELECT {lengths}, {durations}, CASE WHEN {safe} THEN NULL ELSE first_event_time END, "
             f"CASE WHEN {safe} THEN NULL ELSE last_event_time END, COUNT(*) "
             f"FROM {SUMMARIES} WHERE events <> 0 {where} GROUP BY 1, 2, 3, 4, 5", params)
         counter = self.counter

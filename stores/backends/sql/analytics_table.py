@@ -180,8 +180,9 @@ class AnalyticsTable:
         def previous_step():
             # The last row of each kind of step, by the key (sender_id, kind, event_id): three probes.
             cursor.execute(" UNION ALL ".join(
-                f"SELECT * FROM (SELECT event_id, kind, name, time FROM {TABLE} WHERE sender_id = %s AND kind = '{kind}' "
-                f"ORDER BY event_id DESC LIMIT 1) AS last_{kind}" for kind in STEPS), [sender_id] * len(STEPS))
+                f"SELECT * FROM (SELECT event_id, kind, name, time FROM {TABLE} WHERE sender_id = %s "
+                f"AND kind = '{kind}' ORDER BY event_id DESC LIMIT 1) AS last_{kind}" for kind in STEPS),
+                [sender_id] * len(STEPS))
             last = max(cursor.fetchall(), default=None)
             return last and last[1:]
 

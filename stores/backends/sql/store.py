@@ -47,7 +47,8 @@ def _error_kind(error):
     return f"{type(error).__name__}, {code}" if code else type(error).__name__
 
 
-class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable, TrackerStore):
+class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
+                      TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True
