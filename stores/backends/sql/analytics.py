@@ -24,6 +24,7 @@ question takes TrackerStore's path, reading every selected conversation.
 """
 
 import json
+import math
 from dataclasses import replace
 from itertools import groupby
 
@@ -188,7 +189,7 @@ class _Counting:
             f"JOIN {SUMMARIES} c ON c.sender_id = p.sender_id WHERE c.events <> 0 {where} GROUP BY p.number",
             [self.size] * 3 + params + selected)
         for number, new, n in rows:
-            if number == number and abs(number) != float("inf"):  # (an infinite time is in no bucket)
+            if math.isfinite(number):  # (an infinite time is in no bucket)
                 self.counter.users[self._start(number)][0] += int(new)
                 self.counter.users[self._start(number)][1] += int(n) - int(new)
         if self.ranged:
