@@ -23,6 +23,7 @@ chart but a handoff or funnel step named action_listen reads): such a
 question takes TrackerStore's path, reading every selected conversation.
 """
 
+import functools
 import json
 import math
 from dataclasses import replace
@@ -73,6 +74,7 @@ class SQLAnalytics:
                 counting.handoffs()
             if funnel:
                 counting.funnel()
+            counting.drop_zeros()
             counting.in_python()
         return counter.result()
 
@@ -91,23 +93,58 @@ class _Counting:
             store.refresh_summaries()
             self.selection, self.selection_params = None, []
         else:
+            # Read once, then sent as one parameter: every query below restricts by it, and PostgreSQL would
+            # plan the store's selection (thousands of sender ids for an intent filter) again for each.
             query = store._selected(flt).values("sender_id").query
-            self.selection, self.selection_params = query.get_compiler(using=store.alias).as_sql()
+            self.selected = sorted({row[0] for row in self._rows(*query.get_compiler(using=store.alias).as_sql())})
+            ids = store._id_set(self.selected)
+            self.selection, self.selection_params = ids.sql, list(ids.params)
         caveats = self._caveats()
         self.from_events = sorted(s for s, caveat in caveats.items() if caveat >= UNREPRESENTABLE)
         self.unordered = sorted(s for s, caveat in caveats.items() if caveat == UNORDERED) if self.ranged else []
+        self.others = self._others()
 
     def _rows(self, sql, params=()):
         self.cursor.execute(sql, list(params))
         return self.cursor.fetchall()
 
-    def _caveats(self):
-        """{sender_id: its greatest caveat} of the selected conversations with one (by the index of caveats)."""
-        where, params = self._selected_sql("sender_id", excluded=())
+    def _caveats(self, everyone=False):
+        """{sender_id: its greatest caveat} of the selected conversations (or of all) with one (by the index of
+        caveats)."""
+        where, params = ("", []) if everyone else self._selected_sql("sender_id", excluded=())
         caveats = {}
         for sender_id, caveat in self._rows(f"SELECT sender_id, caveat FROM {TABLE} WHERE caveat > 0 {where}", params):
             caveats[sender_id] = max(caveat, caveats.get(sender_id, 0))
         return caveats
+
+    def _others(self):
+        """The conversations the filter leaves out, when they are fewer than those it selects (else None):
+        then the analytics table's queries count everyone's rows and take the others' away, which costs far
+        less than a join with most of the conversations (see `_facts_parts`)."""
+        if self.selection is None or self.times_only:
+            return None
+        (everyone,), = self._rows(f"SELECT COUNT(*) FROM {SUMMARIES} WHERE events <> 0")
+        if everyone - len(self.selected) >= len(self.selected):
+            return None
+        others = [row[0] for row in self._rows(f"SELECT sender_id FROM {SUMMARIES} WHERE events <> 0 "
+                                               f"AND sender_id NOT IN ({self.selection})", self.selection_params)]
+        caveats = self._caveats(everyone=True)
+        self.everyones_from_events = sorted(s for s, caveat in caveats.items() if caveat >= UNREPRESENTABLE)
+        self.everyones_unordered = sorted(s for s, caveat in caveats.items()
+                                          if caveat == UNORDERED) if self.ranged else []
+        return others
+
+    def _facts_parts(self, unordered_too=False):
+        """[(sign, `AND ...`, its parameters)]: restrictions of the analytics table's rows (within since/until)
+        whose counts, added with their signs, are those of the selected conversations counted in SQL (with
+        `unordered_too`, less those whose steps are out of time order): one restriction, or everyone's rows
+        less the others' (`_others`). Every count here is a sum over conversations."""
+        if self.others is None:
+            return [(1, *self._facts_sql("sender_id", self.from_events + (self.unordered if unordered_too else [])))]
+        left_out = self.everyones_from_events + (self.everyones_unordered if unordered_too else [])
+        everyone = self._restricted_sql("sender_id", False, left_out)
+        others = self.store._id_set(sorted(set(self.others) - set(left_out)))
+        return [(1, *everyone), (-1, f" AND sender_id IN ({others.sql})", list(others.params))]
 
     def _selected_sql(self, column, excluded=None):
         """(`AND ...` restricting `column` to the selected conversations counted in SQL, its parameters)."""
@@ -239,37 +276,38 @@ class _Counting:
 
     def rates(self):
         """User messages (per channel), low-confidence ones and fallbacks per bucket."""
-        where, params = self._facts_sql("sender_id")
         times, time_params = self._times_sql()
         hours, hour_params = self._times_sql("hour")
         hour_params = [buckets(t)[1] for t in hour_params]  # (a range on the index: the hours of since and until)
-        scope = f"hour IS NOT NULL {hours} {times} {where}"
-        scope_params = hour_params + time_params + params
         counter = self.counter
-        for hour, day, channel, n, unsure in self._rows(
-                f"SELECT hour, day, channel, COUNT(*), SUM(CASE WHEN confidence < %s THEN 1 ELSE 0 END) "
-                f"FROM {TABLE} WHERE kind = 'u' AND {scope} GROUP BY hour, day, channel",
-                [counter.low_confidence] + scope_params):
-            start = self._start(day if self.column == "day" else hour)
-            counter.rates[start][0] += n
-            counter.rates[start][2] += int(unsure)
-            counter.channels[_decoded(channel)][start] += n
-        for hour, day, n in self._rows(f"SELECT hour, day, COUNT(*) FROM {TABLE} WHERE kind = 'f' AND {scope} "
-                                       f"GROUP BY hour, day", scope_params):
-            counter.rates[self._start(day if self.column == "day" else hour)][1] += n
+        for sign, where, params in self._facts_parts():
+            scope = f"hour IS NOT NULL {hours} {times} {where}"
+            scope_params = hour_params + time_params + params
+            # Ordered as the index: PostgreSQL then reads the index alone, in order, instead of the table.
+            for hour, day, channel, n, unsure in self._rows(
+                    f"SELECT hour, day, channel, COUNT(*), SUM(CASE WHEN confidence < %s THEN 1 ELSE 0 END) "
+                    f"FROM {TABLE} WHERE kind = 'u' AND {scope} GROUP BY hour, day, channel "
+                    f"ORDER BY hour, day, channel", [counter.low_confidence] + scope_params):
+                start = self._start(day if self.column == "day" else hour)
+                counter.rates[start][0] += sign * n
+                counter.rates[start][2] += sign * int(unsure)
+                counter.channels[_decoded(channel)][start] += sign * n
+            for hour, day, n in self._rows(f"SELECT hour, day, COUNT(*) FROM {TABLE} WHERE kind = 'f' AND {scope} "
+                                           f"GROUP BY hour, day ORDER BY hour, day", scope_params):
+                counter.rates[self._start(day if self.column == "day" else hour)][1] += sign * n
 
     def transitions(self):
         """(intent, action): an action answering a user message with that intent. With since/until both
         must be within: in a conversation whose steps are in time order, the steps within are a run."""
-        where, params = self._facts_sql("sender_id", excluded=self.from_events + self.unordered)
         times, time_params = self._times_sql()
         if self.flt.since is not None:
             times += " AND prev_time >= %s"
             time_params.append(self.flt.since)
-        for intent, action, n in self._rows(
-                f"SELECT prev_intent, name, COUNT(*) FROM {TABLE} WHERE prev_intent IS NOT NULL {times} {where} "
-                f"GROUP BY prev_intent, name", time_params + params):
-            self.counter.transitions[(_decoded(intent), _decoded(action))] += n
+        for sign, where, params in self._facts_parts(unordered_too=True):
+            for intent, action, n in self._rows(
+                    f"SELECT prev_intent, name, COUNT(*) FROM {TABLE} WHERE prev_intent IS NOT NULL {times} {where} "
+                    f"GROUP BY prev_intent, name", time_params + params):
+                self.counter.transitions[(_decoded(intent), _decoded(action))] += sign * n
         if self.unordered:
             self._transitions_in_order()
 
@@ -291,16 +329,22 @@ class _Counting:
                     intent = None
 
     def handoffs(self):
-        where, params = self._facts_sql("sender_id")
         times, time_params = self._times_sql()
-        (n,), = self._rows(f"SELECT COUNT(DISTINCT sender_id) FROM {TABLE} WHERE name = %s AND kind IN ('a', 'f') "
-                           f"{times} {where}", [json.dumps(self.counter.handoff_action)] + time_params + params)
-        self.counter.handoffs += n
+        for sign, where, params in self._facts_parts():
+            (n,), = self._rows(f"SELECT COUNT(DISTINCT sender_id) FROM {TABLE} WHERE name = %s "
+                               f"AND kind IN ('a', 'f') {times} {where}",
+                               [json.dumps(self.counter.handoff_action)] + time_params + params)
+            self.counter.handoffs += sign * n
 
     def funnel(self):
         """How many conversations reach each step in order: for each step, the first row matching it after
         the row that reached the step before (as stores.funnels.reached: each as early as possible)."""
-        where, params = self._facts_sql("sender_id")
+        for sign, where, params in self._facts_parts():
+            for k, n in enumerate(self._reached(where, params)):
+                self.counter.reached[k] += sign * n
+
+    def _reached(self, where, params):
+        """How many conversations of the rows `where` restricts to reach each step."""
         times, time_params = self._times_sql()
         row_times, row_time_params = self._times_sql("s.time")
         ctes, cte_params = [], []
@@ -336,8 +380,21 @@ class _Counting:
                 cte_params += [_step_kind(step), name] + row_time_params
         counts = ", ".join(f"(SELECT COUNT(*) FROM reach{k})" for k in range(1, len(self.counter.funnel) + 1))
         (reached,) = self._rows(f"WITH {', '.join(ctes)} SELECT {counts}", cte_params)
-        for k, n in enumerate(reached):
-            self.counter.reached[k] += n
+        return reached
+
+    def drop_zeros(self):
+        """Take out what counts nothing: where the others' rows were taken away from everyone's (`_facts_parts`)
+        a bucket, a channel's point or a transition may be left at zero, which the reference never shows."""
+        counter = self.counter
+        for start in [start for start, counts in counter.rates.items() if not any(counts)]:
+            del counter.rates[start]
+        for channel, points in list(counter.channels.items()):
+            for start in [start for start, n in points.items() if not n]:
+                del points[start]
+            if not points:
+                del counter.channels[channel]
+        for pair in [pair for pair, n in counter.transitions.items() if not n]:
+            del counter.transitions[pair]
 
     # -- from the events ---------------------------------------------------------------------
 
@@ -370,5 +427,7 @@ def _case(clauses):
     return f"CASE {clauses} END"
 
 
+@functools.lru_cache(maxsize=4096)
 def _decoded(name):
+    """A name or channel from its JSON (the same few come back on thousands of rows)."""
     return None if name is None else json.loads(name)
