@@ -1,14 +1,16 @@
-"""Browsing a big store: pages of conversations and statistics over 10,000 conversations / 1,000,000 events.
+"""Browsing a big store: pages, statistics and analytics over 10,000 conversations / 1,000,000 events.
 
 For each database backend the same generated conversations are loaded; then
 the median time of the first page and of the last page (by cursor) of
 conversation summaries, for no filter, an intent filter, an intent with a
 time range, the intent with review filters (5,000 conversations marked
 reviewed in trackerweb's own database, read at every query as the list page
-does), and a text search; and of the statistics. Beside each, the raw
-driver answers the same question by hand, as someone would without
-trackerweb: SQL grouping Rasa's `events` table, a MongoDB aggregation over
-the documents, Redis reading every conversation (it has no query language).
+does), and a text search; of the statistics; and of the analytics page's
+charts. Beside each, the raw driver answers the same question by hand, as
+someone would without trackerweb: SQL grouping Rasa's `events` table, a
+MongoDB aggregation over the documents, Redis reading every conversation (it
+has no query language); beside the SQL store's analytics, TrackerStore's own
+path, reading the selected conversations' events.
 `--write FILE` puts the table into that Markdown file between its markers.
 """
 
@@ -45,6 +47,7 @@ from review.selection import ReviewFilter, every_summary, restricted  # noqa: E4
 from stores import matching  # noqa: E402
 from stores.backends.redis import RedisTrackerStore  # noqa: E402
 from stores.backends.sql import SQLTrackerStore  # noqa: E402
+from stores.base import TrackerStore  # noqa: E402
 from stores.exceptions import StoreError  # noqa: E402
 from stores.query import ConversationFilter, encode_cursor  # noqa: E402
 
@@ -375,6 +378,7 @@ def run(conversations, events_each, only):
                 rows.append((name, "list page, server render", conversations, list_page, None, None, None))
                 print(f"{name:10} list page rendered in {list_page if list_page is None else round(list_page, 1)} ms", file=sys.stderr)
                 rows += statistics_rows(name, store, stats_by_hand, conversations)
+                rows += analytics_rows(name, store, conversations)
                 rows.append(bulk_tagging(name, store))
             finally:
                 cleanup()
@@ -407,6 +411,42 @@ def statistics_rows(name, store, stats_by_hand, conversations):
             before = median_ms(lambda: store._statistics_from_events(flt, "day", 10))
             rows.append((name, f"{case}, events grouped (no rollups)", conversations, before, None, raw, None))
             print(f"{name:10} {case}, events grouped: {before:.1f} ms", file=sys.stderr)
+    return rows
+
+
+# The analytics page's question: its default threshold, a handoff action, a three-step funnel.
+ANALYTICS_OPTIONS = dict(low_confidence=0.6, handoff_action="utter_human_handoff",
+                         funnel="intent:greet,action:utter_greet,intent:order_pizza")
+
+
+ANALYTICS_CASES = {
+    "analytics": STATISTICS_CASES["statistics"],
+    "analytics, 30 days": STATISTICS_CASES["statistics, 30 days"],
+    "analytics, intent": ConversationFilter.build(intents=["human_handoff"]),
+}
+
+
+def analytics_rows(name, store, conversations):
+    """The analytics page's charts (`store.analytics`) of the whole store, over 30 days and of the intent
+    filter: ours; on SQL also TrackerStore's path (each selected conversation's events read and counted in
+    Python), checked equal."""
+    rows = []
+    for case, flt in ANALYTICS_CASES.items():
+        try:
+            ours = median_ms(lambda: store.analytics(flt, **ANALYTICS_OPTIONS))
+        except StoreError as e:
+            print(f"{name:10} {case} failed: {e}", file=sys.stderr)
+            ours = None
+        selected = store.count_conversations(flt)
+        rows.append((name, case, selected, ours, None, None, None))
+        print(f"{name:10} {case}: {ours if ours is None else round(ours, 1)} ms", file=sys.stderr)
+        if isinstance(store, SQLTrackerStore):
+            read = TrackerStore.analytics(store, flt, **ANALYTICS_OPTIONS)
+            assert store.analytics(flt, **ANALYTICS_OPTIONS) == read, (name, case)
+            before = median_ms(lambda: TrackerStore.analytics(store, flt, **ANALYTICS_OPTIONS))
+            rows.append((name, f"{case}, events read in Python (no analytics table)", selected, before, None,
+                         None, None))
+            print(f"{name:10} {case}, events read in Python: {before:.1f} ms", file=sys.stderr)
     return rows
 
 

@@ -114,7 +114,12 @@ def check_options(bucket, low_confidence, handoff_action, funnel, top):
 
 
 class AnalyticsCounter:
-    """Adds up conversations one at a time (constant memory but for the counts)."""
+    """Adds up conversations one at a time (constant memory but for the counts).
+
+    Every count is a sum over conversations, kept in plain attributes: a
+    backend that counts some conversations natively adds its sums to them
+    (stores.backends.sql.analytics), and `add_summary`/`add_events` the rest.
+    """
 
     def __init__(self, bucket, low_confidence, handoff_action=None, funnel=(), top=DEFAULT_TOP_TRANSITIONS):
         assert bucket in BUCKETS
@@ -132,13 +137,13 @@ class AnalyticsCounter:
 
     def add_summary(self, summary):
         """The length and duration of one selected conversation, from its summary."""
-        self.event_lengths[_bin(summary.events, LENGTH_EDGES)] += 1
-        self.user_message_lengths[_bin(summary.user_messages, LENGTH_EDGES)] += 1
+        self.event_lengths[bin_index(summary.events, LENGTH_EDGES)] += 1
+        self.user_message_lengths[bin_index(summary.user_messages, LENGTH_EDGES)] += 1
         span = matching.duration_of(summary)
         if span is None:
             self.untimed += 1
         else:
-            self.durations[_bin(span, DURATION_EDGES)] += 1
+            self.durations[bin_index(span, DURATION_EDGES)] += 1
 
     def add_events(self, first_event_time, events):
         """One selected conversation's events within since/until, and the time of its very first event."""
@@ -213,7 +218,8 @@ def _channel_order(item):
     return (-sum(points.values()), channel is None, channel or "")
 
 
-def _bin(value, edges):
+def bin_index(value, edges):
+    """The histogram bin holding `value`: the last edge it reaches (0 below the first, and for NaN)."""
     index = 0
     for i, edge in enumerate(edges):
         if value >= edge:

@@ -152,7 +152,11 @@ def matches(flt, sender_id, events, summary=None):
 
 def duration_of(summary):
     """Last minus first event time, or None (a time missing, or a negative span)."""
-    first, last = summary.first_event_time, summary.last_event_time
+    return span_between(summary.first_event_time, summary.last_event_time)
+
+
+def span_between(first, last):
+    """`last - first`, or None (a time missing, or a negative or infinite span)."""
     if first is None or last is None or last - first < 0 or last - first == float("inf"):
         return None
     return last - first

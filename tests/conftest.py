@@ -111,7 +111,7 @@ def sqlite_store(tmp_path, db_access):
 def postgres_store(pg_database, db_access):
     store = pg_store(pg_database)
     pg_execute(pg_database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics, "
-               "trackerweb_texts RESTART IDENTITY")
+               "trackerweb_texts, trackerweb_analytics RESTART IDENTITY")
     yield store
     store.close()
 

@@ -62,7 +62,8 @@ def _fits_a_column(value):
 
 def wipe(store):
     with connections[store.alias].cursor() as cursor:
-        for table in ("events", "trackerweb_conversations", "trackerweb_summary_state", "trackerweb_statistics"):
+        for table in ("events", "trackerweb_conversations", "trackerweb_summary_state", "trackerweb_statistics",
+                      "trackerweb_analytics"):
             cursor.execute(f"DELETE FROM {table}")
 
 

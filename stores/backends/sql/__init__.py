@@ -15,7 +15,9 @@ for any other configuration (a second endpoints file, tests).
 - `summaries`: one summary row per conversation, kept by every write;
 - `rollups`: event counts per day and hour for the statistics, kept with the summaries;
 - `texts`: each user and bot text, indexed for substring search (pg_trgm, FTS5 trigram);
+- `analytics_table`: a narrow row per event the analysts' charts read, kept with the summaries;
 - `queries`: the store's queries, on the summaries and the indexed columns;
+- `analytics`: the analytics page's charts, counted in the database from those tables;
 - `store`: `SQLTrackerStore`, Rasa's contract.
 """
 

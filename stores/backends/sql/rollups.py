@@ -256,7 +256,16 @@ class StatisticsRollups:
 
     def _count_edge_events(self, time_range, counted):
         """Count the events of the edge hours into `counted`; return their sender ids."""
-        senders, seen = set(), set()
+        senders = set()
+        for sender_id, event, day, hour in self._edge_events(time_range):
+            counted.add_event(event, day if counted.bucket == "day" else hour)
+            senders.add(sender_id)
+        return senders
+
+    def _edge_events(self, time_range):
+        """(sender_id, event, day number, hour number) of each event in the range that no rollup row of a whole
+        day or hour counts: the events of the (at most two) edge hours."""
+        seen = set()
         # One range at a time: each is a range on the timestamp index (SQLite scans the table for an OR of two).
         rows = [row for lookups in time_range.edge_lookups()
                 for row in self._events().filter(**lookups).values_list("sender_id", "id", "data")]
@@ -269,11 +278,8 @@ class StatisticsRollups:
             if timestamp is None or not time_range.contains(timestamp):
                 continue
             day, hour = buckets(timestamp)
-            if time_range.whole_day(day) or time_range.whole_hour(hour):
-                continue  # counted by a rollup row
-            counted.add_event(event, day if counted.bucket == "day" else hour)
-            senders.add(sender_id)
-        return senders
+            if not (time_range.whole_day(day) or time_range.whole_hour(hour)):
+                yield sender_id, event, day, hour
 
     def _sender_list(self, senders):
         """A subquery of the sender ids, sent as one parameter (SQLQueries._id_set)."""

@@ -4,6 +4,8 @@ from contextlib import nullcontext
 
 from django.db import DatabaseError, connections, models
 
+from .analytics_table import TABLE as ANALYTICS_TABLE
+from .analytics_table import ensure_analytics_table
 from .texts import ensure_text_table
 
 #: The length of Rasa's text columns (sender_id, type_name, intent_name, action_name).
@@ -18,7 +20,8 @@ SUPERSEDED_INDEXES = ("tw_conv_activity", "tw_conv_user_messages", "tw_conv_min_
 
 
 def ensure_schema(alias, schema_editor=None):
-    """Create Rasa's `events` table, our summary tables, and the indexes browsing needs, where missing.
+    """Create Rasa's `events` table, our summary, rollup, text and analytics tables, and the indexes browsing
+    needs, where missing.
 
     Never alters an existing column of Rasa's: a table Rasa made is used as
     it is. Safe to run concurrently and repeatedly.
@@ -50,9 +53,10 @@ def ensure_schema(alias, schema_editor=None):
                 if table not in tables():
                     raise
         _ensure_indexes(connection, model, editor)
-    if rollups_were_missing:
-        # Summaries folded before the rollups existed: fold everything again
-        # (at the next query), so the rollups count every event.
+    analytics_was_missing = ensure_analytics_table(connection)
+    if rollups_were_missing or analytics_was_missing:
+        # Summaries folded before the rollups or the analytics table existed: fold
+        # everything again (at the next query), so that they hold every event.
         _forget_folded(connection)
     _ensure_summary_columns(connection, ConversationRow, SummaryWatermark, editor)
     # (First: an index superseded may hold the columns of one that replaces it.)
@@ -104,6 +108,7 @@ def _forget_folded(connection):
     with connection.cursor() as cursor:
         for model in (ConversationRow, SummaryWatermark, StatisticsRollup):
             cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+        cursor.execute(f"DELETE FROM {ANALYTICS_TABLE}")
 
 
 def _drop_superseded_indexes(connection, model):

@@ -17,6 +17,8 @@ from ...exceptions import (
     driver_failure,
 )
 from ...parameters import TRACKER_STORE
+from .analytics import SQLAnalytics
+from .analytics_table import AnalyticsTable
 from .databases import database_settings, drop_if_server_hung_up, register_database
 from .queries import SQLQueries
 from .rollups import StatisticsRollups
@@ -45,7 +47,8 @@ def _error_kind(error):
     return f"{type(error).__name__}, {code}" if code else type(error).__name__
 
 
-class SQLTrackerStore(StatisticsRollups, SQLQueries, TextTable, SummaryTable, TrackerStore):
+class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
+                      TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True
@@ -213,6 +216,7 @@ class SQLTrackerStore(StatisticsRollups, SQLQueries, TextTable, SummaryTable, Tr
                 raise ConversationChanged(sender_id)
             self._unfold_rollups(sender_id)
             self._forget_texts(sender_id)
+            self._forget_analytics(sender_id)
             self._events().filter(sender_id=sender_id).delete()
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
             self._events().bulk_create(rows, batch_size=INSERT_BATCH)
@@ -265,6 +269,7 @@ class SQLTrackerStore(StatisticsRollups, SQLQueries, TextTable, SummaryTable, Tr
         with self._errors(), transaction.atomic(using=self.alias):
             self._unfold_rollups(sender_id)
             self._forget_texts(sender_id)
+            self._forget_analytics(sender_id)
             deleted, _ = self._events().filter(sender_id=sender_id).delete()
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
         return deleted > 0

@@ -92,6 +92,7 @@ class SummaryTable:
         summary.last_event_id = new[-1][0]
         summary.save(using=self.alias)
         self._fold_into_rollups(sender_id, new)
+        self._fold_into_analytics(sender_id, new)
 
     def refresh_summaries(self, margin=SUMMARY_MARGIN):
         """Fold rows that others (a running bot) wrote since the last look into the summaries.
@@ -144,6 +145,7 @@ class SummaryTable:
                 ConversationRow.objects.using(self.alias).all().delete()
                 SummaryWatermark.objects.using(self.alias).all().delete()
                 StatisticsRollup.objects.using(self.alias).all().delete()
+                self._clear_analytics()
             # Everything is above watermark 0: refresh folds every conversation.
             return self.refresh_summaries(margin=0)
 
@@ -164,6 +166,7 @@ class SummaryTable:
 
         with transaction.atomic(using=self.alias):
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
+            self._forget_analytics(sender_id)
             rows = self._events().filter(sender_id=sender_id).order_by("id").values_list("id", "data")
             numbered = [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows]
             if numbered:
