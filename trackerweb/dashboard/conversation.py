@@ -36,6 +36,7 @@ from django.utils.http import content_disposition_header
 from access.roles import has_role
 from stores import load_tracker_store
 from stores.addressing import sender_file_name
+from stores.contracts import classic
 from stores.exceptions import UnreadableEvent, UnreadableEvents
 from stores.matching import is_fallback
 from stores.shapes import as_dict, as_list, as_number
@@ -58,7 +59,13 @@ LONG_TEXT = 1000  # characters of a message shown before "Show all"
 RANKING_SHOWN = 3
 REMOVED = object()  # a slot that is no longer reported, in slot_changes()
 # Markers the page's toggles hide, by group.
-MARKER_GROUPS = {"action": "action", "action_execution_rejected": "action", "slot": "slot", "reset_slots": "slot"}
+MARKER_GROUPS = {"action": "action", "action_execution_rejected": "action", "slot": "slot", "reset_slots": "slot",
+                 # Rasa Pro's bookkeeping: several stack updates a turn, with the actions' toggle.
+                 "stack": "action", "bot_turn_ended": "action", "user_featurization": "action"}
+# Rasa Pro's patterns a reviewer looks for: the bot couldn't handle the message, failed, or handed off.
+ALERTING_PATTERNS = {"pattern_cannot_handle", "pattern_internal_error", "pattern_human_handoff"}
+FLOW_EVENTS = {"flow_started": "started", "flow_interrupted": "interrupted", "flow_resumed": "resumed",
+               "flow_completed": "completed", "flow_cancelled": "cancelled"}
 
 
 # -- views --------------------------------------------------------------------
@@ -461,21 +468,25 @@ def presented_event(index, event, changed_slots=None):
     if isinstance(event, UnreadableEvent):
         return {**odd_event(index, {}, f"The store holds something else than an event here: {event.problem}."),
                 "json": event.stored}
+    stored, event = event, classic(event)  # a Rasa Pro ProtoJSON event shows as what it means; its JSON as stored
     kind = event.get("event")
     if not isinstance(kind, str):
-        return odd_event(index, event, "This event has no type (its 'event' field is not text).")
+        return odd_event(index, stored, "This event has no type (its 'event' field is not text).")
     presented = {
         "index": index,
         "type": kind,
         "event": event,
+        "protojson": event is not stored,
         "type_class": "event-" + re.sub(r"[^\w-]", "-", kind),
         "is_message": kind in MESSAGE_TYPES,
         # A fallback action stays in view when the page hides actions: it is what the reader looks for.
         "marker_group": None if kind in MESSAGE_TYPES or is_fallback(event) else MARKER_GROUPS.get(kind),
         "time": event_time(event.get("timestamp")),
-        "json": as_json(event, indent=2),
+        "json": as_json(stored, indent=2),
         "slot_changes": as_json(slot_texts(changed_slots)) if changed_slots else None,
     }
+    if kind in FLOW_EVENTS:
+        presented["flow"] = {"change": FLOW_EVENTS[kind], "alert": event.get("flow_id") in ALERTING_PATTERNS}
     if kind == "user":
         presented.update(user_message(event))
     elif kind in ("bot", "agent"):
@@ -519,8 +530,22 @@ def user_message(event):
         "confidence": as_number(confidence),
         "ranking": intent_ranking(parse_data.get("intent_ranking")),
         "entities": entity_list(parse_data.get("entities")),
+        "commands": command_list(parse_data.get("commands")),
         "channel": event.get("input_channel"),
     }
+
+
+def command_list(commands):
+    """Rasa Pro's commands for a user message (`start flow`, `set slot`, ...): [{"name", "detail"}];
+    what isn't a command (not a dict, no text name) is left out."""
+    shown = []
+    for command in as_list(commands):
+        if not isinstance(command, dict) or not isinstance(command.get("command"), str):
+            continue
+        detail = ", ".join(f"{key}={display(value)}" for key, value in command.items()
+                           if key != "command" and value not in (None, "", [], {}))
+        shown.append({"name": command["command"], "detail": detail})
+    return shown
 
 
 def intent_ranking(ranking):
