@@ -242,6 +242,22 @@ def test_it_refuses_names_longer_than_the_columns(sql_store):
     assert not sql_store.exists("a")
 
 
+def test_postgresql_refuses_a_nul_in_a_name_column_clearly_and_writes_nothing(postgres_store):
+    postgres_store.append("a", [{"event": "pause", "timestamp": 1.0}])
+    odd_intent = {"event": "user", "timestamp": 2.0, "text": "hi", "parse_data": {"intent": {"name": "gr\x00eet"}}}
+    for index, event in enumerate([odd_intent, {"event": "action", "timestamp": 2.0, "name": "utter\x00x"}]):
+        with pytest.raises(InvalidEventError, match="NUL") as caught:
+            postgres_store.append("a", [{"event": "resume", "timestamp": 1.5}, event])
+        assert caught.value.index == 1
+    assert postgres_store.retrieve("a").events == [{"event": "pause", "timestamp": 1.0}]
+
+
+def test_sqlite_keeps_a_nul_in_a_name_as_the_other_stores_do(sqlite_store):
+    event = {"event": "action", "timestamp": 2.0, "name": "utter\x00x"}
+    sqlite_store.append("a", [event])
+    assert sqlite_store.retrieve("a").events == [event]
+
+
 def test_a_row_that_is_not_json_is_a_clear_error_and_stays_untouched(sqlite_store):
     sqlite_store.append("broken", [{"event": "pause", "timestamp": 1.0}])
     with sqlite3.connect(sqlite_store.settings_dict["NAME"]) as db:

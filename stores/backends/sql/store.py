@@ -176,6 +176,10 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
         for value, field in columns.values():
             if value is not None and len(value) > COLUMN_LENGTH:
                 raise InvalidEventError(index, field, f"is longer than the {COLUMN_LENGTH} characters the events table holds")
+            if value is not None and "\x00" in value and self.settings_dict["ENGINE"].endswith("postgresql"):
+                # Rasa's columns are text, and PostgreSQL's text holds no NUL: the driver would refuse the row.
+                raise InvalidEventError(index, field, "holds a NUL character, which PostgreSQL's events table can't "
+                                                      "store in its name columns")
         return Event(
             sender_id=sender_id,
             type_name=columns["type_name"][0],
