@@ -8,6 +8,7 @@ answers for the same events.
 
 import copy
 
+from .contracts import classic
 from .shapes import as_dict, as_list, as_text
 
 ACTION_LISTEN = "action_listen"
@@ -140,6 +141,7 @@ class _ReplayState:
 
     def apply(self, event, history, position):
         """Apply `event`, which is `history[position]` (rewind and undo look back)."""
+        event = classic(event)  # a Rasa Pro ProtoJSON event applies as what it means
         kind = event.get("event")
         if kind == "user":
             self._latest_user_event = event  # (latest_message makes the message of it when asked)

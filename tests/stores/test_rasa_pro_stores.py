@@ -92,3 +92,12 @@ def test_the_stored_events_are_given_back_as_rasa_pro_stored_them(redis_written_
               for e in rasa_pro.redis_keys() if e["type"] == "string" and e["key"].startswith("tracker:")}
     for sender_id, events in stored.items():
         assert redis_written_by_rasa_pro.retrieve(sender_id).events == events
+
+
+def test_the_latest_message_is_rasa_pros_in_either_contract(store_rasa_pro_wrote):
+    for sender_id, expected in READ_BACK.items():
+        users = [e for e in expected["events"] if e["event"] == "user"]
+        message = store_rasa_pro_wrote.retrieve(sender_id).latest_message
+        if users:
+            assert (message["text"], message.get("commands")) == (users[-1]["text"],
+                                                                  users[-1]["parse_data"].get("commands"))
