@@ -44,7 +44,8 @@ def load_domain_slots(path):
     slots = []
     for name, spec in declared.items():
         spec = spec if isinstance(spec, dict) else {}
-        slots.append(Slot(str(name), str(spec.get("type", "any")), spec.get("initial_value")))
+        slots.append(Slot(str(name), str(spec.get("type", "any")), spec.get("initial_value"),
+                          shared_for_coexistence=spec.get("shared_for_coexistence") is True))
     names = {slot.name for slot in slots}
     if domain.get("forms") and REQUESTED_SLOT not in names:
         slots.append(Slot(REQUESTED_SLOT, "any"))

@@ -20,10 +20,12 @@ VERBOSITIES = ("ALL", "APPLIED", "AFTER_RESTART", "NONE")
 class Slot:
     """A slot of the assistant's domain: its type decides how a value is set."""
 
-    def __init__(self, name, slot_type="any", initial_value=None):
+    def __init__(self, name, slot_type="any", initial_value=None, shared_for_coexistence=False):
         self.name = name
         self.type = slot_type
         self.initial_value = initial_value
+        # Rasa Pro: the slot keeps its value when a routing session ends (NLU and CALM share it).
+        self.shared_for_coexistence = shared_for_coexistence
 
     def coerce(self, value):
         # Rasa's ListSlot wraps a single value into a list; other types keep it.
@@ -196,8 +198,22 @@ class _ReplayState:
                 self.active_loop["rejected"] = True
         elif kind == "session_started":
             self.reset()
+        elif kind == "routing_session_ended":  # Rasa Pro: coexistence hands the user back to the router
+            shared = {name: value for name, value in self.slots.items() if self._shared(name)}
+            self.reset()
+            self.slots.update(shared)
+        elif kind == "memory_set":  # Rasa Pro's memory lives in slots
+            if as_text(event.get("key")) is not None:
+                self.set_slot(event["key"], event.get("value"))
+        elif kind == "memory_cleared":
+            if as_text(event.get("key")) is not None:
+                self.set_slot(event["key"], None)
         # Every other type (bot, agent, reminder, export, ...) leaves the state
         # alone. `export` makes Rasa write a file; stored events are data only.
+
+    def _shared(self, name):
+        definition = (self.slot_definitions or {}).get(name)
+        return definition is not None and definition.shared_for_coexistence
 
     def _active_loop_name(self):
         if not self.active_loop or self.active_loop.get("name") == "should_not_be_set":

@@ -16,6 +16,8 @@ import pytest
 from stores.backends.sql import SQLTrackerStore
 from stores.contracts import classic_events, is_protojson
 from stores.dialogue_stack import stack_states
+from stores.domain import load_domain_slots
+from stores.trackers import Slot, Tracker
 from tests.conftest import PG, drop_pg_database, pg_execute, pg_store, redis_client, unique_database_name
 from tests.fixtures import rasa_pro
 
@@ -96,8 +98,47 @@ def test_the_stored_events_are_given_back_as_rasa_pro_stored_them(redis_written_
 
 def test_the_latest_message_is_rasa_pros_in_either_contract(store_rasa_pro_wrote):
     for sender_id, expected in READ_BACK.items():
-        users = [e for e in expected["events"] if e["event"] == "user"]
+        latest = {"text": None, "parse_data": {}}
+        for event in expected["events"]:  # Rasa Pro's tracker forgets it at a reset
+            if event["event"] in ("restart", "session_started", "routing_session_ended"):
+                latest = {"text": None, "parse_data": {}}
+            elif event["event"] == "user":
+                latest = event
         message = store_rasa_pro_wrote.retrieve(sender_id).latest_message
-        if users:
-            assert (message["text"], message.get("commands")) == (users[-1]["text"],
-                                                                  users[-1]["parse_data"].get("commands"))
+        assert (message["text"], message.get("commands")) == (latest["text"], latest["parse_data"].get("commands"))
+
+
+# Conversations whose slots our replay doesn't yet give as Rasa Pro does: the Mantle engine's (its
+# built-in slots' defaults differ from the flows assistant's domain); see the README.
+MANTLE_SLOTS_NOT_YET = {"calm-then-mantle", "mantle-skills"}
+
+
+def test_slots_after_every_event_are_rasa_pros_given_its_domain():
+    # flow_hashes is a slot Rasa Pro adds at run time, not in the trained domain file.
+    slots = [*load_domain_slots(rasa_pro.RASA_PRO / "domain_trained.yml"), Slot("flow_hashes")]
+    compared = 0
+    for sender_id, expected in READ_BACK.items():
+        if sender_id in MANTLE_SLOTS_NOT_YET:
+            continue
+        events = expected["events"]
+        for index in range(len(events)):
+            replayed = Tracker(sender_id, events[: index + 1], slots=slots).slots
+            rasa_pro_slots = rasa_pro.state_after(sender_id, index)["slots"]
+            # The read-back leaves out slots without a value.
+            assert {k: v for k, v in replayed.items() if v is not None} == {
+                k: v for k, v in rasa_pro_slots.items() if v is not None}, (sender_id, index)
+            compared += 1
+    assert compared > 1000
+
+
+def test_a_routing_session_end_resets_every_slot_but_those_shared_for_coexistence():
+    slots = [Slot("shared", shared_for_coexistence=True), Slot("own")]
+    events = [{"event": "slot", "name": "shared", "value": 1}, {"event": "slot", "name": "own", "value": 2},
+              {"event": "routing_session_ended"}]
+    assert Tracker("a", events, slots=slots).slots == {"shared": 1, "own": None}
+
+
+def test_memory_events_write_slots_as_rasa_pro_does():
+    events = [{"event": "memory_set", "key": "m", "value": {"x": 1}}, {"event": "memory_set", "key": "n", "value": 2},
+              {"event": "memory_cleared", "key": "n"}, {"event": "memory_set", "key": ["odd"], "value": 3}]
+    assert Tracker("a", events).slots == {"m": {"x": 1}, "n": None}
