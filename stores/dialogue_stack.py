@@ -68,31 +68,32 @@ def stack_states(events):
     frames = []
     states = []
     for position, event in enumerate(events):
-        broken = None
-        kind = event.get("event")
-        if kind in RESETTING_EVENTS:
-            frames = []
-        elif kind in REVERTING_EVENTS:
-            frames = _replayed(applied_events(events[: position + 1]))
-        elif kind == "stack":
-            try:
-                frames = apply_patch(frames, event.get("update"))
-            except PatchError as e:
-                broken = str(e)
-        states.append(StackState(tuple(frames), broken))
+        if event.get("event") in REVERTING_EVENTS:
+            frames = _frames_after(applied_events(events[: position + 1]))
+            states.append(StackState(tuple(frames)))
+        else:
+            frames, broken = _applied(frames, event)
+            states.append(StackState(tuple(frames), broken))
     return states
 
 
-def _replayed(events):
+def _applied(frames, event):
+    """The frames after one event (not a rewind or undo), and why its patch was refused if it was."""
+    kind = event.get("event")
+    if kind in RESETTING_EVENTS:
+        return [], None
+    if kind == "stack":
+        try:
+            return apply_patch(frames, event.get("update")), None
+        except PatchError as e:
+            return frames, str(e)
+    return frames, None
+
+
+def _frames_after(events):
     frames = []
     for event in events:
-        if event.get("event") in RESETTING_EVENTS:
-            frames = []
-        elif event.get("event") == "stack":
-            try:
-                frames = apply_patch(frames, event.get("update"))
-            except PatchError:
-                pass  # reported where the event itself was applied
+        frames, _ = _applied(frames, event)  # a refused patch is reported where the event itself was applied
     return frames
 
 

@@ -7,6 +7,7 @@ at the end, so runs on one machine never collide.
 
 import contextlib
 import os
+import subprocess
 import uuid
 
 import psycopg2
@@ -57,6 +58,23 @@ def pg_execute(dbname, statement, params=None):
 
 def drop_pg_database(name):
     pg_execute(PG["login_db"], sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def pg_store_from_dump(dump, prefix):
+    """A store on a scratch PostgreSQL database loaded from a plain pg_dump file (what a bot's Rasa left)."""
+    name = unique_database_name(prefix)
+    pg_execute(PG["login_db"], f'CREATE DATABASE "{name}"')
+    try:
+        subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", str(PG["port"]), "-U",
+                        PG["user"], "-d", name, "-f", str(dump)], check=True, capture_output=True)
+        store = pg_store(name)
+        try:
+            yield store
+        finally:
+            store.close()
+    finally:
+        drop_pg_database(name)
 
 
 def pg_store(db, **extra):

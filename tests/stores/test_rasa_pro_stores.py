@@ -8,7 +8,6 @@ read back, and the dialogue stack rebuilt from them equals the one Rasa Pro repo
 
 import json
 import shutil
-import subprocess
 
 import pymongo
 import pytest
@@ -18,7 +17,7 @@ from stores.contracts import classic_events, is_protojson
 from stores.dialogue_stack import stack_states
 from stores.domain import load_domain_slots
 from stores.trackers import Slot, Tracker
-from tests.conftest import PG, drop_pg_database, pg_execute, pg_store, redis_client, unique_database_name
+from tests.conftest import pg_store_from_dump, redis_client
 from tests.fixtures import rasa_pro
 
 READ_BACK = rasa_pro.readback()["conversations"]
@@ -35,14 +34,8 @@ def sqlite_written_by_rasa_pro(tmp_path, db_access):
 
 @pytest.fixture
 def postgresql_written_by_rasa_pro(db_access):
-    name = unique_database_name("trackerweb_rasa_pro")
-    pg_execute(PG["login_db"], f'CREATE DATABASE "{name}"')
-    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", str(PG["port"]), "-U", PG["user"],
-                    "-d", name, "-f", str(rasa_pro.PG_DUMP)], check=True, capture_output=True)
-    store = pg_store(name)
-    yield store
-    store.close()
-    drop_pg_database(name)
+    with pg_store_from_dump(rasa_pro.PG_DUMP, "trackerweb_rasa_pro") as store:
+        yield store
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from stores.backends.sql import SQLTrackerStore
 from stores.exceptions import InvalidEventError, InvalidSenderId, StoreError, StoreUnavailable
-from tests.conftest import PG, drop_pg_database, pg_execute, pg_store, unique_database_name
+from tests.conftest import PG, drop_pg_database, pg_execute, pg_store, pg_store_from_dump, unique_database_name
 from tests.fixtures.rasa import PG_DUMP, SQLITE_DB, current_states, domain_slots, events_by_conversation
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,17 +68,8 @@ def rasa_sqlite_store(tmp_path, db_access):
 
 @pytest.fixture
 def rasa_postgres_store(db_access):
-    name = unique_database_name("trackerweb_rasa")
-    pg_execute(PG["login_db"], f'CREATE DATABASE "{name}"')
-    subprocess.run(
-        ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", str(PG["port"]), "-U", PG["user"],
-         "-d", name, "-f", str(PG_DUMP)],
-        check=True, capture_output=True,
-    )
-    store = pg_store(name)
-    yield store
-    store.close()
-    drop_pg_database(name)
+    with pg_store_from_dump(PG_DUMP, "trackerweb_rasa") as store:
+        yield store
 
 
 def test_it_reads_the_sqlite_database_rasa_wrote(rasa_sqlite_store):
