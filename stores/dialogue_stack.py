@@ -203,3 +203,18 @@ def _remove(document, path):
     if isinstance(parent, dict) and token in parent:
         return document, parent.pop(token)
     raise PatchError(f"no value at /{'/'.join(path)}")
+
+
+class StackReplay:
+    """The frames while a conversation's (classic) events are replayed one at a time, as
+    stores.trackers replays them: the stack part of Rasa Pro's tracker state."""
+
+    def __init__(self, frames=()):
+        self.frames = list(frames)
+
+    def apply(self, event, history, position):
+        """Apply `event`, which is `history[position]` (a rewind or undo replays what is still applied)."""
+        if event.get("event") in REVERTING_EVENTS:
+            self.frames = _frames_after(applied_events(history[: position + 1]))
+        else:
+            self.frames, _ = _applied(self.frames, event)

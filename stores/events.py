@@ -106,6 +106,57 @@ EVENT_FIELDS = {
     "warning_predictions": {},
 }
 
+_FLOW = {"flow_id": (STRING, True), "step_id": (OPTIONAL_STRING, False)}
+_AGENT = {"agent_id": (STRING, True), "flow_id": (OPTIONAL_STRING, False)}
+_SKILL = {"skill_id": (STRING, True), "step_id": (OPTIONAL_STRING, False)}
+_BLOCK = {"skill_id": (STRING, True), "block_id": (STRING, True), "step_id": (OPTIONAL_STRING, False)}
+_TOOL = {"tool_name": (OPTIONAL_STRING, False), "arguments": (OPTIONAL_OBJECT, False), "result": (ANY, False),
+         "is_error": (OPTIONAL_BOOL, False), "error_message": (OPTIONAL_STRING, False)}
+# Rasa Pro 3.21's own types (rasa/shared/core/events.py), classic shape (`as_dict()`): a field Rasa
+# Pro's reader needs to rebuild the event is required, as it is for the types above.
+RASA_PRO_EVENT_FIELDS = {
+    "stack": {"update": (STRING, True)},
+    "flow_started": _FLOW,
+    "flow_interrupted": _FLOW,
+    "flow_resumed": _FLOW,
+    "flow_completed": _FLOW,
+    "flow_cancelled": _FLOW,
+    "routing_session_ended": {},
+    "session_ended": {},
+    "inactive": {},
+    "bot_turn_ended": {},
+    "error": {"error_code": (ANY, False)},
+    "memory_set": {"key": (STRING, True), "value": (ANY, False)},
+    "memory_cleared": {"key": (STRING, True)},
+    "agent_started": {**_AGENT, "context_id": (OPTIONAL_STRING, False)},
+    "agent_processing": _AGENT,
+    "agent_interrupted": _AGENT,
+    "agent_resumed": _AGENT,
+    "agent_completed": {**_AGENT, "status": (OPTIONAL_STRING, False)},
+    "agent_cancelled": {**_AGENT, "reason": (OPTIONAL_STRING, False)},
+    "mcp_tool_executed": _TOOL,
+    "tool_executed": {**_TOOL, "source": (OPTIONAL_STRING, False), "mcp_server": (OPTIONAL_STRING, False)},
+    "skill_activated": _SKILL,
+    "skill_interrupted": _SKILL,
+    "skill_resumed": _SKILL,
+    "skill_completed": _SKILL,
+    "skill_cancelled": _SKILL,
+    "ordered_block_entered": _BLOCK,
+    "ordered_block_interrupted": _BLOCK,
+    "ordered_block_resumed": _BLOCK,
+    "ordered_block_completed": _BLOCK,
+    "ordered_block_cancelled": _BLOCK,
+    "unsupported_request_classified": {"label": (OPTIONAL_STRING, False), "reason": (OPTIONAL_STRING, False),
+                                       "user_message": (OPTIONAL_STRING, False)},
+    "user_barge_in": {},
+    "user_silence_timeout": {"timeout": (OPTIONAL_NUMBER, False)},
+    "user_input_suppressed": {"text": (OPTIONAL_STRING, False), "modality": (OPTIONAL_STRING, False),
+                              "reason": (OPTIONAL_STRING, False)},
+    "tts_finished": {},
+}
+RASA_PRO_EVENT_TYPES = frozenset(RASA_PRO_EVENT_FIELDS)
+EVENT_FIELDS.update(RASA_PRO_EVENT_FIELDS)
+
 KNOWN_EVENT_TYPES = frozenset(EVENT_FIELDS)
 
 # Nested fields Rasa reads when it replays a `user` event.

@@ -8,7 +8,9 @@ answers for the same events.
 
 import copy
 
-from .contracts import classic
+from .contracts import classic, classic_events, is_protojson
+from .events import RASA_PRO_EVENT_TYPES
+from .conversation_status import ConversationStatus
 from .shapes import as_dict, as_list, as_text
 
 ACTION_LISTEN = "action_listen"
@@ -66,6 +68,12 @@ class _ReplayState:
         # Without a domain every slot exists (Rasa's AnySlotDict).
         self.slot_definitions = slot_definitions
         self.slots = {}
+        self.status = ConversationStatus()
+        from .dialogue_stack import StackReplay  # (it reads this module's applied_events)
+
+        self.stack = StackReplay()
+        # Whether an event only Rasa Pro writes was met: its tracker dict has more keys.
+        self.rasa_pro = False
         self.reset()
 
     @classmethod
@@ -82,11 +90,18 @@ class _ReplayState:
         replay.latest_message = copy.deepcopy(as_dict(state.get("latest_message"))) or _empty_latest_message()
         replay.followup_action = state.get("followup_action")
         replay.active_loop = copy.deepcopy(as_dict(state.get("active_loop"))) or None
+        if "stack" in state:
+            replay.rasa_pro = True
+            replay.status.inactive = bool(state.get("inactive"))
+            replay.status.terminated = bool(state.get("terminated"))
+            replay.status.current_session_id = state.get("current_session_id")
+            replay.stack.frames = copy.deepcopy(list(as_list(state.get("stack"))))
         return replay
 
-    def as_dict(self, sender_id, latest_event_time, latest_input_channel, events):
-        """Rasa's tracker dict for this state."""
-        return {
+    def as_dict(self, sender_id, latest_event_time, latest_input_channel, events, rasa_pro_fields=None):
+        """Rasa's tracker dict for this state; a Rasa Pro conversation's has Rasa Pro's keys too
+        (`rasa_pro_fields`: its user_id and conversation_started_timestamp)."""
+        state = {
             "sender_id": sender_id,
             "slots": dict(self.slots),
             "latest_message": copy.deepcopy(self.latest_message),
@@ -99,6 +114,17 @@ class _ReplayState:
             "latest_action": dict(self.latest_action),
             "latest_action_name": self.latest_action_name,
         }
+        if self.rasa_pro:
+            state.update({
+                "inactive": self.status.inactive,
+                "terminated": self.status.terminated,
+                "stack": copy.deepcopy(self.stack.frames),
+                "user_id": None,
+                "conversation_started_timestamp": None,
+                "current_session_id": self.status.current_session_id,
+                **(rasa_pro_fields or {}),
+            })
+        return state
 
     def reset(self):
         self.reset_slots()
@@ -143,7 +169,17 @@ class _ReplayState:
 
     def apply(self, event, history, position):
         """Apply `event`, which is `history[position]` (rewind and undo look back)."""
+        if is_protojson(event) or as_text(event.get("event")) in RASA_PRO_EVENT_TYPES:
+            self.rasa_pro = True
         event = classic(event)  # a Rasa Pro ProtoJSON event applies as what it means
+        if self.status.ignores(event):
+            return  # Rasa Pro drops what follows the end of a conversation
+        self.status.before(event)
+        self._apply_meaning(event, history, position)
+        self.status.after(event)
+        self.stack.apply(event, history, position)
+
+    def _apply_meaning(self, event, history, position):
         kind = event.get("event")
         if kind == "user":
             self._latest_user_event = event  # (latest_message makes the message of it when asked)
@@ -165,8 +201,11 @@ class _ReplayState:
         elif kind in ("rewind", "undo"):
             self.reset()
             for applied in applied_events(history[: position + 1]):
-                # Applied events hold no rewind or undo: nothing looks back.
-                self.apply(applied, (), 0)
+                # Applied events hold no rewind or undo: nothing looks back. Rasa Pro replays them
+                # with apply_to alone: no session bookkeeping, the stack follows its own replay.
+                applied = classic(applied)
+                self._apply_meaning(applied, (), 0)
+                self.status.after(applied)
         elif kind == "reset_slots":
             self.reset_slots()
         elif kind == "followup":
@@ -277,8 +316,10 @@ def applied_events(events):
     """The events that make up the current state: Rasa's `applied_events()`.
 
     Restarts and session starts begin afresh; rewinds and undos remove what
-    they revert; repeated executions of a loop keep only the latest.
+    they revert; repeated executions of a loop keep only the latest. Rasa Pro
+    ProtoJSON events come back as the classic dicts they mean, as Rasa Pro's do.
     """
+    events = classic_events(events)
     loop_names = _loop_names(events)
     applied = []
     for event in events:
@@ -434,8 +475,22 @@ class Tracker:
     @property
     def latest_input_channel(self):
         for event in reversed(self.events):
+            event = classic(event)
             if event.get("event") == "user":
                 return event.get("input_channel")
+        return None
+
+    @property
+    def user_id(self):
+        """The end user Rasa Pro ties the conversation to: the `user_id` in the metadata of its first user
+        message carrying one (Rasa Pro's processor takes it from the message that creates the tracker,
+        and keeps it). None for a conversation without one (every Rasa 3.6 conversation)."""
+        for event in self.events:
+            event = classic(event)
+            if event.get("event") == "user":
+                user_id = as_dict(event.get("metadata")).get("user_id")
+                if isinstance(user_id, str):
+                    return user_id
         return None
 
     @property
@@ -465,7 +520,9 @@ class Tracker:
             "AFTER_RESTART": self.events_after_latest_restart,
             "NONE": lambda: None,
         }[verbosity]()
-        return self._replayed().as_dict(self.sender_id, self.latest_event_time, self.latest_input_channel, events)
+        return self._replayed().as_dict(self.sender_id, self.latest_event_time, self.latest_input_channel, events,
+                                        {"user_id": self.user_id, "conversation_started_timestamp": (
+                                            self.events[0].get("timestamp") if self.events else None)})
 
 
 def state_after(sender_id, previous_state, new_events, slots=None, load_history=None):
@@ -484,12 +541,15 @@ def state_after(sender_id, previous_state, new_events, slots=None, load_history=
         replay = _ReplayState.resume(previous_state, slot_definitions)
         for event in new_events:
             replay.apply(event, (), 0)
-        users = [e for e in new_events if e.get("event") == "user"]
+        appended = Tracker(sender_id, new_events)
+        has_user_message = any(classic(e).get("event") == "user" for e in new_events)
         state = replay.as_dict(
             sender_id,
             new_events[-1].get("timestamp") if new_events else previous_state.get("latest_event_time"),
-            users[-1].get("input_channel") if users else previous_state.get("latest_input_channel"),
+            appended.latest_input_channel if has_user_message else previous_state.get("latest_input_channel"),
             None,
+            {"user_id": previous_state.get("user_id") or appended.user_id,
+             "conversation_started_timestamp": previous_state.get("conversation_started_timestamp")},
         )
     del state["events"]
     return state

@@ -4,6 +4,7 @@ import pytest
 
 from stores.events import KNOWN_EVENT_TYPES, action_name, dumps, intent_name, parse_events, validate_event
 from stores.exceptions import InvalidEventError
+from tests.fixtures import rasa_pro
 from tests.fixtures.rasa import events_by_conversation
 
 # One event of every type Rasa 3.x writes, as Rasa's `as_dict()` writes it.
@@ -43,8 +44,21 @@ EVERY_TYPE = [
 ]
 
 
-def test_it_covers_every_event_type_rasa_writes():
-    assert {e["event"] for e in EVERY_TYPE} == KNOWN_EVENT_TYPES
+def rasa_pro_events():
+    """Every event real Rasa Pro 3.21 read back from its stores (classic shape, `as_dict()`)."""
+    return [event for conversation in rasa_pro.readback()["conversations"].values()
+            for event in conversation["events"]]
+
+
+def test_it_covers_every_event_type_rasa_and_rasa_pro_write():
+    # Rasa Pro's fixtures hold every type of its own but "user_silence_timeout" only in ProtoJSON.
+    rasa_pro_types = {e["event"] for e in rasa_pro_events()} | {"user_silence_timeout"}
+    assert {e["event"] for e in EVERY_TYPE} | rasa_pro_types == KNOWN_EVENT_TYPES
+
+
+def test_it_accepts_every_event_real_rasa_pro_wrote():
+    events = rasa_pro_events()
+    assert parse_events(events) == events
 
 
 @pytest.mark.parametrize("event", EVERY_TYPE, ids=[e["event"] for e in EVERY_TYPE])

@@ -131,3 +131,43 @@ def test_memory_events_write_slots_as_rasa_pro_does():
     events = [{"event": "memory_set", "key": "m", "value": {"x": 1}}, {"event": "memory_set", "key": "n", "value": 2},
               {"event": "memory_cleared", "key": "n"}, {"event": "memory_set", "key": ["odd"], "value": 3}]
     assert Tracker("a", events).slots == {"m": {"x": 1}, "n": None}
+
+
+def test_a_rasa_pro_conversations_tracker_dict_holds_rasa_pros_stack_user_session_and_flags():
+    session_ids = {listed["sender_id"]: listed["current_session_id"]
+                   for listed_by_user in rasa_pro.readback()["users"]["redis"].values() for listed in listed_by_user}
+    for sender_id, expected in READ_BACK.items():
+        state = Tracker(sender_id, expected["events"]).current_state("NONE")
+        assert state["stack"] == expected["stack"][-1]["stack"], sender_id
+        assert state["user_id"] == expected["user_id"], sender_id
+        if sender_id in session_ids:
+            assert state["current_session_id"] == session_ids[sender_id], sender_id
+    # What Rasa Pro's Mongo store saved of its tracker's state: the flags and the rest, after every turn.
+    for document in rasa_pro.mongo_documents():
+        state = Tracker(document["sender_id"], document["events"]).current_state("NONE")
+        for key in ("inactive", "terminated", "stack", "user_id", "current_session_id", "paused", "followup_action",
+                    "latest_action_name", "latest_input_channel"):
+            assert state[key] == document[key], (document["sender_id"], key)
+
+
+def test_rasa_pro_ignores_what_follows_the_end_of_a_conversation():
+    ended = [{"event": "slot", "name": "a", "value": 1}, {"event": "session_ended"}]
+    later = [{"event": "slot", "name": "a", "value": 2}, {"event": "inactive"}]
+    state = Tracker("a", ended + later).current_state("NONE")
+    assert (state["slots"], state["terminated"], state["inactive"]) == ({"a": 1}, True, False)
+    restarted = Tracker("a", ended + [{"event": "restart"}] + later).current_state("NONE")
+    assert restarted["terminated"] is True  # the restart came after the end too: ignored
+
+
+def test_an_inactive_conversation_wakes_up_with_the_next_message_in_its_session():
+    events = [{"event": "action", "name": "action_session_start", "metadata": {"session_id": "s1"}},
+              {"event": "session_started"}, {"event": "stack", "update": "[]"}, {"event": "inactive"}]
+    assert Tracker("a", events).current_state("NONE")["inactive"] is True
+    woken = Tracker("a", events + [{"event": "user", "text": "back", "metadata": {"session_id": "s2"}}])
+    assert woken.current_state("NONE")["inactive"] is False
+    assert woken.current_state("NONE")["current_session_id"] == "s2"
+
+
+def test_a_conversation_without_rasa_pro_events_keeps_rasa_3_6s_tracker_dict():
+    state = Tracker("a", [{"event": "user", "text": "hi"}]).current_state()
+    assert not {"stack", "inactive", "terminated", "user_id", "current_session_id"} & set(state)
