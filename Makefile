@@ -10,7 +10,7 @@ PORT ?= 8000
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run serve test soak bench check clean rasa-pro-fixtures
+.PHONY: install browser run serve test soak bench check clean rasa-pro-fixtures rasa-pro-check
 
 install: $(VENV)/.installed
 
@@ -60,6 +60,12 @@ test: install browser
 # once; see the README there). Not part of `make test`.
 rasa-pro-fixtures: install
 	scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_fixtures.py
+
+# Real Rasa Pro 3.21 reads what trackerweb writes: every fixture conversation written by trackerweb into
+# SQLite, PostgreSQL, Redis and Mongo and read back by Rasa Pro's own stores, and every E2E test case
+# trackerweb exports loaded by Rasa Pro's reader (scripts/rasa_pro_check.py). Not part of `make test`.
+rasa-pro-check: install
+	scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_check.py
 
 # The fault tests, longer: each database crashed and restarted 20 times under a write load.
 soak: install

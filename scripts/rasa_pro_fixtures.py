@@ -53,13 +53,14 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
-import socket  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 import zlib  # noqa: E402
 from collections import Counter  # noqa: E402
+
+from rasa_pro_scratch import RedisServer, pg_admin, postgresql_settings  # noqa: E402
 
 
 def main():
@@ -123,26 +124,15 @@ async def train_assistant(scratch):
 # --- the stores ------------------------------------------------------------
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Backends:
     """Rasa Pro's stores on scratch databases, their dumps, and their removal."""
 
     def __init__(self, scratch):
         self.scratch = scratch
-        self.pg = {
-            "host": os.environ.get("TRACKERWEB_TEST_PG_HOST", "127.0.0.1"),
-            "port": int(os.environ.get("TRACKERWEB_TEST_PG_PORT", "5432")),
-            "user": os.environ.get("TRACKERWEB_TEST_PG_USER", "postgres"),
-            "login_db": os.environ.get("TRACKERWEB_TEST_PG_LOGIN_DB", "test"),
-        }
+        self.pg = postgresql_settings()
         self.pg_db = f"trackerweb_rasa_pro_fixtures_{os.getpid()}"
         self.redis_port = None
-        self.redis_server = None
+        self.redis = None
         self.mongo_url = os.environ.get("TRACKERWEB_TEST_MONGO_URL")
         self.mongo_db = f"rasa_pro_fixtures_{os.getpid()}"
         self.domain = None
@@ -177,33 +167,11 @@ class Backends:
                                  key_prefix=key_prefix)
 
     def _start_redis(self):
-        import redis
-
-        self.redis_port = free_port()
-        self.redis_server = subprocess.Popen(
-            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", str(self.scratch)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        client = redis.Redis(port=self.redis_port)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.1)
-        raise SystemExit("The scratch redis-server did not start.")
+        self.redis = RedisServer(self.scratch)
+        self.redis_port = self.redis.port
 
     def _pg_admin(self, statement):
-        import psycopg2
-
-        connection = psycopg2.connect(host=self.pg["host"], port=self.pg["port"], user=self.pg["user"],
-                                      dbname=self.pg["login_db"])
-        connection.autocommit = True
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement)
-        finally:
-            connection.close()
+        pg_admin(self.pg, statement)
 
     def dump(self):
         self._dump_postgresql()
@@ -261,9 +229,8 @@ class Backends:
         client.close()
 
     def close(self):
-        if self.redis_server is not None:
-            self.redis_server.terminate()
-            self.redis_server.wait()
+        if self.redis is not None:
+            self.redis.stop()
         try:
             self._pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
         except Exception as e:  # noqa: BLE001  (cleanup must not hide the run's own error)

@@ -131,6 +131,7 @@ ROUTES = {
                                                           {"GET": allow("viewer", 302)}, audited=False),
     # The conversation page's "story so far" of a clicked event (JSON).
     "story/<sender:sender_id>": Route("dashboard", "/story/alice?until=0", {"GET": allow("viewer", 200)}),
+    "e2e-test/<sender:sender_id>": Route("dashboard", "/e2e-test/alice", {"GET": allow("viewer", 200)}),
     "stories/<int:pk>/delete": Route("dashboard", "/stories/1/delete", {"POST": allow("reviewer", 302)}),
     # The API's description: public (see above).
     "api/schema/": Route("public", "/api/schema/", {"GET": allow(None, 200)}),
@@ -198,6 +199,12 @@ ROUTES = {
                                                          {"GET": allow("viewer", 200)}),
     r"^api/v1/training-data/stories\.yml\Z": Route("api", "/api/v1/training-data/stories.yml",
                                                     {"GET": allow("viewer", 200)}),
+    r"^api/v1/training-data/e2e-tests\.yml\Z": Route("api", "/api/v1/training-data/e2e-tests.yml",
+                                                      {"GET": allow("viewer", 200)}),
+    "api/v1/conversations/<sender:sender_id>/e2e-test.yml": Route(
+        "api", "/api/v1/conversations/alice/e2e-test.yml", {"GET": allow("viewer", 200)}),
+    r"^api/v1/conversations/(?P<sender_id>[\s\S]+)/e2e-test\.yml\Z": Route(
+        "api", f"/api/v1/conversations/{TEAM_ALICE}/e2e-test.yml", {"GET": allow("viewer", 200)}),
     r"^api/v1/saved-stories/\Z": Route("api", "/api/v1/saved-stories/",
                                        {"GET": allow("viewer", 200), "POST": allow("reviewer", 201)},
                                        bodies={"POST": {"sender_id": "alice"}}),

@@ -84,6 +84,7 @@ PAGE_CASES = ["conversation_list", "conversation_detail", "edit_event", "delete_
 # Routes that are no page to look at: they answer a POST, JSON, CSS or a download, or send elsewhere.
 NOT_PAGES = {
     "stats.json", "events/<sender:sender_id>", "download/<sender:sender_id>", "story/<sender:sender_id>",
+    "e2e-test/<sender:sender_id>",
     "neighbour/<str:direction>/<sender:sender_id>", "review/<sender:sender_id>",
     "notes/<sender:sender_id>", "unflag/<int:index>/<sender:sender_id>", "review-next", "views/",
     "views/<int:pk>/delete", "tags/new", "tags/<int:pk>", "tag-colours.css",

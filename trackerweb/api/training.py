@@ -7,6 +7,8 @@
     GET    /api/v1/training-data/nlu.yml?<filters>                          Rasa 3 NLU data
     GET    /api/v1/training-data/test-stories.yml?<filters>&all=            saved test stories (or every conversation)
     GET    /api/v1/training-data/stories.yml?<filters>&all=                 saved training stories (or every one)
+    GET    /api/v1/training-data/e2e-tests.yml?<filters>&form=              Rasa Pro E2E test cases, one a conversation
+    GET    /api/v1/conversations/{token}/e2e-test.yml?form=&from_event=&until_event=   one as a Rasa Pro E2E test case
     GET    /api/v1/saved-stories/                                           the saved stories
     POST   /api/v1/saved-stories/                                           {"sender_id", "session", "until_event", ...}
     DELETE /api/v1/saved-stories/{id}/
@@ -33,7 +35,7 @@ from rest_framework.views import APIView
 from access.models import Actor
 from review.models import conversation as conversation_of
 from stores import load_tracker_store
-from training import annotations
+from training import annotations, e2e_tests
 from training.annotations import (ENTITY_KEYS, MAX_ENTITIES, MAX_NAME_LENGTH, MAX_VALUE_LENGTH, NAME_PATTERN,
                                   VALUE_PATTERN)
 from training.examples import training_examples
@@ -42,7 +44,7 @@ from training import stories
 from training.models import TEST_STORY, TRAINING_STORY, Annotation
 from training.nlu import NLU_FORMAT_VERSION, nlu_lines, written
 
-from .parsers import Choice, Flag, LimitedJSONParser, Number, Query, Text
+from .parsers import Choice, Flag, LimitedJSONParser, Number, Query, Text, Whole
 from .permissions import IsEditorToWrite, IsReviewerToWrite
 from .review import body_object
 from .views import (BY_ID, FILTERS, INDEX, NAME_LENGTH, NO_QUERY, REVIEW_FILTERS, SENDER, by_id, conversation_url,
@@ -215,7 +217,16 @@ class YAMLRenderer(BaseRenderer):
         return data.encode() if isinstance(data, str) else b""
 
 
-class NluData(APIView):
+class YAMLErrorsAsJSON:
+    """For a view whose answer is a YAML file: an error reads as every other error of the API, in JSON."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if getattr(response, "exception", False):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+
+class NluData(YAMLErrorsAsJSON, APIView):
     renderer_classes = [YAMLRenderer]
 
     @document(NLU_QUERY, {(200, YAML_TYPE): OpenApiResponse(NLU_FILE, description="A Rasa 3 nlu.yml")},
@@ -239,12 +250,6 @@ class NluData(APIView):
         response["X-Examples-Left-Out"] = str(len(lines.skipped) + len(selected.outdated))
         return response
 
-    def finalize_response(self, request, response, *args, **kwargs):
-        if getattr(response, "exception", False):
-            # An error reads as every other error of the API.
-            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
-        return super().finalize_response(request, response, *args, **kwargs)
-
 
 STORIES_QUERY = Query(*FILTERS, *REVIEW_FILTERS,
                       Flag("all", "true: every conversation the filters select, one story each (annotations "
@@ -257,7 +262,7 @@ STORIES_FILE = {"type": "object", "required": ["version", "stories"], "propertie
 
 
 def stories_view(form, file_name, what):
-    class StoriesData(APIView):
+    class StoriesData(YAMLErrorsAsJSON, APIView):
         renderer_classes = [YAMLRenderer]
 
         @document(STORIES_QUERY, {(200, YAML_TYPE): OpenApiResponse(STORIES_FILE, description=f"A Rasa 3 {what} "
@@ -281,17 +286,67 @@ def stories_view(form, file_name, what):
             response["Content-Disposition"] = content_disposition_header(True, file_name)
             return response
 
-        def finalize_response(self, request, response, *args, **kwargs):
-            if getattr(response, "exception", False):
-                request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
-            return super().finalize_response(request, response, *args, **kwargs)
-
     StoriesData.__name__ = StoriesData.__qualname__ = f"{form.capitalize()}StoriesData"
     return StoriesData
 
 
 TestStoriesData = stories_view(TEST_STORY, "test-stories.yml", "test stories")
 TrainingStoriesData = stories_view(TRAINING_STORY, "stories.yml", "training stories")
+
+E2E_FORM = Choice("form", e2e_tests.FORMS, "assertions: each user step carries what followed it (flows started, "
+                                          "completed, cancelled, slots set, responses), as Rasa Pro checks "
+                                          "CALM assistants; steps: bot and slot steps after each user step",
+                  default=e2e_tests.ASSERTIONS)
+E2E_QUERY = Query(*FILTERS, *REVIEW_FILTERS, E2E_FORM)
+E2E_CONVERSATION_QUERY = Query(
+    E2E_FORM,
+    Whole("from_event", "Begin the test case at this event (its index; else a 404)", maximum=stories.MAX_NUMBER),
+    Whole("until_event", "End it with this event (its index; else a 404)", maximum=stories.MAX_NUMBER))
+E2E_FILE = {"type": "object", "required": ["test_cases"], "properties": {
+    "test_cases": {"type": "array", "items": {"type": "object", "required": ["test_case", "steps"], "properties": {
+        "test_case": {"type": "string"}, "steps": {"type": "array", "items": {"type": "object"}}}}}}}
+E2E_DESCRIPTION = ("The format `rasa test e2e` of Rasa Pro reads. A conversation's name is made of its sender id "
+                   "(letters, digits, `_`, `-`; a short hash added when the id had others). Slots Rasa Pro "
+                   "sets itself (flow_hashes, session_started_metadata, requested_slot, ...) and slots reset to "
+                   "null are left out, as is a user message without text (Rasa Pro's runner skips it) with what "
+                   "followed it. Errors are JSON.")
+
+
+class E2ETestCases(YAMLErrorsAsJSON, APIView):
+    renderer_classes = [YAMLRenderer]
+
+    @document(E2E_QUERY, {(200, YAML_TYPE): OpenApiResponse(E2E_FILE, description="A Rasa Pro E2E test file")},
+              summary="Rasa Pro end-to-end test cases (e2e-tests.yml): every conversation a filter selects, "
+                      "one test case each", description="Streamed. " + E2E_DESCRIPTION)
+    def get(self, request):
+        store = load_tracker_store()
+        query = E2E_QUERY.read(request)
+        pieces = e2e_tests.e2e_tests_file(e2e_tests.every_test_case(store, selection(request, query, store),
+                                                                   form=query["form"]))
+        # The first test case is made before answering: a store that is down is a 503, not a cut file.
+        first = list(itertools.islice(pieces, 3))
+        response = StreamingHttpResponse(itertools.chain(first, pieces), content_type=f"{YAML_TYPE}; charset=utf-8")
+        response["Content-Disposition"] = content_disposition_header(True, "e2e-tests.yml")
+        return response
+
+
+class ConversationE2ETest(YAMLErrorsAsJSON, APIView):
+    renderer_classes = [YAMLRenderer]
+
+    @document(E2E_CONVERSATION_QUERY, {(200, YAML_TYPE): OpenApiResponse(E2E_FILE, description="A Rasa Pro E2E "
+                                                                                                "test file")},
+              404, path=[SENDER], summary="A conversation (or the part between two events) as a Rasa Pro "
+                                          "end-to-end test case",
+              description=E2E_DESCRIPTION, descriptions={404: "No such conversation or event"})
+    def get(self, request, sender_id):
+        query = E2E_CONVERSATION_QUERY.read(request)
+        text = e2e_tests.conversation_test_text(load_tracker_store(), sender_id, form=query["form"],
+                                                from_event=query["from_event"], until_event=query["until_event"])
+        response = HttpResponse(text, content_type=f"{YAML_TYPE}; charset=utf-8")
+        response["Content-Disposition"] = content_disposition_header(
+            True, e2e_tests.e2e_test_name(sender_id) + ".yml")
+        return response
+
 
 SAVED_STORY_FIELDS = {
     "id": serializers.IntegerField(),
@@ -395,6 +450,11 @@ urlpatterns = [
     re_path(r"^api/v1/training-data/nlu\.yml\Z", NluData.as_view(), name="training-nlu"),
     re_path(r"^api/v1/training-data/test-stories\.yml\Z", TestStoriesData.as_view(), name="training-test-stories"),
     re_path(r"^api/v1/training-data/stories\.yml\Z", TrainingStoriesData.as_view(), name="training-stories"),
+    re_path(r"^api/v1/training-data/e2e-tests\.yml\Z", E2ETestCases.as_view(), name="training-e2e-tests"),
+    path("api/v1/conversations/<sender:sender_id>/e2e-test.yml", ConversationE2ETest.as_view(),
+         name="conversation-e2e-test"),
+    re_path(rf"^api/v1/conversations/{BY_ID}/e2e-test\.yml\Z", by_id(ConversationE2ETest),
+            name="conversation-e2e-test-by-id"),
     re_path(r"^api/v1/saved-stories/\Z", SavedStoryList.as_view(), name="saved-stories"),
     path("api/v1/saved-stories/<int:pk>/", SavedStoryDetail.as_view(), name="saved-story"),
 ]

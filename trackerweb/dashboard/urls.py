@@ -2,8 +2,8 @@ from django.urls import path, re_path
 
 import stores.addressing  # noqa: F401  (registers the <sender:...> converter)
 
-from . import (analytics, annotating, audit, bulk, conversation, editing, inbox, legacy, listing, neighbours, reviewing,
-               saved_views, stories, story_so_far, tags)
+from . import (analytics, annotating, audit, bulk, conversation, e2e_test, editing, inbox, legacy, listing, neighbours,
+               reviewing, saved_views, stories, story_so_far, tags)
 
 app_name = "dashboard"
 
@@ -19,6 +19,7 @@ urlpatterns = [
     path("neighbour/<str:direction>/<sender:sender_id>", neighbours.neighbour, name="neighbour"),
     path("download/<sender:sender_id>", conversation.conversation_download, name="conversation_download"),
     path("story/<sender:sender_id>", story_so_far.story_so_far, name="story_so_far"),
+    path("e2e-test/<sender:sender_id>", e2e_test.e2e_test, name="e2e_test"),
     path("delete/<sender:sender_id>", editing.delete_conversation, name="delete_conversation"),
     path("delete-event/<int:index>/<sender:sender_id>", editing.delete_event, name="delete_event"),
     path("edit-event/<int:index>/<sender:sender_id>", editing.edit_event, name="edit_event"),

@@ -1,5 +1,5 @@
-"""`manage.py export_training_data --nlu FILE --test-stories FILE --stories FILE`: Rasa training data from
-the configured store's conversations.
+"""`manage.py export_training_data --nlu FILE --test-stories FILE --stories FILE --e2e-tests FILE`: Rasa
+training data (and Rasa Pro end-to-end tests) from the configured store's conversations.
 
 Each output option names a file and one writer (WRITERS): a writer takes the
 store, the filter and the options and returns the file's text (a string, or
@@ -17,6 +17,7 @@ from stores import load_tracker_store
 from stores.exceptions import StoreError
 from stores.operations.filters import add_filter_arguments, filter_from_options
 from stores.query import FilterError
+from training import e2e_tests
 from training.examples import training_examples
 from training.models import TEST_STORY, TRAINING_STORY
 from training.nlu import NluFileError, merged, nlu_lines, written
@@ -57,15 +58,30 @@ def stories_writer(form):
     return stories
 
 
+def e2e_tests_file(store, flt, options):
+    """Every conversation the filter selects as one Rasa Pro E2E test case."""
+    cases = [0]
+
+    def counted():
+        for case in e2e_tests.every_test_case(store, flt, form=options["e2e_form"]):
+            cases[0] += 1
+            yield case
+
+    return (e2e_tests.e2e_tests_file(counted()),
+            lambda: f"{cases[0]:,} Rasa Pro E2E test cases ({options['e2e_form']})")
+
+
 #: option (its dest) -> writer
-WRITERS = {"nlu": nlu_file, "test_stories": stories_writer(TEST_STORY), "stories": stories_writer(TRAINING_STORY)}
+WRITERS = {"nlu": nlu_file, "test_stories": stories_writer(TEST_STORY), "stories": stories_writer(TRAINING_STORY),
+           "e2e_tests": e2e_tests_file}
 
 
 class Command(BaseCommand):
     help = ("Write Rasa 3 training data from the configured store's conversations (with the usual filters): "
             "--nlu FILE for NLU examples from annotated messages (and, with --include-predicted, from the "
             "bot's own predictions); --test-stories FILE and --stories FILE for the saved test stories and "
-            "training stories, or with --all or any filter every selected conversation as one story each. "
+            "training stories, or with --all or any filter every selected conversation as one story each; "
+            "--e2e-tests FILE for every selected conversation as a Rasa Pro end-to-end test case. "
             "FILE '-' is standard output.")
 
     def add_arguments(self, parser):
@@ -85,6 +101,12 @@ class Command(BaseCommand):
         parser.add_argument("--stories", metavar="FILE",
                             help="write training stories (intents only) to FILE: the saved training stories, or "
                                  "with --all or a filter every selected conversation")
+        parser.add_argument("--e2e-tests", metavar="FILE",
+                            help="write every conversation (the filters select) as a Rasa Pro end-to-end test case "
+                                 "(rasa test e2e) to FILE")
+        parser.add_argument("--e2e-form", choices=e2e_tests.FORMS, default=e2e_tests.ASSERTIONS,
+                            help="with --e2e-tests: check what followed each user message with assertions (flows, "
+                                 "slots, responses; the default) or with bot and slot steps")
         parser.add_argument("--all", action="store_true",
                             help="stories of every conversation (the filters select), one each, instead of the "
                                  "saved ones; annotations applied")
