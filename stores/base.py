@@ -33,13 +33,15 @@ from .query import (
 )
 from .signals import events_appended
 from .trackers import Tracker
+from .users import user_of_events
 
 logger = logging.getLogger(__name__)
 
 # Every query a filter drives. A backend's native query doesn't answer a funnel
 # (an order of events) or the event and duration bounds: TrackerStore narrows
 # the filter to the conversations that pass them before any of these, its own
-# or a subclass's, sees it.
+# or a subclass's, sees it. A `user_id` becomes the user's conversations
+# (`conversations_of_user`) the same way.
 FILTERED_QUERIES = ("summaries_after", "count_conversations", "filtered_events", "filtered_events_json",
                     "statistics", "analytics")
 
@@ -53,6 +55,10 @@ def narrowed_by_funnel(query):
 
     @functools.wraps(query)
     def narrowed(self, *args, **kwargs):
+        if args and isinstance(args[0], ConversationFilter):
+            args = (self.user_answered(args[0]), *args[1:])
+        elif isinstance(kwargs.get("flt"), ConversationFilter):
+            kwargs["flt"] = self.user_answered(kwargs["flt"])
         if args and isinstance(args[0], ConversationFilter) and args[0].has_python_parts:
             args = (self.python_parts_answered(args[0]), *args[1:])
         elif isinstance(kwargs.get("flt"), ConversationFilter) and kwargs["flt"].has_python_parts:
@@ -236,6 +242,29 @@ class TrackerStore:
         """The stored conversation, or a new empty (unsaved) one."""
         return self.retrieve(sender_id) or self.new_tracker(sender_id)
 
+    # -- users: Rasa Pro's user_id of a conversation -----------------------
+    # Where the store keeps Rasa Pro's record of a conversation's user (SQL:
+    # its `users` table; Redis: the tracker value's fields and the user's
+    # sorted set; Mongo: the document's fields), the record decides, as it
+    # does for Rasa Pro, even where the events say otherwise. A store that
+    # keeps no record reads the user from the events (`stores.users`). Writes
+    # keep the record as Rasa Pro would write it.
+
+    def user_id_of(self, sender_id):
+        """The conversation's user id, or None (anonymous, or no such conversation).
+
+        This default reads the events: the `user_id` in the metadata of the
+        first user message carrying a string one (`stores.users.user_of_events`).
+        """
+        return user_of_events(self.events(sender_id)) if self.could_hold(sender_id) else None
+
+    def conversations_of_user(self, user_id):
+        """The sender ids of the user's conversations (those `user_id_of` gives it to), sorted by code point.
+
+        This default reads every conversation; backends answer from Rasa Pro's record.
+        """
+        return sorted(sender_id for sender_id in set(self.keys()) if self.user_id_of(sender_id) == user_id)
+
     # -- queries: what the dashboard and the API ask ---------------------
     # The defaults below read every conversation: they are the reference
     # (stores.matching says what each filter means) and what the in-memory
@@ -363,6 +392,12 @@ class TrackerStore:
             if not page.next_cursor:
                 return
             cursor = page.next_cursor
+
+    def user_answered(self, flt):
+        """`flt` without its `user_id`, narrowed to that user's conversations (`conversations_of_user`)."""
+        if flt.user_id is None:
+            return flt
+        return replace(flt, user_id=None).restricted(include=self.conversations_of_user(flt.user_id))
 
     def python_parts_answered(self, flt):
         """`flt` without its funnel and event and duration bounds, narrowed to the conversations that pass them.

@@ -10,6 +10,7 @@ from collections import Counter
 from . import funnels
 from .query import ConversationSummary, bucket_start
 from .shapes import as_dict, as_number, as_text
+from .users import user_of_events
 
 
 def is_user(event):
@@ -136,6 +137,8 @@ def matches(flt, sender_id, events, summary=None):
     if flt.sender_id is not None and sender_id != flt.sender_id:
         return False
     if flt.sender_contains is not None and flt.sender_contains not in sender_id:
+        return False
+    if flt.user_id is not None and user_of_events(events) != flt.user_id:
         return False
     if flt.min_user_messages is not None and summary.user_messages < flt.min_user_messages:
         return False

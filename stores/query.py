@@ -7,6 +7,8 @@ conversations to look at; every backend answers it natively, and
 What a filter means (every backend gives the same answer):
 - Filters combine with AND; the names in one list combine with OR.
 - `sender_id` is exact; `sender_contains` a case-sensitive substring.
+- `user_id` (exact): the conversation is the user's (Rasa Pro's user id, see
+  `TrackerStore.user_id_of`); stores answer it as `conversations_of_user`.
 - `since`/`until` (epoch seconds, inclusive): the conversation has an event
   with a timestamp in that range.
 - `intents`: a user message with one of these intents; `actions`: an
@@ -278,6 +280,7 @@ class ConversationFilter:
 
     sender_id: str = None
     sender_contains: str = None
+    user_id: str = None
     since: float = None
     until: float = None
     intents: tuple = ()
@@ -314,6 +317,7 @@ class ConversationFilter:
         checked = {
             "sender_id": _text("sender_id", values.get("sender_id")),
             "sender_contains": _text("sender_contains", values.get("sender_contains")),
+            "user_id": _text("user_id", values.get("user_id")),
             "since": _timestamp("since", values.get("since")),
             "until": _timestamp("until", values.get("until")),
             "intents": _name_list("intents", values.get("intents")),

@@ -47,7 +47,20 @@ def crafted():
         "no-user": [action(T0 + 50, "action_listen"), {"event": "pause", "timestamp": T0 + 51}],
         "empty": [],
         "dotted.sender$name": [user(T0 + 300, "{\"$gt\": \"\"}", "inform"), bot(T0 + 301, "quote \" and \\ back")],
+        # Rasa Pro's users: the user_id in the metadata of the first user message naming one.
+        "user/anna-1": [action(T0 + 400, "action_session_start"), of_user(user(T0 + 401, "hi", "greet"), "u-anna")],
+        "user/anna-2": [user(T0 + 500, "no user yet", "greet"), of_user(user(T0 + 501, "now", "inform"), "u-anna"),
+                        of_user(user(T0 + 502, "other", "inform"), "u-ben")],
+        "user/odd": [of_user(user(T0 + 600, "a number", "greet"), 7), of_user(bot(T0 + 601, "bots name none"), "u-ben")],
+        "user/hostile": [of_user(user(T0 + 700, "hi", "greet"), HOSTILE_USER)],
     }
+
+
+HOSTILE_USER = 'u "q"\n% ü/..\\'
+
+
+def of_user(event, user_id):
+    return {**event, "metadata": {"user_id": user_id, "session_id": "s-1"}}
 
 
 def seed_data():
@@ -101,6 +114,11 @@ FILTERS = [
     {"intents": ["inform"], "since": 1700020000, "until": 1700060000},
     {"text": "a", "channels": ["rest"], "min_user_messages": 2},
     {"intents": ["greet"], "actions": ["utter_greet"], "event_types": ["user"], "has_fallback": False},
+    {"user_id": "u-anna"},
+    {"user_id": "u-ben"},
+    {"user_id": "7"},
+    {"user_id": HOSTILE_USER},
+    {"user_id": "u-anna", "intents": ["inform"], "min_events": 3},
 ]
 
 

@@ -7,56 +7,16 @@ read back, and the dialogue stack rebuilt from them equals the one Rasa Pro repo
 """
 
 import json
-import shutil
 
-import pymongo
 import pytest
 
-from stores.backends.sql import SQLTrackerStore
 from stores.contracts import classic_events, is_protojson
 from stores.dialogue_stack import stack_states
 from stores.domain import load_domain_slots
 from stores.trackers import Slot, Tracker
-from tests.conftest import pg_store_from_dump, redis_client
 from tests.fixtures import rasa_pro
 
 READ_BACK = rasa_pro.readback()["conversations"]
-
-
-@pytest.fixture
-def sqlite_written_by_rasa_pro(tmp_path, db_access):
-    path = tmp_path / "rasa_pro.db"
-    shutil.copy(rasa_pro.SQLITE_DB, path)
-    store = SQLTrackerStore(dialect="sqlite", db=str(path))
-    yield store
-    store.close()
-
-
-@pytest.fixture
-def postgresql_written_by_rasa_pro(db_access):
-    with pg_store_from_dump(rasa_pro.PG_DUMP, "trackerweb_rasa_pro") as store:
-        yield store
-
-
-@pytest.fixture
-def redis_written_by_rasa_pro(redis_store):
-    raw = redis_client(redis_store.db)
-    for entry in rasa_pro.redis_keys():
-        if entry["type"] == "string":
-            raw.set(entry["key"], entry["value"])
-        elif entry["type"] == "zset":
-            raw.zadd(entry["key"], {member: float(score) for member, score in entry["value"]})
-    return redis_store
-
-
-@pytest.fixture
-def mongo_written_by_rasa_pro(mongo_url, mongo_store):
-    client = pymongo.MongoClient(mongo_url)
-    collection = client[mongo_store.db_name]["conversations"]
-    collection.insert_many(rasa_pro.mongo_documents())
-    collection.create_index("sender_id")
-    yield mongo_store
-    client.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "redis", "mongo"])

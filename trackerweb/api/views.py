@@ -70,6 +70,8 @@ FUNNEL_TEXT = (f"Funnel steps: `kind:name` ({', '.join(funnels.STEP_KINDS)}: an 
 FILTERS = (
     Text("sender_id", "Exact sender id", max_length=NAME_LENGTH),
     Text("sender_contains", "Case-sensitive substring of the sender id", max_length=NAME_LENGTH),
+    Text("user_id", "Exact user id: Rasa Pro's user of the conversation (as its store recorded it, else the "
+                    "user_id in the metadata of its first user message naming one)", max_length=NAME_LENGTH),
     moment("since", "The conversation has an event at or after it; not later than until (else a 400 naming since)"),
     moment("until", "The conversation has an event at or before it"),
     name_list("intents", "Intent names of user messages"),

@@ -32,7 +32,7 @@ TAGS_MATCH_CHOICES = [("", "any of them"), ("all", "all of them")]
 PICKER_ROWS = 6
 # How the form is laid out: (legend, field names).
 FIELDSETS = [
-    ("Who", ["sender_id", "sender_contains", "channels"]),
+    ("Who", ["sender_id", "sender_contains", "user_id", "channels"]),
     ("When (UTC)", ["since", "until"]),
     ("What happened", ["intents", "actions", "event_types"]),
     ("What was said and set", ["text", "entities", "slot", "slot_value"]),
@@ -119,6 +119,8 @@ class ConversationFilterForm(forms.Form):
 
     sender_id = forms.CharField(label="Sender id", required=False, widget=text_input("exact"))
     sender_contains = forms.CharField(label="Sender id contains", required=False)
+    user_id = forms.CharField(label="User id", required=False, widget=text_input("exact"),
+                              help_text="Rasa Pro's user of the conversation.")
     since = forms.CharField(label="From", required=False, widget=UTCDateTimeInput())
     until = forms.CharField(label="Until", required=False, widget=UTCDateTimeInput(round_up=True),
                             help_text="Both UTC, inclusive: conversations with an event in between.")

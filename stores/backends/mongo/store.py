@@ -8,6 +8,7 @@ from ...events import dumps
 from ...exceptions import ConversationChanged, StoreError, StoreUnavailable, UnreadableEvent, driver_failure
 from ...parameters import TRACKER_STORE
 from ...trackers import state_after
+from ...users import carries_user_record, first_timestamp, record_after, recorded_user
 from .queries import INTEGER, MongoQueries
 
 SERVER_TIMEOUT_MS = 5000
@@ -98,6 +99,7 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
                 client = pymongo.MongoClient(self.url, connect=False, **options)
                 collection = client[self.db_name][self.collection_name]
                 self._ensure_unique_sender_index(collection)
+                self._ensure_user_index(collection)
             self._client, self._collection = client, collection
         return self._collection
 
@@ -115,6 +117,40 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         except OperationFailure as e:
             if e.code not in (85, 86):  # an equivalent index appeared meanwhile
                 raise
+
+    @staticmethod
+    def _ensure_user_index(collection):
+        """Rasa Pro's index of a user's conversations (sparse: an anonymous one has no user_id)."""
+        from pymongo.errors import OperationFailure
+
+        try:
+            collection.create_index("user_id", sparse=True)
+        except OperationFailure as e:
+            if e.code not in (85, 86):  # Rasa Pro's, or an equivalent one, is there
+                raise
+
+    @staticmethod
+    def _with_record(state, record):
+        """`state` with Rasa Pro's record of the user (`users.record_after`), as its store writes it:
+        without a user_id or a start time that is None."""
+        if record is not None:
+            state.update({name: value for name, value in record.items()
+                          if value is not None or name == "current_session_id"})
+        return state
+
+    def user_id_of(self, sender_id):
+        if not self.could_hold(sender_id):
+            return None
+        with self._errors():
+            document = self.conversations.find_one(self._filter(sender_id), {"user_id": 1, "_id": 0})
+        return recorded_user(document)
+
+    def conversations_of_user(self, user_id):
+        if not self.could_hold(user_id):
+            return []
+        with self._errors():
+            documents = self.conversations.find({"user_id": user_id}, {"sender_id": 1, "_id": 0})
+            return sorted({str(document["sender_id"]) for document in documents if "sender_id" in document})
 
     @staticmethod
     def _filter(sender_id):
@@ -179,6 +215,7 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
             state = state_after(sender_id, stored, events, self.slots,
                                 load_history=lambda: self.retrieve(sender_id).events[:stored_count])
             del state["sender_id"]
+            self._with_record(state, record_after(stored, events, lambda: self._first_time(sender_id, events)))
             if stored is None:
                 written = self._create(sender_id, events, state)
             else:
@@ -187,6 +224,11 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
                 break
         self.publish_events(sender_id, events)
         return events
+
+    def _first_time(self, sender_id, appended):
+        """The conversation's first event time: its first stored event's, else the first appended one's."""
+        stored = self.events(sender_id, 0, 1)
+        return first_timestamp(stored or appended)
 
     def _storable(self, events):
         events = self.validated(events)
@@ -201,6 +243,8 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
             self._delete_holding(sender_id, expected_count)
             return events
         state = self._state_of(self.new_tracker(sender_id, events))
+        stored, _ = self._stored_state(sender_id)
+        self._with_record(state, record_after(stored, events, lambda: first_timestamp(events)))
         selector = self._filter(sender_id) if expected_count is None else self._holding(sender_id, expected_count)
         created_meanwhile = False
         while True:
@@ -226,10 +270,11 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
     def save(self, tracker):
         stored = tracker.stored_count(self.identity)
         new_events = tracker.events[stored or 0:]
-        if stored is not None and (new_events or stored == 0):
+        if stored is not None and (new_events or stored == 0) and not carries_user_record(new_events):
             # A tracker read from (or saved to) this store holds the whole
             # conversation as stored: its state needs no read, as long as no
-            # one else appended meanwhile.
+            # one else appended meanwhile. (Events naming a user or a session
+            # need the stored record: they go through append.)
             self.check_sender_id(tracker.sender_id)
             new_events = self._storable(new_events)
             if self._push_after(tracker.sender_id, stored, new_events, self._state_of(tracker)):

@@ -17,6 +17,13 @@ end, SETRANGE writes `, <new events>]}` over it. Redis runs the script
 atomically, no event is ever re-read, and Rasa still reads a valid value of
 the same shape (its reader looks keys up by name). A value Rasa wrote (name last) is rewritten
 once into this order, under WATCH, and appended in place from then on.
+
+Rasa Pro 3.21 adds its record of the conversation's user to the value
+(`user_id`, `conversation_started_timestamp`, `current_session_id`,
+`sender_id`) and keeps a sorted set per user (`users`). We keep those fields,
+before the event list; events that name a user or a session, or a value that
+records a user, are written by a rewrite under WATCH (what Rasa Pro does on
+every save), which keeps the record and the user's set as Rasa Pro would.
 `make bench` compares this with the read-modify-write Rasa does.
 
 - `store`: `RedisTrackerStore`, its connection (django-redis) and Rasa's contract;

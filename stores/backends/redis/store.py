@@ -6,21 +6,33 @@ from urllib.parse import quote, urlencode
 
 from ...base import TrackerStore, check_event_range
 from ...events import dumps
+from ...users import carries_user_record, first_timestamp, record_after, recorded_user
 from ...exceptions import ConversationChanged, StoreError, StoreUnavailable, UnreadableEvent, driver_failure
 from ...parameters import TRACKER_STORE
 from .indexes import INDEX_NAMESPACE, glob_escape, index_entries
 from .queries import RedisQueries
 from .scripts import SCRIPTS
+from .users import UserRecords
 
 KEY_PREFIX = "tracker:"
 CONNECT_TIMEOUT = 5
 
 
-def serialise(sender_id, events):
-    """The value for a conversation: Rasa's JSON, name first so the event list closes it."""
-    return '{"name": ' + json.dumps(sender_id) + ', "events": [' + ", ".join(
-        dumps(event, index) for index, event in enumerate(events)
-    ) + "]}"
+def value_head(sender_id, record=None):
+    """The start of a conversation's value, up to its event list's "[", the event list last so that
+    an append can extend it in place. With a `record` (`users.record_after`), Rasa Pro's fields,
+    user_id first (lua/append.lua looks at it); without, Rasa 3.x's value."""
+    if record is None:
+        return '{"name": ' + json.dumps(sender_id) + ', "events": ['
+    return ('{"user_id": ' + json.dumps(record["user_id"]) + ', "name": ' + json.dumps(sender_id)
+            + ', "conversation_started_timestamp": ' + json.dumps(record["conversation_started_timestamp"])
+            + ', "current_session_id": ' + json.dumps(record["current_session_id"])
+            + ', "sender_id": ' + json.dumps(sender_id) + ', "events": [')
+
+
+def serialise(sender_id, events, record=None):
+    """The value for a conversation: what Rasa Pro's store writes (its keys in our order)."""
+    return value_head(sender_id, record) + ", ".join(dumps(event, index) for index, event in enumerate(events)) + "]}"
 
 
 def _reply_code(error):
@@ -34,7 +46,7 @@ def _reply_code(error):
     return code if code.isalpha() and code.isupper() else None
 
 
-class RedisTrackerStore(RedisQueries, TrackerStore):
+class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
     parameters = frozenset({
         "url", "port", "db", "username", "password", "record_exp", "use_ssl", "key_prefix",
         "ssl_keyfile", "ssl_certfile", "ssl_ca_certs", "event_broker",
@@ -168,11 +180,14 @@ class RedisTrackerStore(RedisQueries, TrackerStore):
         self.check_sender_id(sender_id)
         events = self.validated(events)
         joined = ", ".join(dumps(event, index) for index, event in enumerate(events))
-        head = '{"name": ' + json.dumps(sender_id) + ', "events": ['
+        head = value_head(sender_id)
         entries, texts = index_entries(self.index_namespace, events)
         with self._errors():
-            done = self._call("append", [self.key(sender_id)],
-                              [joined, head, str(self.record_exp or 0), self.index_namespace, sender_id, entries, texts])
+            # Events naming a user or a session may change Rasa Pro's record, which precedes the
+            # events in the value: then the value is rewritten, as Rasa Pro rewrites it on every save.
+            done = not carries_user_record(events) and self._call(
+                "append", [self.key(sender_id)],
+                [joined, head, str(self.record_exp or 0), self.index_namespace, sender_id, entries, texts])
             if not done:
                 self._index_anew(sender_id, appended=events)
         self.publish_events(sender_id, events)
@@ -195,15 +210,20 @@ class RedisTrackerStore(RedisQueries, TrackerStore):
                     raw = pipe.get(key)
                     if raw is None and appended is None:
                         return False
+                    stored = None if raw is None else self._parse(key, raw)
                     events = self._decode(key, raw)
+                    record = None
                     if appended is not None:
                         # Rewriting the value would write a placeholder over what another program stored.
                         self.readable(self.new_tracker(sender_id, events))
                         events += appended
-                    value = "" if appended is None else serialise(sender_id, events)
+                        record = record_after(stored, appended, lambda: first_timestamp(events))
+                    value = "" if appended is None else serialise(sender_id, events, record)
                     pipe.multi()
                     self._call("replace", [key], [value, str(self.record_exp or 0), self.index_namespace, sender_id,
                                                   *index_entries(self.index_namespace, events)], client=pipe)
+                    if record is not None and record["user_id"] is not None:
+                        pipe.zadd(self.user_key(record["user_id"]), {sender_id: self.user_score()})
                     pipe.execute()
                     return True
                 except redis.WatchError:
@@ -219,24 +239,28 @@ class RedisTrackerStore(RedisQueries, TrackerStore):
             while True:
                 try:
                     pipe.watch(key)
-                    if expected_count is not None and len(self._decode(key, pipe.get(key))) != expected_count:
+                    raw = pipe.get(key)
+                    if expected_count is not None and len(self._decode(key, raw)) != expected_count:
                         raise ConversationChanged(sender_id)
+                    stored = None if raw is None else self._parse(key, raw)
                     pipe.multi()
                     if events:
-                        self._call("replace", [key], [serialise(sender_id, events), str(self.record_exp or 0),
+                        record = record_after(stored, events, lambda: first_timestamp(events))
+                        self._call("replace", [key], [serialise(sender_id, events, record), str(self.record_exp or 0),
                                                       self.index_namespace, sender_id,
                                                       *index_entries(self.index_namespace, events)], client=pipe)
+                        if record is not None and record["user_id"] is not None:
+                            pipe.zadd(self.user_key(record["user_id"]), {sender_id: self.user_score()})
                     else:
                         self._call("delete", [key], [self.index_namespace, sender_id], client=pipe)
+                        self._forget_user(pipe, sender_id, stored)
                     pipe.execute()
                     return events
                 except redis.WatchError:
                     continue
 
-    def _decode(self, key, raw, start=0, stop=None):
-        """The stored events [start, stop); an `UnreadableEvent` in place of an element that is no object."""
-        if raw is None:
-            return []
+    def _parse(self, key, raw):
+        """The stored value: a tracker, an object with an event list (else `StoreError`)."""
         try:
             value = json.loads(raw)
         except (UnicodeDecodeError, ValueError, RecursionError) as e:  # (nesting too deep to parse)
@@ -244,6 +268,13 @@ class RedisTrackerStore(RedisQueries, TrackerStore):
         if not isinstance(value, dict) or not isinstance(value.get("events"), list):
             raise StoreError(f"The Redis key {key!r} ({self.describe()}) does not hold a tracker "
                              f"(an object with an 'events' list)")
+        return value
+
+    def _decode(self, key, raw, start=0, stop=None):
+        """The stored events [start, stop); an `UnreadableEvent` in place of an element that is no object."""
+        if raw is None:
+            return []
+        value = self._parse(key, raw)
         return [event if isinstance(event, dict) else
                 UnreadableEvent(json.dumps(event), f"event {index} of the stored tracker is not a JSON object")
                 for index, event in enumerate(value["events"][start:stop], start)]
@@ -284,10 +315,32 @@ class RedisTrackerStore(RedisQueries, TrackerStore):
                     yield key[len(prefix):].decode("utf-8", errors="surrogateescape")
 
     def delete(self, sender_id):
+        import redis
+
         if not self.could_hold(sender_id):
             return False
-        with self._errors():
-            return bool(self._call("delete", [self.key(sender_id)], [self.index_namespace, sender_id]))
+        key = self.key(sender_id)
+        with self._errors(), self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    raw = pipe.get(key)
+                    try:
+                        stored = None if raw is None else self._parse(key, raw)
+                    except StoreError:
+                        stored = None  # no tracker: no user to forget (Rasa Pro skips it too)
+                    pipe.multi()
+                    self._call("delete", [key], [self.index_namespace, sender_id], client=pipe)
+                    self._forget_user(pipe, sender_id, stored)
+                    return bool(pipe.execute()[0])
+                except redis.WatchError:
+                    continue
+
+    def _forget_user(self, pipe, sender_id, stored):
+        """Take a deleted conversation out of its user's set, as Rasa Pro's delete does."""
+        user = recorded_user(stored)
+        if user is not None:
+            pipe.zrem(self.user_key(user), sender_id)
 
     def exists(self, sender_id):
         if not self.could_hold(sender_id):

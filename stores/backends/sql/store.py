@@ -25,6 +25,7 @@ from .rollups import StatisticsRollups
 from .schema import COLUMN_LENGTH, ensure_schema
 from .summaries import SummaryTable
 from .texts import TextTable
+from .users import UserRecords
 
 INSERT_BATCH = 500
 # More rows than a table can hold: a bound past it is past any conversation's end.
@@ -48,7 +49,7 @@ def _error_kind(error):
 
 
 class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
-                      TrackerStore):
+                      UserRecords, TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True
@@ -203,6 +204,7 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
                 if all(row.id for row in rows):  # databases that return ids; refresh_summaries covers the rest
                     self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
                     self._add_texts(sender_id, [(row.id, event) for row, event in zip(rows, events)])
+                self._record_user(sender_id, events)
                 # Runs after the commit (of an outer atomic block too): never for events rolled back.
                 transaction.on_commit(lambda: self.publish_events(sender_id, events), using=self.alias)
         return events
@@ -227,6 +229,10 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
             if rows and all(row.id for row in rows):
                 self._fold_into_summary(sender_id, [(row.id, event) for row, event in zip(rows, events)])
                 self._add_texts(sender_id, [(row.id, event) for row, event in zip(rows, events)])
+            if rows:
+                self._record_user(sender_id, events)
+            else:
+                self._forget_user(sender_id)
         return events
 
     def retrieve(self, sender_id):
@@ -276,6 +282,7 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
             self._forget_analytics(sender_id)
             deleted, _ = self._events().filter(sender_id=sender_id).delete()
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
+            self._forget_user(sender_id)
         return deleted > 0
 
     def exists(self, sender_id):

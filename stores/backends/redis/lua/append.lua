@@ -5,8 +5,8 @@
 -- ARGV[4]: the index namespace; ARGV[5]: the sender id; ARGV[6], ARGV[7]: `index_entries` of the new events
 -- (the entries JSON, the lowered texts).
 -- Returns 1 after appending in place, 2 after creating the key, 0 when the
--- value does not end with the event list (Rasa's key order) or holds events
--- that were never indexed: Python rewrites it and indexes all its events.
+-- value does not end with the event list (Rasa's key order), records a user
+-- or holds events that were never indexed: Python rewrites it and indexes all its events.
 local ns, sid = ARGV[4], ARGV[5]
 local length = redis.call('STRLEN', KEYS[1])
 if length == 0 then
@@ -19,6 +19,8 @@ if length == 0 then
   return 2
 end
 if length < 3 then return 0 end
+-- A value recording a user is rewritten by Python, which keeps the user's sorted set (scored by expiry).
+if redis.call('GETRANGE', KEYS[1], 0, 12) == '{"user_id": "' then return 0 end
 local tail = redis.call('GETRANGE', KEYS[1], length - 3, length - 1)
 if string.sub(tail, 2, 3) ~= ']}' then return 0 end
 local has_events = string.sub(tail, 1, 1) ~= '['
