@@ -117,7 +117,7 @@ class FlowCounter:
         open_runs = defaultdict(int)  # flow id -> its starts within since/until not ended yet
         started_here = set()
         for event, counted in zip(events, in_window):
-            kind = event.get("event")
+            kind = as_text(event.get("event"))
             if kind in RESETTING_EVENTS:
                 open_runs.clear()  # the stack is gone: what ends later ends a new start
                 continue

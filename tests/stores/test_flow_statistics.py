@@ -184,6 +184,8 @@ EVENT = st.one_of(
     st.fixed_dictionaries({"event": st.just("stack"), "update": st.one_of(st.text(max_size=5), st.none(),
                                                                            st.integers())}),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.fixed_dictionaries({"event": st.one_of(st.lists(st.integers(), max_size=2), st.dictionaries(
+        st.text(max_size=1), st.integers(), max_size=1), st.integers()), "flow_id": FLOW_IDS}),
     st.just("not an event"), st.none(),
 )
 
