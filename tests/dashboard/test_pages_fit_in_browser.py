@@ -242,3 +242,11 @@ def test_rasa_pros_dialogue_state_and_flows_fit_the_window_opened(browser, live_
         "shown.forEach(d => { d.open = true; }); return shown.length;")
     assert opened
     assert_fits(browser, width, path)
+    # The stack's frames line up under their headings (a nested table's body is no block, as the transcript's is).
+    columns = browser.execute_script("""
+        const step = document.querySelector('details.dialogue-state td.frame-step');
+        if (!step) return null;
+        return [step.closest('table').querySelector('thead th:nth-child(2)').getBoundingClientRect().left,
+                step.getBoundingClientRect().left];""")
+    assert path == reverse("dashboard:analytics") or columns is not None
+    assert columns is None or abs(columns[0] - columns[1]) < 1, columns
