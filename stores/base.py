@@ -14,6 +14,7 @@ import threading
 import uuid
 
 from . import analytics as charts
+from . import flow_statistics as flows
 from . import matching
 from .events import parse_events, stored_json
 from .exported import parse_event_json
@@ -43,7 +44,7 @@ logger = logging.getLogger(__name__)
 # or a subclass's, sees it. A `user_id` becomes the user's conversations
 # (`conversations_of_user`) the same way.
 FILTERED_QUERIES = ("summaries_after", "count_conversations", "filtered_events", "filtered_events_json",
-                    "statistics", "analytics")
+                    "statistics", "analytics", "flow_statistics")
 
 
 def narrowed_by_funnel(query):
@@ -381,6 +382,24 @@ class TrackerStore:
                 counter.add_events(first_times.pop(sender_id), events)
         for first_time in first_times.values():
             counter.add_events(first_time, [])  # selected, though no event of it is within since/until
+        return counter.result()
+
+    @narrowed_by_funnel
+    def flow_statistics(self, flt=None):
+        """`stores.flow_statistics.FlowStatistics` of the conversations `flt` selects: per flow and pattern,
+        its starts, ends and step funnel within since/until (that module says what each counts;
+        `stores.flow_statistics.flow_statistics` is the reference). Exact: every selected conversation
+        is read, a conversation at a time (a backend that can't read one raises)."""
+        flt = flt or ConversationFilter()
+        counter = flows.FlowCounter(flt)
+        if flt.since is None and flt.until is None:
+            pairs = self.filtered_events(flt)
+        else:
+            # The stack as of an event within since/until is built from every event before it.
+            selected = [summary.sender_id for summary in self.all_summaries(flt)]
+            pairs = self.filtered_events(ConversationFilter().restricted(include=selected))
+        for _, events in by_conversation(pairs):
+            counter.add(events)
         return counter.result()
 
     def all_summaries(self, flt, batch=500):

@@ -68,7 +68,7 @@ def stack_states(events):
     frames = []
     states = []
     for position, event in enumerate(events):
-        if event.get("event") in REVERTING_EVENTS:
+        if _kind(event) in REVERTING_EVENTS:
             frames = _frames_after(applied_events(events[: position + 1]))
             states.append(StackState(tuple(frames)))
         else:
@@ -79,7 +79,7 @@ def stack_states(events):
 
 def _applied(frames, event):
     """The frames after one event (not a rewind or undo), and why its patch was refused if it was."""
-    kind = event.get("event")
+    kind = _kind(event)
     if kind in RESETTING_EVENTS:
         return [], None
     if kind == "stack":
@@ -88,6 +88,11 @@ def _applied(frames, event):
         except PatchError as e:
             return frames, str(e)
     return frames, None
+
+
+def _kind(event):
+    kind = event.get("event")
+    return kind if isinstance(kind, str) else None  # a list or a dict there is no type (and no set holds it)
 
 
 def _frames_after(events):

@@ -21,8 +21,21 @@ def statistics_as_json(stats):
     }
 
 
-def analytics_as_json(result):
-    """`stores.analytics.Analytics` as JSON (the API's /api/v1/analytics/)."""
+def flow_statistics_as_json(flow_stats):
+    """`stores.flow_statistics.FlowStatistics`'s flows and patterns as JSON (in /api/v1/analytics/)."""
+    def flow(f):
+        return {"flow_id": f.flow_id, "conversations": f.conversations, "started": f.started,
+                "completed": f.completed, "cancelled": f.cancelled, "open": f.open,
+                "interrupted": f.interrupted, "resumed": f.resumed,
+                "completion_rate": f.completion_rate, "cancellation_rate": f.cancellation_rate, "runs": f.runs,
+                "steps": [{"step_id": s.step_id, "reached": s.reached, "ended": s.ended} for s in f.steps]}
+
+    return {"flows": [flow(f) for f in flow_stats.flows], "patterns": [flow(f) for f in flow_stats.patterns]}
+
+
+def analytics_as_json(result, flow_stats=None):
+    """`stores.analytics.Analytics` as JSON (the API's /api/v1/analytics/), with the flow statistics
+    (`flows` and `patterns`: empty for an NLU assistant)."""
     def rate(part, whole):
         return part / whole if whole else None
 
@@ -51,6 +64,7 @@ def analytics_as_json(result):
         "transitions_total": result.transitions_total,
         "funnel": [{"kind": step.kind, "name": step.name, "reached": reached, "dropped_off": dropped[k]}
                    for k, (step, reached) in enumerate(zip(result.funnel, result.funnel_reached))],
+        **(flow_statistics_as_json(flow_stats) if flow_stats is not None else {"flows": [], "patterns": []}),
     }
 
 

@@ -210,3 +210,44 @@ def _submitter(browser):
         button.textContent = 'Delete'; document.getElementById('bulk-form').appendChild(button);
     """)
     return browser.find_element(By.ID, "bulk-submit")
+
+
+@pytest.fixture
+def rasa_pro_pages(rasa_pro_store, transactional_db):
+    """The conversations real Rasa Pro 3.21 wrote (a sender id with a newline and emoji among them), with a
+    flow whose id has no space to wrap at; and the editor "eddie"."""
+    make_user("eddie", "editor")
+    rasa_pro_store.append("long-flow", [
+        {"event": "flow_started", "timestamp": MAY_1, "flow_id": "f" * 200},
+        {"event": "stack", "timestamp": MAY_1, "update": (
+            '[{"op": "add", "path": "/0", "value": {"frame_id": "A", "flow_id": "' + "f" * 200
+            + '", "step_id": "' + "s" * 200 + '", "type": "flow"}}]')},
+        {"event": "user", "timestamp": MAY_1 + 1, "text": "hi", "metadata": {"user_id": "u" * 200}}])
+    return rasa_pro_store
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("path", [
+    reverse("dashboard:conversation_detail", args=["calm-interrupted-resumed"]),
+    reverse("dashboard:conversation_detail", args=["hostile/ü 😀 %s ..\\ \"quoted\"\nsecond line"]),
+    reverse("dashboard:conversation_detail", args=["long-flow"]),
+    reverse("dashboard:analytics")], ids=["calm", "hostile", "long-flow", "analytics"])
+def test_rasa_pros_dialogue_state_and_flows_fit_the_window_opened(browser, live_server, rasa_pro_pages, window,
+                                                                  path, width):
+    log_in(browser, live_server, "eddie")
+    window(width)
+    browser.get(live_server.url + path)
+    assert browser.find_element(By.TAG_NAME, "h1").text
+    opened = browser.execute_script(
+        "const shown = document.querySelectorAll('details.dialogue-state, details.flow-steps');"
+        "shown.forEach(d => { d.open = true; }); return shown.length;")
+    assert opened
+    assert_fits(browser, width, path)
+    # The stack's frames line up under their headings (a nested table's body is no block, as the transcript's is).
+    columns = browser.execute_script("""
+        const step = document.querySelector('details.dialogue-state td.frame-step');
+        if (!step) return null;
+        return [step.closest('table').querySelector('thead th:nth-child(2)').getBoundingClientRect().left,
+                step.getBoundingClientRect().left];""")
+    assert path == reverse("dashboard:analytics") or columns is not None
+    assert columns is None or abs(columns[0] - columns[1]) < 1, columns

@@ -112,6 +112,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
 
 
 @given(st.lists(st.one_of(json_values, st.builds(lambda u: {"event": "stack", "update": u}, json_values),
-                          st.builds(lambda u: {"event": "stack", "update": json.dumps(u)}, json_values)), max_size=6))
+                          st.builds(lambda u: {"event": "stack", "update": json.dumps(u)}, json_values),
+                          st.builds(lambda kind: {"event": kind}, json_values)), max_size=6))
 def test_any_events_give_one_stack_state_each_without_an_error(events):
     assert len(stack_states(events)) == len(events)

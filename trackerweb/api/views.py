@@ -286,6 +286,28 @@ def _bins(name):
         "count": serializers.IntegerField()}))
 
 
+def _flow_counts(help_text):
+    return serializers.ListField(help_text=help_text, child=inline_serializer("FlowCount", {
+    "flow_id": serializers.CharField(),
+    "conversations": serializers.IntegerField(help_text="Conversations where it started"),
+    "started": serializers.IntegerField(help_text="Times it started (flow_started)"),
+    "completed": serializers.IntegerField(help_text="Of those starts, how many completed"),
+    "cancelled": serializers.IntegerField(help_text="Of those starts, how many were cancelled"),
+    "open": serializers.IntegerField(help_text="Starts neither completed nor cancelled (still in it, or dropped "
+                                               "by a restart or new session): started - completed - cancelled"),
+    "interrupted": serializers.IntegerField(help_text="flow_interrupted events"),
+    "resumed": serializers.IntegerField(help_text="flow_resumed events"),
+    "completion_rate": serializers.FloatField(allow_null=True, help_text="completed / started; null: no start"),
+    "cancellation_rate": serializers.FloatField(allow_null=True, help_text="cancelled / started; null: no start"),
+    "runs": serializers.IntegerField(help_text="Its frames on the dialogue stack that appeared within since/until"),
+    "steps": serializers.ListField(child=inline_serializer("FlowStepCount", {
+        "step_id": serializers.CharField(),
+        "reached": serializers.IntegerField(help_text="Runs that reached this step"),
+        "ended": serializers.IntegerField(help_text="Runs whose last step (within since/until) it was")}),
+        help_text="The step funnel: step ids in the order runs first reached them"),
+    }))
+
+
 AnalyticsSerializer = inline_serializer("Analytics", {
     "bucket": serializers.ChoiceField(BUCKETS),
     "bucket_seconds": serializers.IntegerField(),
@@ -317,6 +339,10 @@ AnalyticsSerializer = inline_serializer("Analytics", {
         "kind": serializers.ChoiceField(funnels.STEP_KINDS), "name": serializers.CharField(),
         "reached": serializers.IntegerField(help_text="Conversations reaching this step and every one before it"),
         "dropped_off": serializers.IntegerField(help_text="Conversations that reached the step before but not this")})),
+    "flows": _flow_counts("Rasa Pro (CALM): per flow of the assistant, from the flow events within since/until, "
+                          "most started first (empty for an NLU assistant)"),
+    "patterns": _flow_counts("The same for Rasa Pro's patterns (flow ids starting with pattern_: cannot handle, "
+                             "internal error, human handoff, ...)"),
 })
 
 # The path's sender id: its token (stores.addressing), as each summary's `url`
@@ -489,15 +515,17 @@ class Statistics(APIView):
 class Analytics(APIView):
     @document(ANALYTICS_QUERY, json_ok(200, AnalyticsSerializer),
               summary="Analysts' charts for a filter: fallback and low-confidence rates, new and returning users, "
-                      "channels over time, lengths, durations, handoff rate, transitions, a funnel")
+                      "channels over time, lengths, durations, handoff rate, transitions, a funnel; "
+                      "for Rasa Pro (CALM), how each flow and pattern went and its step funnel")
     def get(self, request):
         query, store = ANALYTICS_QUERY.read(request), load_tracker_store()
         threshold = query["low_confidence"]
-        result = store.analytics(selection(request, query, store), bucket=query["bucket"],
+        flt = selection(request, query, store)
+        result = store.analytics(flt, bucket=query["bucket"],
                                  low_confidence=DEFAULT_THRESHOLD if threshold is None else threshold,
                                  handoff_action=query["handoff_action"] or None, funnel=query["steps"] or (),
                                  top=query["top"])
-        return Response(analytics_as_json(result))
+        return Response(analytics_as_json(result, store.flow_statistics(flt)))
 
 
 class Names(APIView):

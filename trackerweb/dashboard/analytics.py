@@ -38,7 +38,9 @@ from .permissions import viewer_required
 PAGE_PARAMETERS = ("bucket", "steps", "handoff_action", "range", "all_actions")
 # Channels drawn, most user messages first.
 CHANNELS_SHOWN = 6
-UNTIL_BEFORE_NEXT = 0.001  # until is inclusive: a bucket ends just before the next one starts
+UNTIL_BEFORE_NEXT = 0.001
+# The list's flow_status values a count of the Flows section links to (the conversations behind it).
+FLOW_STATUSES = ("started", "completed", "cancelled", "interrupted", "resumed")  # until is inclusive: a bucket ends just before the next one starts
 
 
 @viewer_required
@@ -60,10 +62,11 @@ def analytics_page(request):
         result = store.analytics(flt, bucket=bucket, low_confidence=page.threshold, handoff_action=handoff,
                                  funnel=steps)
         stats = store.statistics(flt, bucket=result.bucket, top=TOP + len(ROUTINE_ACTIONS))
+        flow_stats = store.flow_statistics(flt)
     except FilterError as e:
         page.error = e
         return page.render(status=400)
-    return page.render(result=result, stats=stats, steps=steps, flt=flt)
+    return page.render(result=result, stats=stats, steps=steps, flt=flt, flow_stats=flow_stats)
 
 
 def add_step(request):
@@ -223,7 +226,35 @@ class Page:
         return [{"name": name, "count": count, "share": charts.share(count, largest),
                  "href": self.names_link(kind, name) if kind else None} for name, count in items]
 
-    def render(self, result=None, stats=None, steps=(), flt=None, status=200):
+    def flows(self, flow_stats):
+        """The Flows section: a row per flow and per pattern, each count linked to the list of the
+        conversations behind it (the list's `flows` and `flow_status` filters), and each flow's step funnel."""
+        if flow_stats is None or not flow_stats.has_flows:
+            return None
+        return {"flows": [self.flow_row(flow) for flow in flow_stats.flows],
+                "patterns": [self.flow_row(flow) for flow in flow_stats.patterns],
+                "conversations": flow_stats.conversations}
+
+    def flow_row(self, flow):
+        # A flow id holding a comma, or spaces around it, can't be one of the flows filter's names.
+        linkable = "," not in flow.flow_id and flow.flow_id == flow.flow_id.strip() and flow.flow_id
+        largest = max((step.reached for step in flow.steps), default=0)
+
+        def link(status, count):
+            return self.list_link(flows=flow.flow_id, flow_status=status) if linkable and count else None
+
+        return {
+            "flow": flow,
+            "links": {status: link(status, getattr(flow, status)) for status in FLOW_STATUSES},
+            "open_href": link("not_completed", flow.open),
+            "completion_percent": percent(flow.completion_rate),
+            "cancellation_percent": percent(flow.cancellation_rate),
+            "steps": [{"name": step.step_id, "reached": step.reached, "ended": step.ended,
+                       "share": charts.share(step.reached, largest),
+                       "ended_share": charts.share(step.ended, largest)} for step in flow.steps],
+        }
+
+    def render(self, result=None, stats=None, steps=(), flt=None, status=200, flow_stats=None):
         names = picker_names(self.store)
         all_actions = bool(self.request.GET.get("all_actions"))
         labels = {name: str(field.label) for name, field in self.form.fields.items()}
@@ -256,6 +287,7 @@ class Page:
                 "handoff": ({"href": self.names_link("action", result.handoff_action)}
                             if result.handoff_action else None),
                 "top_intents": self.top(stats.top_intents[:TOP], "intent"),
+                "flow_section": self.flows(flow_stats),
                 "top_actions": self.top(stats.top_actions[:TOP] if all_actions
                                         else without_routine_actions(stats.top_actions), "action"),
             })
@@ -269,6 +301,10 @@ class Page:
             return None
         return self.list_link(funnel=funnels.encode([funnels.FunnelStep("intent", transition.intent),
                                                      funnels.FunnelStep("action", transition.action)]))
+
+
+def percent(rate):
+    return None if rate is None else round(rate * 100)
 
 
 def bin_label(b, unit):

@@ -37,9 +37,10 @@ from access.roles import has_role
 from stores import load_tracker_store
 from stores.addressing import sender_file_name
 from stores.contracts import classic
+from stores.dialogue_stack import stack_states
 from stores.exceptions import UnreadableEvent, UnreadableEvents
 from stores.matching import is_fallback
-from stores.shapes import as_dict, as_list, as_number
+from stores.shapes import as_dict, as_list, as_number, as_text
 from stores.trackers import Tracker, applied_events
 from trackerweb.presenting import as_time
 
@@ -110,6 +111,7 @@ def conversation_detail(request, sender_id):
         "started": event_time(events[0].get("timestamp")) if events else None,
         "last_active": event_time(events[-1].get("timestamp")) if events else None,
         "state": tracker.current_state("NONE"),
+        **user_context(events),
         "slots": slot_rows(tracker.slots),
         "chunk": placed(annotated(marked(chunk, review["flags"], review["new_from"]), store, tracker.sender_id),
                         tracker.sender_id, queue, sessions),
@@ -323,6 +325,13 @@ def transcript_chunk(store, sender_id, window, window_start, offset, total, *, t
     events = window[:stop - window_start]
     resets = {index - window_start for index in range(offset, stop) if is_reset(events[index - window_start])}
     slots = replayed_slots(sender_id, events, store.slots, store.tracker_replay)
+    # Rasa Pro (CALM): the dialogue stack as of each event, and at each message the slots too.
+    stacks = stack_states(events)
+    calm = any(state.frames or state.broken_update for state in stacks)
+    slots_at = {}
+    if calm:
+        messages = {index - window_start for index in range(offset, stop) if is_message(events[index - window_start])}
+        slots = recorded_slots(slots, messages, slots_at)
     before, changes = slot_changes(slots, offset - window_start, complete_at=resets)
     if reset_mode(store) == "null":
         before = {**{name: None for name in names_before}, **before}
@@ -331,12 +340,55 @@ def transcript_chunk(store, sender_id, window, window_start, offset, total, *, t
         event = events[index - window_start]
         row = present_event(index, event, changes.get(index - window_start))
         row["problem"] = problem_of(event, threshold)
+        if calm:
+            row["dialogue"] = dialogue_state(stacks[index - window_start], slots_at.get(index - window_start))
         if index - window_start in resets:
             row["slot_reset"] = reset_mode(store)
             row["slot_changes"] = as_json(slot_texts(changes[index - window_start]))
         presented.append(row)
     # The next chunk's replay may start at a reset at its own first event (the window may hold it).
     return Chunk(offset, stop, total, presented, slot_texts(before), latest_reset(window, stop + 1, window_start))
+
+
+def recorded_slots(slot_values, positions, into):
+    """`slot_values` (replayed_slots: before the first event, then after each) passed on, keeping in
+    `into` the values after each event at `positions`."""
+    for position, values in enumerate(slot_values, -1):
+        if position in positions:
+            into[position] = values
+        yield values
+
+
+def is_message(event):
+    return isinstance(event, dict) and as_text(classic(event).get("event")) in MESSAGE_TYPES
+
+
+def dialogue_state(state, slots=None):
+    """Rasa Pro's state as of an event, as the page shows it: the active flow and step, the stack's
+    frames top first, why the event's stack update was refused (if it was), and the slots set (at messages)."""
+    frames = [as_dict(frame) for frame in reversed(state.frames)]
+    return {
+        "flow": as_text(state.active_flow), "step": as_text(state.step_id),
+        "frames": [{name: None if frame.get(name) is None else display(frame[name])
+                    for name in ("flow_id", "step_id", "type", "frame_type")} for frame in frames],
+        "broken": state.broken_update,
+        "slots": None if slots is None else slot_rows({name: value for name, value in slots.items()
+                                                       if value is not None and value is not REMOVED}),
+    }
+
+
+def user_context(events):
+    """The conversation's user as Rasa Pro knows it (its tracker's user_id: that of the first user message whose
+    metadata has one), with the link to the list of that user's conversations; {} when it has none."""
+    for event in events:
+        event = classic(event) if isinstance(event, dict) else {}
+        if event.get("event") != "user":
+            continue
+        user_id = as_text(as_dict(event.get("metadata")).get("user_id"))
+        if user_id:
+            return {"user_id": user_id,
+                    "user_conversations": f"{reverse('dashboard:conversation_list')}?{urlencode({'user_id': user_id})}"}
+    return {}
 
 
 def is_reset(event):
