@@ -10,6 +10,7 @@ import copy
 
 from .contracts import classic, classic_events, is_protojson
 from .events import RASA_PRO_EVENT_TYPES
+from .users import user_of_events
 from .conversation_status import ConversationStatus
 from .shapes import as_dict, as_list, as_text
 
@@ -482,16 +483,10 @@ class Tracker:
 
     @property
     def user_id(self):
-        """The end user Rasa Pro ties the conversation to: the `user_id` in the metadata of its first user
-        message carrying one (Rasa Pro's processor takes it from the message that creates the tracker,
-        and keeps it). None for a conversation without one (every Rasa 3.6 conversation)."""
-        for event in self.events:
-            event = classic(event)
-            if event.get("event") == "user":
-                user_id = as_dict(event.get("metadata")).get("user_id")
-                if isinstance(user_id, str):
-                    return user_id
-        return None
+        """The end user Rasa Pro ties the conversation to, as its events tell (`stores.users.user_of_events`);
+        None for a conversation without one (every Rasa 3.6 conversation). A store's own record wins:
+        `TrackerStore.user_id_of`."""
+        return user_of_events(self.events)
 
     @property
     def sessions(self):

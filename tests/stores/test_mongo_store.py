@@ -71,6 +71,16 @@ def test_it_keeps_a_unique_index_on_sender_id(mongo_store, raw):
         raw.insert_one({"sender_id": "x", "events": []})
 
 
+def test_rasa_pro_starts_on_a_collection_trackerweb_made(mongo_store, raw):
+    mongo_store.append("x", [{"event": "pause", "timestamp": 1.0}])
+    # Rasa Pro 3.21's MongoTrackerStore._ensure_indices, run at every start of the bot:
+    raw.create_index("sender_id")
+    raw.create_index("user_id", sparse=True)
+    raw.create_index([("conversation_started_timestamp", 1), ("sender_id", 1)], sparse=True)
+    with pytest.raises(pymongo.errors.DuplicateKeyError):
+        raw.insert_one({"sender_id": "x", "events": []})  # trackerweb's unique index still holds
+
+
 def test_it_uses_rasas_existing_index_on_a_collection_rasa_made(rasa_fixture_loaded, raw):
     rasa_fixture_loaded.append("default", [{"event": "pause", "timestamp": 2e9}])
     assert [spec["key"] for spec in raw.index_information().values()].count([("sender_id", 1)]) == 1

@@ -111,7 +111,7 @@ def conversation_detail(request, sender_id):
         "started": event_time(events[0].get("timestamp")) if events else None,
         "last_active": event_time(events[-1].get("timestamp")) if events else None,
         "state": tracker.current_state("NONE"),
-        **user_context(events),
+        **user_context(store, tracker.sender_id),
         "slots": slot_rows(tracker.slots),
         "chunk": placed(annotated(marked(chunk, review["flags"], review["new_from"]), store, tracker.sender_id),
                         tracker.sender_id, queue, sessions),
@@ -377,18 +377,14 @@ def dialogue_state(state, slots=None):
     }
 
 
-def user_context(events):
-    """The conversation's user as Rasa Pro knows it (its tracker's user_id: that of the first user message whose
-    metadata has one), with the link to the list of that user's conversations; {} when it has none."""
-    for event in events:
-        event = classic(event) if isinstance(event, dict) else {}
-        if event.get("event") != "user":
-            continue
-        user_id = as_text(as_dict(event.get("metadata")).get("user_id"))
-        if user_id:
-            return {"user_id": user_id,
-                    "user_conversations": f"{reverse('dashboard:conversation_list')}?{urlencode({'user_id': user_id})}"}
-    return {}
+def user_context(store, sender_id):
+    """The conversation's user as Rasa Pro knows it (`user_id_of`: the store's record, else its first user
+    message's), with the link to the list of that user's conversations; {} when it has none."""
+    user_id = store.user_id_of(sender_id)
+    if user_id is None:
+        return {}
+    return {"user_id": user_id,
+            "user_conversations": f"{reverse('dashboard:conversation_list')}?{urlencode({'user_id': user_id})}"}
 
 
 def is_reset(event):

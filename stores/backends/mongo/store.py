@@ -25,6 +25,9 @@ def _error_kind(error):
     return f"{type(error).__name__}, code {code}" if code else type(error).__name__
 
 
+UNIQUE_SENDER_INDEX = "trackerweb_unique_sender_id"
+
+
 class MongoTrackerStore(MongoQueries, TrackerStore):
     parameters = frozenset({"url", "db", "username", "password", "collection", "auth_source", "event_broker"})
 
@@ -113,7 +116,11 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
                 # dropping it under a running bot, so a collection Rasa made keeps it.
                 return
         try:
-            collection.create_index("sender_id", unique=True)
+            # Named apart from the `sender_id_1` Rasa's store asks for by default: Rasa (3.x and Pro)
+            # calls create_index("sender_id") at every start, and MongoDB refuses a request naming an
+            # index that exists with other options (code 86) — the bot would not start. MongoDB 5.0
+            # and later keep both (uniqueness is part of an index's identity since then).
+            collection.create_index("sender_id", unique=True, name=UNIQUE_SENDER_INDEX)
         except OperationFailure as e:
             if e.code not in (85, 86):  # an equivalent index appeared meanwhile
                 raise
