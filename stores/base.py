@@ -385,9 +385,14 @@ class TrackerStore:
         # The flow and command tests read every event, but filtered_events gives only those within
         # since/until: for them read whole conversations, and test since/until here as the store would.
         ranged = calm and (base.since is not None or base.until is not None)
+        candidates = replace(base, since=None, until=None) if ranged else base
+        if flt.flows and not base.event_types:
+            # Only a conversation holding the flow event asked for can pass (Rasa Pro writes them classic in
+            # either contract): the store's own event-type query reads no other.
+            wanted = "flow_started" if flt.flow_status in (None, "not_completed") else f"flow_{flt.flow_status}"
+            candidates = replace(candidates, event_types=(wanted,))
         passing = []
-        for sender_id, events in by_conversation(self.filtered_events(replace(base, since=None, until=None)
-                                                                      if ranged else base)):
+        for sender_id, events in by_conversation(self.filtered_events(candidates)):
             within = [event for event in events if matching.in_range(event, base)] if ranged else events
             if ranged and not within:
                 continue
