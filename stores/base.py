@@ -39,7 +39,7 @@ from .users import user_of_events
 logger = logging.getLogger(__name__)
 
 # Every query a filter drives. A backend's native query doesn't answer a funnel
-# (an order of events) or the event and duration bounds: TrackerStore narrows
+# (an order of events), the event and duration bounds, or the flows and commands: TrackerStore narrows
 # the filter to the conversations that pass them before any of these, its own
 # or a subclass's, sees it. A `user_id` becomes the user's conversations
 # (`conversations_of_user`) the same way.
@@ -419,11 +419,13 @@ class TrackerStore:
         return replace(flt, user_id=None).restricted(include=self.conversations_of_user(flt.user_id))
 
     def python_parts_answered(self, flt):
-        """`flt` without its funnel and event and duration bounds, narrowed to the conversations that pass them.
+        """`flt` without its Python parts (funnel, event and duration bounds, flows and commands), narrowed
+        to the conversations that pass them.
 
         The rest of the filter selects the candidates (natively); their summaries
-        are checked against the bounds, then their events within since/until
-        against the funnel, in Python (`stores.matching`).
+        are checked against the bounds, then their events against the funnel
+        (those within since/until) and the flows and commands (all of them), in
+        Python (`stores.matching`).
         """
         base = flt.without_python_parts()
         bounded = replace(base, min_events=flt.min_events, max_events=flt.max_events, min_duration=flt.min_duration,
@@ -431,10 +433,25 @@ class TrackerStore:
         if bounded != base:
             base = base.restricted(include=[summary.sender_id for summary in self.all_summaries(base)
                                             if matching.within_summary_bounds(bounded, summary)])
-        if not flt.funnel:
+        calm = bool(flt.flows or flt.commands)
+        if not flt.funnel and not calm:
             return base
-        passing = [sender_id for sender_id, events in by_conversation(self.filtered_events(base))
-                   if matching.in_funnel(flt, events)]
+        # The flow and command tests read every event, but filtered_events gives only those within
+        # since/until: for them read whole conversations, and test since/until here as the store would.
+        ranged = calm and (base.since is not None or base.until is not None)
+        candidates = replace(base, since=None, until=None) if ranged else base
+        if flt.flows and not base.event_types:
+            # Only a conversation holding the flow event asked for can pass (Rasa Pro writes them classic in
+            # either contract): the store's own event-type query reads no other.
+            wanted = "flow_started" if flt.flow_status in (None, "not_completed") else f"flow_{flt.flow_status}"
+            candidates = replace(candidates, event_types=(wanted,))
+        passing = []
+        for sender_id, events in by_conversation(self.filtered_events(candidates)):
+            within = [event for event in events if matching.in_range(event, base)] if ranged else events
+            if ranged and not within:
+                continue
+            if (not flt.funnel or matching.in_funnel(flt, within)) and matching.in_flows_and_commands(flt, events):
+                passing.append(sender_id)
         return base.restricted(include=passing)
 
     @staticmethod

@@ -8,8 +8,9 @@ import json
 from collections import Counter
 
 from . import funnels
+from .contracts import classic
 from .query import ConversationSummary, bucket_start
-from .shapes import as_dict, as_number, as_text
+from .shapes import as_dict, as_list, as_number, as_text
 from .users import user_of_events
 
 
@@ -150,6 +151,8 @@ def matches(flt, sender_id, events, summary=None):
         return False
     if not all(any(test(e) for e in events) for test in event_predicates(flt)):
         return False
+    if not in_flows_and_commands(flt, events):
+        return False
     return not flt.funnel or in_funnel(flt, [e for e in events if in_range(e, flt)])
 
 
@@ -176,6 +179,48 @@ def within_summary_bounds(flt, summary):
     duration = duration_of(summary)
     return duration is not None and (flt.min_duration is None or duration >= flt.min_duration) and (
         flt.max_duration is None or duration < flt.max_duration)
+
+
+def flow_event(event):
+    """(type, flow_id) of a `flow_*` event with a flow id, else None (Rasa Pro writes them classic only;
+    read as `classic` all the same)."""
+    event = as_dict(classic(event))
+    kind, flow_id = event.get("event"), as_text(event.get("flow_id"))
+    if not isinstance(kind, str) or not kind.startswith("flow_") or flow_id is None:
+        return None
+    return kind, flow_id
+
+
+def command_names(event):
+    """The names of the commands of a user message (Rasa Pro's `parse_data.commands`, in either contract)."""
+    event = as_dict(classic(event))
+    if not is_user(event):
+        return []
+    commands = as_list(as_dict(event.get("parse_data")).get("commands"))
+    return [name for name in (as_text(as_dict(command).get("command")) for command in commands) if name is not None]
+
+
+def in_flows_and_commands(flt, events):
+    """Whether the conversation's events (all of them, whatever since/until) pass `flows`/`flow_status`
+    and `commands`."""
+    if flt.commands and not any(name in flt.commands for event in events for name in command_names(event)):
+        return False
+    return not flt.flows or in_flows(flt.flows, flt.flow_status or "started", events)
+
+
+def in_flows(flows, status, events):
+    """Whether one of `flows` has a `flow_<status>` event; for "not_completed", whether one was started
+    and its last start is followed by no `flow_completed` of it."""
+    flow_events = [found for found in map(flow_event, events) if found is not None and found[1] in flows]
+    if status != "not_completed":
+        return any(kind == f"flow_{status}" for kind, _ in flow_events)
+    open_flows = set()
+    for kind, flow_id in flow_events:
+        if kind == "flow_started":
+            open_flows.add(flow_id)
+        elif kind == "flow_completed":
+            open_flows.discard(flow_id)
+    return bool(open_flows)
 
 
 def in_funnel(flt, events):

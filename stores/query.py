@@ -30,9 +30,24 @@ What a filter means (every backend gives the same answer):
   since/until reach every step in order; with `funnel_stop` k (0 to the number
   of steps) they reach exactly the first k steps: those who dropped off after
   step k (0: reached none).
-The funnel and the event and duration bounds are answered in Python, on the
-conversations a store's own query selects for the other filters:
-`TrackerStore` narrows every query by them before a backend sees the filter.
+- `flows` (flow ids, patterns too, e.g. `pattern_cannot_handle`) with
+  `flow_status` (Rasa Pro's CALM flows): a `flow_<status>` event whose
+  `flow_id` is one of the flows, for `started` (the default), `completed`,
+  `cancelled`, `interrupted`, `resumed`; `not_completed`: one of the flows
+  was started and its last start is not followed by a `flow_completed` of
+  that flow (a cancelled flow counts). `flow_status` needs `flows`.
+- `commands` (Rasa Pro's command names: `start flow`, `set slot`, `cancel
+  flow`, `cannot handle`, ...): a user message whose `parse_data.commands`
+  holds a command of one of these names. In a URL spaces stay (`commands=
+  cannot+handle`); commas separate names.
+  Both read each event as `stores.contracts.classic` reads it (a user
+  message in Rasa Pro's ProtoJSON counts), and look at every event of the
+  conversation, as `intents` and `actions` do: since/until don't narrow them
+  (only the funnel reads the events within since/until).
+The funnel, the event and duration bounds, and the flow and command filters
+are answered in Python, on the conversations a store's own query selects for
+the other filters: `TrackerStore` narrows every query by them before a
+backend sees the filter.
 Conversations without events are never listed.
 
 Two more fields are no query parameters: sets of sender ids that another
@@ -95,6 +110,18 @@ ORDER_LABELS = {
 # The summary fields an order sorts by that a conversation may lack.
 NULLABLE_ORDER_FIELDS = frozenset({"first_event_time", "last_event_time", "min_confidence"})
 BUCKETS = ("day", "hour")
+# What `flow_status` asks of the `flows`: the type of a flow event of one of them, or
+# "not_completed" (started, and its last start never completed).
+FLOW_STATUSES = ("started", "completed", "cancelled", "interrupted", "resumed", "not_completed")
+FLOW_STATUS_LABELS = {
+    "started": "started", "completed": "completed", "cancelled": "cancelled", "interrupted": "interrupted",
+    "resumed": "resumed", "not_completed": "started but not completed",
+}
+# Rasa Pro 3.21's command names (`command` of each dict in a user message's parse_data.commands),
+# offered in the filter form; any other name filters as well.
+COMMAND_NAMES = ("start flow", "set slot", "correct slot", "cancel flow", "skip question", "clarify", "chitchat",
+                 "knowledge", "cannot handle", "repeat", "error", "restart", "session start", "session end",
+                 "user silence", "change_flow", "noop", "continue agent", "restart agent", "handle code change")
 
 
 class FilterError(ValueError):
@@ -262,6 +289,14 @@ def funnel_steps(name, value):
     return steps
 
 
+def _flow_status(name, value):
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or value not in FLOW_STATUSES:
+        raise FilterError(name, f"must be one of {', '.join(FLOW_STATUSES)}, got {value!r}")
+    return value
+
+
 def _flag(name, value):
     if value is None or value == "":
         return None
@@ -302,6 +337,9 @@ class ConversationFilter:
     max_events: int = None
     min_duration: float = None
     max_duration: float = None
+    flows: tuple = ()
+    flow_status: str = None
+    commands: tuple = ()
     # Not query parameters (see the module's docstring); out of repr, which
     # would print thousands of ids into every log line naming a filter.
     sender_ids: frozenset = field(default=None, repr=False, metadata={"parameter": False})
@@ -338,6 +376,9 @@ class ConversationFilter:
             "max_events": _count("max_events", values.get("max_events")),
             "min_duration": _seconds("min_duration", values.get("min_duration")),
             "max_duration": _seconds("max_duration", values.get("max_duration")),
+            "flows": _name_list("flows", values.get("flows")),
+            "flow_status": _flow_status("flow_status", values.get("flow_status")),
+            "commands": _name_list("commands", values.get("commands")),
         }
         unknown_types = [t for t in checked["event_types"] if t not in KNOWN_EVENT_TYPES]
         if unknown_types:
@@ -356,12 +397,15 @@ class ConversationFilter:
             if checked["funnel_stop"] > len(checked["funnel"]):
                 raise FilterError("funnel_stop", f"must be from 0 to the funnel's {len(checked['funnel'])} steps, "
                                                  f"got {checked['funnel_stop']}")
+        if checked["flow_status"] is not None and not checked["flows"]:
+            raise FilterError("flow_status", "needs flows")
         return cls(**checked).restricted(include=include, exclude=exclude)
 
     def without_python_parts(self):
-        """This filter without what stores answer in Python: the funnel, the event and duration bounds."""
+        """This filter without what stores answer in Python: the funnel, the event and duration bounds,
+        the flows and commands."""
         return replace(self, funnel=(), funnel_stop=None, min_events=None, max_events=None, min_duration=None,
-                       max_duration=None)
+                       max_duration=None, flows=(), flow_status=None, commands=())
 
     @property
     def has_python_parts(self):

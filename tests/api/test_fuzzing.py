@@ -66,8 +66,8 @@ def keep_rules_between_parameters(case, store):
     """Make a schema-valid request keep the rules OpenAPI has no words for, which the
     descriptions state (a 400 otherwise): events hold no NUL key nor an integer beyond 64 bits, a review's
     assignee is a user, at most 100 names in all (repeated or comma-separated), slot_value needs slot,
-    funnel_stop needs funnel and is at most its steps, since is not after until, min_user_messages is not
-    above max_user_messages, a cursor is one the server gave out."""
+    flow_status needs flows, funnel_stop needs funnel and is at most its steps, since is not after until,
+    min_user_messages is not above max_user_messages, a cursor is one the server gave out."""
     if isinstance(case.body, dict) and isinstance(case.body.get("assignee"), str):
         case.body["assignee"] = "fuzzer"  # an assignee must be a user: the one fuzzing
     if isinstance(case.body, (dict, list)):
@@ -84,6 +84,9 @@ def keep_rules_between_parameters(case, store):
                 query[parameter.name] = names[:MAX_NAMES]
     if not query.get("slot"):
         query.pop("slot_value", None)
+    flows = query.get("flows") or []
+    if not any(name.strip() for value in ([flows] if isinstance(flows, str) else flows) for name in value.split(",")):
+        query.pop("flow_status", None)
     if "min_user_messages" in query and "max_user_messages" in query:
         # Values come as numbers or as their text (the coverage phase's).
         low, high = sorted([query["min_user_messages"], query["max_user_messages"]], key=int)

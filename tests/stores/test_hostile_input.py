@@ -19,8 +19,8 @@ from stores import matching
 from stores.events import DEFAULT_MAX_EVENT_BYTES, EVENT_FIELDS, MAX_EVENT_DEPTH, dumps, parse_events, validate_event
 from stores.exceptions import InvalidEventError, InvalidSenderId, StoreError
 from stores.base import TrackerStore
-from stores.query import (NULLABLE_ORDER_FIELDS, ORDERS, ConversationFilter, ConversationSummary, FilterError,
-                          decode_cursor, encode_cursor)
+from stores.query import (COMMAND_NAMES, FLOW_STATUSES, NULLABLE_ORDER_FIELDS, ORDERS, ConversationFilter,
+                          ConversationSummary, FilterError, decode_cursor, encode_cursor)
 from stores.trackers import Tracker
 
 BOUNDED = settings(max_examples=200, deadline=None)
@@ -331,6 +331,8 @@ VALID_FILTERS = st.fixed_dictionaries({}, optional={
     "slot": ANY_TEXT, "slot_value": ANY_TEXT, "channels": NAMES, "text": ANY_TEXT,
     "min_user_messages": st.integers(0, 10**9), "max_user_messages": st.integers(0, 10**9) | st.floats(0, 10**9),
     "max_confidence": st.floats(0, 1), "has_fallback": st.booleans() | st.sampled_from(["yes", "off", "1"]),
+    "flows": NAMES, "flow_status": st.sampled_from(FLOW_STATUSES),
+    "commands": NAMES | st.lists(st.sampled_from(COMMAND_NAMES), max_size=3),
 })
 
 

@@ -29,8 +29,8 @@ from stores.events import KNOWN_EVENT_TYPES
 from stores.exported import EVENT_SELECTIONS, ROW_KINDS, SUMMARY_COLUMNS
 from stores.formats import CSV_COLUMNS, CSV_FORMULAS
 from stores.parquet import CONTENT_TYPE as PARQUET
-from stores.query import (BUCKETS, DEFAULT_PAGE_SIZE, MAX_NAMES, MAX_PAGE_SIZE, MAX_TEXT, ORDER_LABELS, ORDERS,
-                          ConversationFilter)
+from stores.query import (BUCKETS, DEFAULT_PAGE_SIZE, FLOW_STATUSES, MAX_NAMES, MAX_PAGE_SIZE, MAX_TEXT, ORDER_LABELS,
+                          ORDERS, ConversationFilter)
 from stores.trackers import VERBOSITIES
 
 from review.models import STATUS_NAMES
@@ -100,6 +100,16 @@ FILTERS = (
     Whole("max_events", "At most this many events", maximum=10**9),
     Number("min_duration", "Lasted at least this many seconds (last minus first event time)", minimum=0),
     Number("max_duration", "Lasted less than this many seconds", minimum=0),
+    name_list("flows", "Rasa Pro (CALM) flow ids, patterns too (`pattern_cannot_handle`): a flow event of one of "
+                       "them, of the kind flow_status says (by default flow_started); every event of the "
+                       "conversation counts, whatever since/until"),
+    Choice("flow_status", FLOW_STATUSES, "With flows: `started`, `completed`, `cancelled`, `interrupted`, "
+                                         "`resumed` (a flow_<status> event of one of the flows), or `not_completed` "
+                                         "(one was started and its last start is followed by no flow_completed of "
+                                         "it; cancelled ones count); needs flows (else a 400 naming flow_status)"),
+    name_list("commands", "Rasa Pro (CALM) command names (`start flow`, `set slot`, `cancel flow`, `cannot handle`, "
+                          "...; spaces as they are): a user message whose parse_data.commands holds one of them "
+                          "(ProtoJSON messages too); every event of the conversation counts, whatever since/until"),
 )
 FILTER_NAMES = {parameter.name for parameter in FILTERS}
 # Filters on what reviewers concluded (trackerweb's own data, see review.selection).

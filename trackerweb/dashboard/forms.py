@@ -40,7 +40,15 @@ FIELDSETS = [
                      "max_events", "min_duration", "max_duration"]),
     ("Review", ["review_status", "tags", "tags_match", "flagged", "has_notes", "assigned_to"]),
     ("Funnel", ["funnel", "funnel_stop"]),
+    ("Flows", ["flows", "flow_status", "commands"]),
 ]
+# Shown only for a store holding Rasa Pro (CALM) flow events, or a URL filtering by them: an NLU
+# assistant's list keeps the form it had.
+CALM_FIELDSET = "Flows"
+CALM_FIELDS = ("flows", "flow_status", "commands")
+FLOW_EVENT_TYPES = {f"flow_{kind}" for kind in ("started", "completed", "cancelled", "interrupted", "resumed")}
+FLOW_STATUS_CHOICES = [("", "started (any)")] + [
+    (status, label) for status, label in store_query.FLOW_STATUS_LABELS.items() if status != "started"]
 
 
 class NameListSelect(forms.SelectMultiple):
@@ -154,6 +162,13 @@ class ConversationFilterForm(forms.Form):
     funnel_stop = forms.CharField(label="Dropped off after step", required=False,
                                   widget=forms.NumberInput(attrs={"min": 0}),
                                   help_text="Reached exactly this many steps (0: none); empty: all of them.")
+    flows = forms.CharField(label="Flow ids", required=False,
+                            widget=text_input("e.g. transfer_money, pattern_cannot_handle"),
+                            help_text="Comma-separated; patterns too. Any event of the conversation counts.")
+    flow_status = OfferedChoiceField(label="Flow was", required=False, choices=FLOW_STATUS_CHOICES,
+                                     help_text="Needs flow ids. Not completed: started, and its last start never "
+                                               "completed (cancelled ones count).")
+    commands = NameListField(label="Commands", required=False)
     review_status = OfferedChoiceField(label="Status", required=False, choices=REVIEW_STATUS_CHOICES)
     tags = NameListField(label="Tags", required=False)
     tags_match = OfferedChoiceField(label="Having", required=False, choices=TAGS_MATCH_CHOICES)
@@ -179,6 +194,8 @@ class ConversationFilterForm(forms.Form):
         self._offer("actions", names.actions)
         self._offer("event_types", KNOWN_EVENT_TYPES)
         self._offer("tags", tags)
+        self._offer("commands", store_query.COMMAND_NAMES)
+        self.calm = bool(FLOW_EVENT_TYPES & set(names.event_types)) or any(self.data.get(name) for name in CALM_FIELDS)
         given = self.data.get("assigned_to")
         self.fields["assigned_to"].choices = [("", "Anyone"), (ME, "me")] + [
             (name, name) for name in sorted({*assignees, *([given] if given and given != ME else [])})]
@@ -192,7 +209,8 @@ class ConversationFilterForm(forms.Form):
         field.widget.attrs.update({"size": PICKER_ROWS, "data-searchable": ""})
 
     def fieldsets(self):
-        return [(legend, [self[name] for name in names]) for legend, names in FIELDSETS]
+        return [(legend, [self[name] for name in names]) for legend, names in FIELDSETS
+                if legend != CALM_FIELDSET or self.calm]
 
     def clean(self):
         try:

@@ -19,9 +19,9 @@ from .templatetags.moments import moment_text
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
 # Parameters holding comma-joined names: one chip per name, removing only that one.
-LIST_PARAMETERS = {"intents", "actions", "event_types", "entities", "channels", "tags"}
+LIST_PARAMETERS = {"intents", "actions", "event_types", "entities", "channels", "tags", "flows", "commands"}
 # Removing a filter also removes what means nothing (or is an error) without it.
-DEPENDENT = {"slot": ("slot_value",), "tags": ("tags_match",), "funnel": ("funnel_stop",)}
+DEPENDENT = {"slot": ("slot_value",), "tags": ("tags_match",), "funnel": ("funnel_stop",), "flows": ("flow_status",)}
 FLAG_TEXT = {"true": "yes", "false": "no"}
 
 # column -> its orders, the one a first click gives first (the "worst first" or "newest first"
@@ -110,6 +110,8 @@ def shown_value(name, value):
             return value
     if name == "funnel_stop":
         return "none of its steps" if value == "0" else f"step {value}"
+    if name == "flow_status":
+        return store_query.FLOW_STATUS_LABELS.get(value, value)
     if name in ("since", "until"):
         # as_query gives epoch seconds; a time no date holds shows as the number it is.
         try:
