@@ -443,7 +443,8 @@ class TrackerStore:
         if flt.flows and not base.event_types:
             # Only a conversation holding the flow event asked for can pass (Rasa Pro writes them classic in
             # either contract): the store's own event-type query reads no other.
-            wanted = "flow_started" if flt.flow_status in (None, "not_completed") else f"flow_{flt.flow_status}"
+            wanted = ("flow_started" if flt.flow_status in (None, "open", "not_completed")
+                      else f"flow_{flt.flow_status}")
             candidates = replace(candidates, event_types=(wanted,))
         passing = []
         for sender_id, events in by_conversation(self.filtered_events(candidates)):

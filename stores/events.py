@@ -106,54 +106,52 @@ EVENT_FIELDS = {
     "warning_predictions": {},
 }
 
-_FLOW = {"flow_id": (STRING, True), "step_id": (OPTIONAL_STRING, False)}
-_AGENT = {"agent_id": (STRING, True), "flow_id": (OPTIONAL_STRING, False)}
-_SKILL = {"skill_id": (STRING, True), "step_id": (OPTIONAL_STRING, False)}
-_BLOCK = {"skill_id": (STRING, True), "block_id": (STRING, True), "step_id": (OPTIONAL_STRING, False)}
-_TOOL = {"tool_name": (OPTIONAL_STRING, False), "arguments": (OPTIONAL_OBJECT, False), "result": (ANY, False),
-         "is_error": (OPTIONAL_BOOL, False), "error_message": (OPTIONAL_STRING, False)}
-# Rasa Pro 3.21's own types (rasa/shared/core/events.py), classic shape (`as_dict()`): a field Rasa
-# Pro's reader needs to rebuild the event is required, as it is for the types above.
-RASA_PRO_EVENT_FIELDS = {
-    "stack": {"update": (STRING, True)},
-    "flow_started": _FLOW,
-    "flow_interrupted": _FLOW,
-    "flow_resumed": _FLOW,
-    "flow_completed": _FLOW,
-    "flow_cancelled": _FLOW,
-    "routing_session_ended": {},
-    "session_ended": {},
-    "inactive": {},
-    "bot_turn_ended": {},
-    "error": {"error_code": (ANY, False)},
-    "memory_set": {"key": (STRING, True), "value": (ANY, False)},
-    "memory_cleared": {"key": (STRING, True)},
-    "agent_started": {**_AGENT, "context_id": (OPTIONAL_STRING, False)},
-    "agent_processing": _AGENT,
-    "agent_interrupted": _AGENT,
-    "agent_resumed": _AGENT,
-    "agent_completed": {**_AGENT, "status": (OPTIONAL_STRING, False)},
-    "agent_cancelled": {**_AGENT, "reason": (OPTIONAL_STRING, False)},
-    "mcp_tool_executed": _TOOL,
-    "tool_executed": {**_TOOL, "source": (OPTIONAL_STRING, False), "mcp_server": (OPTIONAL_STRING, False)},
-    "skill_activated": _SKILL,
-    "skill_interrupted": _SKILL,
-    "skill_resumed": _SKILL,
-    "skill_completed": _SKILL,
-    "skill_cancelled": _SKILL,
-    "ordered_block_entered": _BLOCK,
-    "ordered_block_interrupted": _BLOCK,
-    "ordered_block_resumed": _BLOCK,
-    "ordered_block_completed": _BLOCK,
-    "ordered_block_cancelled": _BLOCK,
-    "unsupported_request_classified": {"label": (OPTIONAL_STRING, False), "reason": (OPTIONAL_STRING, False),
-                                       "user_message": (OPTIONAL_STRING, False)},
-    "user_barge_in": {},
-    "user_silence_timeout": {"timeout": (OPTIONAL_NUMBER, False)},
-    "user_input_suppressed": {"text": (OPTIONAL_STRING, False), "modality": (OPTIONAL_STRING, False),
-                              "reason": (OPTIONAL_STRING, False)},
-    "tts_finished": {},
-}
+# Rasa Pro 3.21's own types (rasa/shared/core/events.py) and their fields, classic shape (`as_dict()`).
+# Its reader takes each field as it comes (`parameters.get(...)`): none is required or typed, so
+# trackerweb stores what a Rasa Pro bot could, and shows what is odd in it.
+_FLOW_FIELDS = ("flow_id", "step_id")
+_AGENT_FIELDS = ("agent_id", "flow_id")
+_SKILL_FIELDS = ("skill_id", "step_id")
+_BLOCK_FIELDS = ("skill_id", "block_id", "step_id")
+_TOOL_FIELDS = ("tool_name", "arguments", "result", "is_error", "error_message")
+RASA_PRO_EVENT_FIELDS = {type_name: {field: (ANY, False) for field in names} for type_name, names in {
+    "stack": ("update",),
+    "flow_started": _FLOW_FIELDS,
+    "flow_interrupted": _FLOW_FIELDS,
+    "flow_resumed": _FLOW_FIELDS,
+    "flow_completed": _FLOW_FIELDS,
+    "flow_cancelled": _FLOW_FIELDS,
+    "routing_session_ended": (),
+    "session_ended": (),
+    "inactive": (),
+    "bot_turn_ended": (),
+    "error": ("error_code",),
+    "memory_set": ("key", "value"),
+    "memory_cleared": ("key",),
+    "agent_started": (*_AGENT_FIELDS, "context_id"),
+    "agent_processing": _AGENT_FIELDS,
+    "agent_interrupted": _AGENT_FIELDS,
+    "agent_resumed": _AGENT_FIELDS,
+    "agent_completed": (*_AGENT_FIELDS, "status"),
+    "agent_cancelled": (*_AGENT_FIELDS, "reason"),
+    "mcp_tool_executed": _TOOL_FIELDS,
+    "tool_executed": (*_TOOL_FIELDS, "source", "mcp_server"),
+    "skill_activated": _SKILL_FIELDS,
+    "skill_interrupted": _SKILL_FIELDS,
+    "skill_resumed": _SKILL_FIELDS,
+    "skill_completed": _SKILL_FIELDS,
+    "skill_cancelled": _SKILL_FIELDS,
+    "ordered_block_entered": _BLOCK_FIELDS,
+    "ordered_block_interrupted": _BLOCK_FIELDS,
+    "ordered_block_resumed": _BLOCK_FIELDS,
+    "ordered_block_completed": _BLOCK_FIELDS,
+    "ordered_block_cancelled": _BLOCK_FIELDS,
+    "unsupported_request_classified": ("label", "reason", "user_message"),
+    "user_barge_in": (),
+    "user_silence_timeout": ("timeout",),
+    "user_input_suppressed": ("text", "modality", "reason"),
+    "tts_finished": (),
+}.items()}
 RASA_PRO_EVENT_TYPES = frozenset(RASA_PRO_EVENT_FIELDS)
 EVENT_FIELDS.update(RASA_PRO_EVENT_FIELDS)
 

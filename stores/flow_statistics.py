@@ -3,9 +3,9 @@
 Over the conversations a filter selects, from their `flow_*` events within
 since/until, per flow id:
 - `conversations`: in how many it started; `started`: how many times;
-- `completed`, `cancelled`: of those starts, how many ended so (the first
-  `flow_completed` or `flow_cancelled` of that flow after the start; Rasa Pro
-  writes a `flow_completed` after a cancellation too, which ends nothing more);
+- `completed`, `cancelled`: of those starts, how many ended so (`stores.flow_runs`:
+  the first `flow_completed` or `flow_cancelled` of that flow after the start; Rasa
+  Pro writes a `flow_completed` after a cancellation too, which ends nothing more);
 - `open`: the starts that neither completed nor were cancelled (the
   conversation is still in the flow, or a restart or new session dropped it),
   so `completed + cancelled + open == started`;
@@ -27,12 +27,11 @@ from dataclasses import dataclass
 
 from . import matching
 from .contracts import classic_events
-from .dialogue_stack import RESETTING_EVENTS, stack_states
+from .dialogue_stack import stack_states
+from .flow_runs import OPEN, run_outcomes
 from .shapes import as_dict, as_text
 
 PATTERN_PREFIX = "pattern_"
-ENDINGS = {"flow_completed": "completed", "flow_cancelled": "cancelled"}
-FLOW_EVENTS = frozenset({"flow_started", "flow_interrupted", "flow_resumed", *ENDINGS})
 # Frames that are runs of a flow: the assistant's flows and Rasa Pro's patterns (not a sub-agent's or skill's).
 FLOW_FRAME_TYPE = "flow"
 
@@ -114,28 +113,21 @@ class FlowCounter:
         self._count_steps(events, in_window)
 
     def _count_events(self, events, in_window):
-        open_runs = defaultdict(int)  # flow id -> its starts within since/until not ended yet
         started_here = set()
-        for event, counted in zip(events, in_window):
-            kind = as_text(event.get("event"))
-            if kind in RESETTING_EVENTS:
-                open_runs.clear()  # the stack is gone: what ends later ends a new start
-                continue
-            flow_id = as_text(event.get("flow_id"))
-            if not counted or flow_id is None or kind not in FLOW_EVENTS:
-                continue
+        for flow_id, outcome in run_outcomes(events, in_window):
             flow = self.flows[flow_id]
-            if kind == "flow_started":
-                flow.started += 1
-                open_runs[flow_id] += 1
-                started_here.add(flow_id)
-            elif kind in ENDINGS and open_runs[flow_id]:
-                open_runs[flow_id] -= 1
-                setattr(flow, ENDINGS[kind], getattr(flow, ENDINGS[kind]) + 1)
-            elif kind == "flow_interrupted":
-                flow.interrupted += 1
+            flow.started += 1
+            if outcome != OPEN:
+                setattr(flow, outcome, getattr(flow, outcome) + 1)
+            started_here.add(flow_id)
+        for event, counted in zip(events, in_window):
+            kind, flow_id = as_text(event.get("event")), as_text(event.get("flow_id"))
+            if not counted or flow_id is None:
+                continue
+            if kind == "flow_interrupted":
+                self.flows[flow_id].interrupted += 1
             elif kind == "flow_resumed":
-                flow.resumed += 1
+                self.flows[flow_id].resumed += 1
         for flow_id in started_here:
             self.flows[flow_id].conversations += 1
 

@@ -9,6 +9,7 @@ from collections import Counter
 
 from . import funnels
 from .contracts import classic
+from .flow_runs import run_outcomes
 from .query import ConversationSummary, bucket_start
 from .shapes import as_dict, as_list, as_number, as_text
 from .users import user_of_events
@@ -209,18 +210,18 @@ def in_flows_and_commands(flt, events):
 
 
 def in_flows(flows, status, events):
-    """Whether one of `flows` has a `flow_<status>` event; for "not_completed", whether one was started
-    and its last start is followed by no `flow_completed` of it."""
-    flow_events = [found for found in map(flow_event, events) if found is not None and found[1] in flows]
-    if status != "not_completed":
-        return any(kind == f"flow_{status}" for kind, _ in flow_events)
-    open_flows = set()
-    for kind, flow_id in flow_events:
-        if kind == "flow_started":
-            open_flows.add(flow_id)
-        elif kind == "flow_completed":
-            open_flows.discard(flow_id)
-    return bool(open_flows)
+    """Whether one of `flows` was started ("started"), interrupted or resumed (such an event), or had a
+    run (`stores.flow_runs`) that ended "completed" or "cancelled", is still "open", or is
+    "not_completed" (cancelled or open)."""
+    if status in ("started", "interrupted", "resumed"):
+        return any(found is not None and found[0] == f"flow_{status}" and found[1] in flows
+                   for found in map(flow_event, events))
+    outcomes = {outcome for flow_id, outcome in run_outcomes([as_dict(classic(event)) for event in events])
+                if flow_id in flows}
+    if status == "not_completed":
+        return bool(outcomes - {"completed"})
+    return status in outcomes
+
 
 
 def in_funnel(flt, events):

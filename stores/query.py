@@ -31,11 +31,11 @@ What a filter means (every backend gives the same answer):
   of steps) they reach exactly the first k steps: those who dropped off after
   step k (0: reached none).
 - `flows` (flow ids, patterns too, e.g. `pattern_cannot_handle`) with
-  `flow_status` (Rasa Pro's CALM flows): a `flow_<status>` event whose
-  `flow_id` is one of the flows, for `started` (the default), `completed`,
-  `cancelled`, `interrupted`, `resumed`; `not_completed`: one of the flows
-  was started and its last start is not followed by a `flow_completed` of
-  that flow (a cancelled flow counts). `flow_status` needs `flows`.
+  `flow_status` (Rasa Pro's CALM flows): one of the flows was `started` (the
+  default), `interrupted` or `resumed` (such an event), or a start of it
+  (a run, `stores.flow_runs`) ended `completed` or `cancelled`, is still
+  `open` (neither), or is `not_completed` (cancelled or open: "started but
+  not completed"). `flow_status` needs `flows`.
 - `commands` (Rasa Pro's command names: `start flow`, `set slot`, `cancel
   flow`, `cannot handle`, ...): a user message whose `parse_data.commands`
   holds a command of one of these names. In a URL spaces stay (`commands=
@@ -110,12 +110,11 @@ ORDER_LABELS = {
 # The summary fields an order sorts by that a conversation may lack.
 NULLABLE_ORDER_FIELDS = frozenset({"first_event_time", "last_event_time", "min_confidence"})
 BUCKETS = ("day", "hour")
-# What `flow_status` asks of the `flows`: the type of a flow event of one of them, or
-# "not_completed" (started, and its last start never completed).
-FLOW_STATUSES = ("started", "completed", "cancelled", "interrupted", "resumed", "not_completed")
+# What `flow_status` asks of the `flows` (see the docstring; stores.flow_runs says how a run ends).
+FLOW_STATUSES = ("started", "completed", "cancelled", "open", "not_completed", "interrupted", "resumed")
 FLOW_STATUS_LABELS = {
-    "started": "started", "completed": "completed", "cancelled": "cancelled", "interrupted": "interrupted",
-    "resumed": "resumed", "not_completed": "started but not completed",
+    "started": "started", "completed": "completed", "cancelled": "cancelled", "open": "still open",
+    "not_completed": "started but not completed", "interrupted": "interrupted", "resumed": "resumed",
 }
 # Rasa Pro 3.21's command names (`command` of each dict in a user message's parse_data.commands),
 # offered in the filter form; any other name filters as well.

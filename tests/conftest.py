@@ -7,6 +7,7 @@ at the end, so runs on one machine never collide.
 
 import contextlib
 import os
+import shutil
 import subprocess
 import uuid
 
@@ -14,11 +15,13 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
+from stores import load_tracker_store
 from stores.backends.memory import InMemoryTrackerStore
 from stores.backends.mongo import MongoTrackerStore
 from stores.backends.redis import RedisTrackerStore
 from stores.backends.sql import STORE_ALIAS, SQLTrackerStore
 from stores.handler import forget_tracker_stores
+from tests.fixtures import rasa_pro
 
 PG = {
     "host": os.environ.get("TRACKERWEB_TEST_PG_HOST", "127.0.0.1"),
@@ -309,3 +312,12 @@ def second_browser():
     """Another browser of its own (cookies, profile): a second person working beside the first."""
     with chromium() as driver:
         yield driver
+
+
+@pytest.fixture
+def rasa_pro_store(tmp_path, endpoints_file, db_access):
+    """The SQLite store real Rasa Pro 3.21 wrote (tests/fixtures/rasa-pro-3.21), the active store (pages, API)."""
+    database = tmp_path / "rasa_pro.db"
+    shutil.copy(rasa_pro.SQLITE_DB, database)
+    endpoints_file(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {database}\n")
+    return load_tracker_store()

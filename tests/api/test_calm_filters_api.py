@@ -5,11 +5,7 @@ import pytest
 from drf_spectacular.generators import SchemaGenerator
 
 from stores.query import FLOW_STATUSES
-from tests.dashboard import test_calm_transcript
 from tests.fixtures import rasa_pro
-
-# The SQLite store real Rasa Pro wrote, the one the API serves (a fixture).
-rasa_pro_store = test_calm_transcript.rasa_pro_store
 
 
 def sender_ids(response):

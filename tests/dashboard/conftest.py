@@ -1,9 +1,6 @@
-import shutil
-
 import pytest
 
 from stores import load_tracker_store
-from tests.fixtures import rasa_pro
 from tests.users import make_user
 
 
@@ -47,11 +44,3 @@ def store(endpoints_file):
     endpoints_file("")
     return load_tracker_store()
 
-
-@pytest.fixture
-def rasa_pro_store(tmp_path, endpoints_file, db_access):
-    """The SQLite store real Rasa Pro 3.21 wrote (tests/fixtures/rasa-pro-3.21), the active one for the pages."""
-    database = tmp_path / "rasa_pro.db"
-    shutil.copy(rasa_pro.SQLITE_DB, database)
-    endpoints_file(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {database}\n")
-    return load_tracker_store()

@@ -46,7 +46,7 @@ def test_the_analytics_page_shows_how_each_flow_went_with_links_to_its_conversat
         shown, href = cell(transfer, count)
         assert shown == getattr(flows["transfer_money"], count) > 0, count
         query = parse_qs(urlsplit(href).query)
-        status = {"conversations": "started", "open": "not_completed"}.get(count, count)
+        status = {"conversations": "started"}.get(count, count)
         assert query["flows"] == ["transfer_money"] and query["flow_status"] == [status], count
     assert f'{round(100 * flows["transfer_money"].completion_rate)}%' in transfer
     assert table_row(page, "flow-table", "pattern_cannot_handle") is None

@@ -52,3 +52,9 @@ def mongo_written_by_rasa_pro(mongo_url, mongo_store):
             collection.create_index([tuple(key) for key in index["key"]], name=name, sparse=index.get("sparse", False))
     yield mongo_store
     client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "redis", "mongo"])
+def store_rasa_pro_wrote(request):
+    """Each of the four, in turn."""
+    return request.getfixturevalue(f"{request.param}_written_by_rasa_pro")

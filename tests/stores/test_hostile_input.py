@@ -187,7 +187,6 @@ TYPED_FIELDS = [(type_name, field, accepted) for type_name, fields in EVENT_FIEL
 def test_a_wrong_typed_field_is_named_with_its_index(typed_field, data, good_events):
     type_name, field, accepted = typed_field
     bad = {"event": type_name, "timestamp": 1.0, "name": "x", "intent": "i", "date_time": "d", "entities": [],
-           "flow_id": "f", "agent_id": "a", "skill_id": "s", "block_id": "b", "update": "[]", "key": "k",
            field: data.draw(st.sampled_from(wrong_values(accepted)))}
     with pytest.raises(InvalidEventError) as caught:
         parse_events(good_events + [bad])

@@ -8,7 +8,6 @@ read back, and the dialogue stack rebuilt from them equals the one Rasa Pro repo
 
 import json
 
-import pytest
 
 from stores.contracts import classic_events, is_protojson
 from stores.dialogue_stack import stack_states
@@ -17,11 +16,6 @@ from stores.trackers import Slot, Tracker
 from tests.fixtures import rasa_pro
 
 READ_BACK = rasa_pro.readback()["conversations"]
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "redis", "mongo"])
-def store_rasa_pro_wrote(request):
-    return request.getfixturevalue(f"{request.param}_written_by_rasa_pro")
 
 
 def test_every_conversation_reads_back_as_rasa_pro_reads_it(store_rasa_pro_wrote):

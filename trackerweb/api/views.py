@@ -103,10 +103,11 @@ FILTERS = (
     name_list("flows", "Rasa Pro (CALM) flow ids, patterns too (`pattern_cannot_handle`): a flow event of one of "
                        "them, of the kind flow_status says (by default flow_started); every event of the "
                        "conversation counts, whatever since/until"),
-    Choice("flow_status", FLOW_STATUSES, "With flows: `started`, `completed`, `cancelled`, `interrupted`, "
-                                         "`resumed` (a flow_<status> event of one of the flows), or `not_completed` "
-                                         "(one was started and its last start is followed by no flow_completed of "
-                                         "it; cancelled ones count); needs flows (else a 400 naming flow_status)"),
+    Choice("flow_status", FLOW_STATUSES, "With flows: `started`, `interrupted`, `resumed` (such an event of one "
+                                         "of the flows), or a start of one of them that ended `completed` or "
+                                         "`cancelled`, is still `open`, or is `not_completed` (cancelled or open; "
+                                         "a start ends with the flow's first flow_completed or flow_cancelled after "
+                                         "it); needs flows (else a 400 naming flow_status)"),
     name_list("commands", "Rasa Pro (CALM) command names (`start flow`, `set slot`, `cancel flow`, `cannot handle`, "
                           "...; spaces as they are): a user message whose parse_data.commands holds one of them "
                           "(ProtoJSON messages too); every event of the conversation counts, whatever since/until"),

@@ -246,7 +246,7 @@ class Page:
         return {
             "flow": flow,
             "links": {status: link(status, getattr(flow, status)) for status in FLOW_STATUSES},
-            "open_href": link("not_completed", flow.open),
+            "open_href": link("open", flow.open),
             "completion_percent": percent(flow.completion_rate),
             "cancellation_percent": percent(flow.cancellation_rate),
             "steps": [{"name": step.step_id, "reached": step.reached, "ended": step.ended,
