@@ -16,7 +16,7 @@ classic event dicts (`stores.contracts.classic` makes them):
   reactivates) and is never reset: a replay never makes one up.
 """
 
-from .shapes import as_dict
+from .shapes import as_dict, as_text
 
 SESSION_START_METADATA_SLOT = "session_started_metadata"
 ACTION_SESSION_START = "action_session_start"
@@ -61,7 +61,7 @@ class ConversationStatus:
 
     def after(self, event):
         """The flags once `event` (classic, not ignored) has applied."""
-        kind = event.get("event")
+        kind = as_text(event.get("event"))  # (a list there is no type: no set holds it)
         if kind in RESETTING_EVENTS:
             self.inactive = self.terminated = False
         elif kind == "inactive":

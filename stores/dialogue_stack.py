@@ -219,7 +219,7 @@ class StackReplay:
 
     def apply(self, event, history, position):
         """Apply `event`, which is `history[position]` (a rewind or undo replays what is still applied)."""
-        if event.get("event") in REVERTING_EVENTS:
+        if _kind(event) in REVERTING_EVENTS:
             self.frames = _frames_after(applied_events(history[: position + 1]))
         else:
             self.frames, _ = _applied(self.frames, event)

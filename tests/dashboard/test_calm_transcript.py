@@ -164,3 +164,13 @@ def test_an_nlu_conversation_shows_no_dialogue_state(viewer_client, store):
     page = get_page(viewer_client, "nlu")
     for part in ("dialogue-state", "flow-state", 'id="user-id"'):
         assert part not in page
+
+
+def test_calm_messages_are_never_low_confidence_and_the_patterns_that_failed_the_user_are_problem_turns(
+        viewer_client, rasa_pro_store):
+    page = get_page(viewer_client, "calm-cannot-handle")
+    assert "problem-unsure" not in page and 'class="confidence"' not in page  # no intent, no confidence
+    problems = re.findall(r'<tr class="event event-(\w+)[^"]*problem-pattern[^"]*"', page)
+    stored = rasa_pro_store.retrieve("calm-cannot-handle").events
+    assert problems == ["flow_started"] * sum(
+        1 for e in stored if e.get("event") == "flow_started" and e.get("flow_id") == "pattern_cannot_handle")

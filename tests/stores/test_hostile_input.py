@@ -638,3 +638,16 @@ def test_every_store_matches_wildcards_in_text_and_sender_filters_literally(stor
         assert senders(store, text=needle) == reference(text=needle), needle
 
     check()
+
+
+@BOUNDED
+@given(st.lists(events() | st.sampled_from([
+    {"event": "session_ended"}, {"event": "inactive"}, {"event": "stack", "update": '[{"op": "add", "path": "/0", '
+                                                                                   '"value": {"flow_id": "f"}}]'},
+    {"event": "stack", "update": "not json"}, {"event": "flow_started", "flow_id": ["f"]},
+    {"conversation_id": "c", "user": {"text": 1, "parse_data": "x"}}, {"conversation_id": "c", "stack": {}}]),
+    max_size=8))
+def test_any_events_give_a_tracker_state_rasa_or_rasa_pro_shaped(given_events):
+    # Stored data written by others: the derived state (slots, stack, flags, session) never fails.
+    state = Tracker("hostile", given_events).current_state()
+    assert state["sender_id"] == "hostile" and state["events"] == given_events

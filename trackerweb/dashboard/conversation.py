@@ -48,7 +48,7 @@ from .permissions import viewer_required
 from .errors import store_errors_as_pages
 from .review_panel import chunk_marks, marked, review_context
 from .annotation_panel import annotated, picker_lists
-from .finding import (DEFAULT_THRESHOLD, MAX_SEARCH, RESETS, latest_reset, matching_indexes, problem_indexes,
+from .finding import (ALERTING_PATTERNS, DEFAULT_THRESHOLD, MAX_SEARCH, RESETS, latest_reset, matching_indexes, problem_indexes,
                       problem_of, requested_threshold, session_starts)
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,6 @@ MARKER_GROUPS = {"action": "action", "action_execution_rejected": "action", "slo
                  # Rasa Pro's bookkeeping: several stack updates a turn, with the actions' toggle.
                  "stack": "action", "bot_turn_ended": "action", "user_featurization": "action"}
 # Rasa Pro's patterns a reviewer looks for: the bot couldn't handle the message, failed, or handed off.
-ALERTING_PATTERNS = {"pattern_cannot_handle", "pattern_internal_error", "pattern_human_handoff"}
 FLOW_EVENTS = {"flow_started": "started", "flow_interrupted": "interrupted", "flow_resumed": "resumed",
                "flow_completed": "completed", "flow_cancelled": "cancelled"}
 
@@ -571,11 +570,11 @@ def event_time(timestamp):
 def user_message(event):
     parse_data = as_dict(event.get("parse_data"))
     intent = as_dict(parse_data.get("intent"))
-    confidence = intent.get("confidence")
     return {
         **folded(event.get("text")),
         "intent": intent.get("name"),
-        "confidence": as_number(confidence),
+        # The confidence of no intent says nothing (a CALM message's is 0: its commands tell what it meant).
+        "confidence": None if intent.get("name") is None else as_number(intent.get("confidence")),
         "ranking": intent_ranking(parse_data.get("intent_ranking")),
         "entities": entity_list(parse_data.get("entities")),
         "commands": command_list(parse_data.get("commands")),
