@@ -1,4 +1,6 @@
-"""Waiting for a browser to leave a page, whatever the Chromium in use says meanwhile."""
+"""Waiting for a browser to leave a page, whatever the Chromium in use says meanwhile; logging a browser in."""
+
+import contextlib
 
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
@@ -41,3 +43,19 @@ def log_in(browser, live_server, username):
     browser.delete_all_cookies()
     browser.get(live_server.url + "/accounts/login/")  # a cookie is set for the page's origin
     browser.add_cookie({"name": settings.SESSION_COOKIE_NAME, "value": session, "path": "/", "httpOnly": True})
+
+
+@contextlib.contextmanager
+def viewer_browsing(browser, live_server, username="vera"):
+    """The browser, logged in as a new viewer with its panels folded; its window size is put back after."""
+    from tests.users import make_user
+
+    make_user(username, "viewer")
+    browser.get_log("browser")  # forget what earlier tests logged
+    size = browser.get_window_size()
+    log_in(browser, live_server, username)
+    browser.execute_script("window.localStorage.clear()")  # panels start folded
+    try:
+        yield browser
+    finally:
+        browser.set_window_size(size["width"], size["height"])

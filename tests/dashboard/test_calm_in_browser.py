@@ -6,22 +6,17 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browsing import left_behind, log_in
+from tests.browsing import left_behind, viewer_browsing
 from tests.dashboard.test_list_page import screenshot_dir
 from tests.fixtures import rasa_pro
-from tests.users import make_user
 
 WIDTHS = [1400, 390]
 
 
 @pytest.fixture
 def viewing(transactional_db, browser, live_server, rasa_pro_store):
-    make_user("vera", "viewer")
-    size = browser.get_window_size()
-    log_in(browser, live_server, "vera")
-    browser.execute_script("window.localStorage.clear()")  # panels start folded
-    yield browser
-    browser.set_window_size(size["width"], size["height"])
+    with viewer_browsing(browser, live_server) as viewer:
+        yield viewer
 
 
 def fits_sideways(browser):

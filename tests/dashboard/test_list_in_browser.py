@@ -12,7 +12,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from stores import query as store_query
 from stores.query import ConversationFilter
-from tests.browsing import log_in
+from tests.browsing import viewer_browsing
 from tests.dashboard.test_list_page import click_and_wait_for_the_next_page, screenshot_dir, session_start, user_turn
 from tests.users import make_user
 
@@ -54,13 +54,8 @@ def busy_store(store):
 
 @pytest.fixture
 def viewing(transactional_db, browser, live_server, busy_store):
-    make_user("vera", "viewer")
-    browser.get_log("browser")  # forget what earlier tests logged
-    size = browser.get_window_size()
-    log_in(browser, live_server, "vera")
-    browser.execute_script("window.localStorage.clear()")  # panels start folded
-    yield browser
-    browser.set_window_size(size["width"], size["height"])
+    with viewer_browsing(browser, live_server) as viewer:
+        yield viewer
 
 
 def listed(browser):
