@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from . import funnels, matching
+from .contracts import classic_events
 from .query import BUCKETS, FilterError, bucket_start, check_bucket, funnel_steps
 
 # Histogram bins: bin i holds values from EDGES[i] up to (not including) EDGES[i + 1]; the last is open.
@@ -152,6 +153,7 @@ class AnalyticsCounter:
         seen_buckets = set()
         intent = None  # the intent of the user message still waiting for its next action
         ran_handoff = False
+        events = classic_events(list(events))  # (Rasa Pro's ProtoJSON events count as what they mean)
         for event in events:
             if not isinstance(event, dict):
                 continue

@@ -16,6 +16,7 @@ import uuid
 from . import analytics as charts
 from . import flow_statistics as flows
 from . import matching
+from .contracts import classic_events
 from .events import parse_events, stored_json
 from .exported import parse_event_json
 from .exceptions import ConversationChanged, InvalidSenderId, UnreadableEvent, UnreadableEvents
@@ -473,7 +474,7 @@ class TrackerStore:
         intents, actions, types = set(), set(), set()
         for sender_id in self.keys():
             tracker = self.retrieve(sender_id)
-            for event in tracker.events if tracker else ():
+            for event in classic_events(tracker.events) if tracker else ():
                 types.add(event.get("event"))
                 if matching.is_user(event) and matching.intent_of(event) is not None:
                     intents.add(matching.intent_of(event))

@@ -69,12 +69,23 @@ for _kind in ("ordered_block_completed", "ordered_block_cancelled", "ordered_blo
 SESSION_ID_KEY = "session_id"
 ENVELOPE_FIELDS = frozenset({"conversation_id", "user_id", "timestamp", "metadata", "event_id", "sequence",
                              "deployment_environment", SESSION_ID_KEY})
-# The payload fields not in PAYLOADS' tables (built by _user and _tool).
-_OTHER_PAYLOAD_FIELDS = {
-    "user": frozenset({"text", "parse_data", "input_channel", "message_id", "anonymized_at"}),
-    "tool_executed": frozenset({"tool_name", "arguments_json", "source", "result_json", "is_error", "error_message",
-                                "mcp_server"}),
+
+
+# How _user and _tool read their fields (beside PAYLOADS' tables), and the one field whose absence makes an event
+# unmappable (Rasa Pro requires a tool's arguments).
+_BUILT_READINGS = {
+    "user": {"text": _TEXT, "parse_data": _OBJECT, "input_channel": _TEXT, "message_id": _TEXT,
+             "anonymized_at": _NUMBER},
+    "tool_executed": {"tool_name": _TEXT, "arguments_json": _JSON_OBJECT, "source": _TEXT, "result_json": _JSON,
+                      "is_error": _FLAG, "error_message": _TEXT, "mcp_server": _TEXT},
 }
+REQUIRED_PAYLOAD_FIELDS = {"tool_executed": frozenset({"arguments_json"})}
+
+
+def payload_readings(kind):
+    """{ProtoJSON field: how `classic` reads it ("text", "number", "flag", "object", "json", "json_object")} of
+    a payload kind: for a store that matches ProtoJSON natively, as `classic` does (stores.backends.mongo)."""
+    return _BUILT_READINGS.get(kind) or {proto_name: reading for _, proto_name, reading, _ in PAYLOADS[kind][1]}
 
 
 class _Unmappable(Exception):
@@ -120,7 +131,7 @@ def _from_protojson(event, kind):
     if not isinstance(payload, dict):
         raise _Unmappable
     type_name, fields = PAYLOADS[kind]
-    known = _OTHER_PAYLOAD_FIELDS.get(kind) or {proto_name for _, proto_name, _, _ in fields}
+    known = payload_readings(kind).keys()
     # Rasa Pro's ProtoJSON parser refuses a field its contract doesn't have, and skips the event.
     if not set(payload) <= known or not set(event) - {kind} <= ENVELOPE_FIELDS:
         raise _Unmappable

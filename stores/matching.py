@@ -2,13 +2,16 @@
 
 This is the reference every backend's native query must agree with (the
 conformance suite checks it), and what the in-memory store uses directly.
+Every function reads an event as what it means, `contracts.classic(event)`:
+a Rasa Pro ProtoJSON event counts as the classic event it stands for (a
+classic event is its own classic view, at the cost of one key lookup).
 """
 
 import json
 from collections import Counter
 
 from . import funnels
-from .contracts import classic
+from .contracts import classic, classic_events
 from .flow_runs import run_outcomes
 from .query import ConversationSummary, bucket_start
 from .shapes import as_dict, as_list, as_number, as_text
@@ -16,23 +19,23 @@ from .users import user_of_events
 
 
 def is_user(event):
-    return event.get("event") == "user"
+    return classic(event).get("event") == "user"
 
 
 def is_action(event):
-    return event.get("event") == "action"
+    return classic(event).get("event") == "action"
 
 
 def intent_of(event):
-    return as_text(as_dict(as_dict(event.get("parse_data")).get("intent")).get("name"))
+    return as_text(as_dict(as_dict(classic(event).get("parse_data")).get("intent")).get("name"))
 
 
 def confidence_of(event):
-    return as_number(as_dict(as_dict(event.get("parse_data")).get("intent")).get("confidence"))
+    return as_number(as_dict(as_dict(classic(event).get("parse_data")).get("intent")).get("confidence"))
 
 
 def entity_names(event):
-    parse_data = event.get("parse_data")
+    parse_data = classic(event).get("parse_data")
     entities = parse_data.get("entities") if isinstance(parse_data, dict) else None
     if not isinstance(entities, list):
         return []
@@ -53,7 +56,7 @@ def slot_value_text(value):
 
 
 def is_fallback(event):
-    name = event.get("name")
+    name = classic(event).get("name")
     return is_action(event) and isinstance(name, str) and name.endswith("fallback")
 
 
@@ -75,6 +78,7 @@ def summarize(sender_id, events):
     """The conversation's summary row, or None for a conversation without events."""
     if not events:
         return None
+    events = classic_events(events)
     users = [e for e in events if is_user(e)]
     sessions = sum(1 for e in events if e.get("event") == "session_started")
     latest_user = users[-1] if users else None
@@ -95,6 +99,15 @@ def summarize(sender_id, events):
 
 def event_predicates(flt):
     """One test per event-level filter: each must hold for some event of the conversation."""
+    return [_through_classic(test) for test in _classic_predicates(flt)]
+
+
+def _through_classic(test):
+    return lambda event: test(classic(event))
+
+
+def _classic_predicates(flt):
+    """`event_predicates`, for events already classic."""
     tests = []
     if flt.since is not None or flt.until is not None:
         tests.append(lambda e: in_range(e, flt))
@@ -150,7 +163,8 @@ def matches(flt, sender_id, events, summary=None):
         return False
     if not within_summary_bounds(flt, summary):
         return False
-    if not all(any(test(e) for e in events) for test in event_predicates(flt)):
+    events = classic_events(events)
+    if not all(any(test(e) for e in events) for test in _classic_predicates(flt)):
         return False
     if not in_flows_and_commands(flt, events):
         return False
@@ -227,7 +241,7 @@ def in_flows(flows, status, events):
 def in_funnel(flt, events):
     """Whether the events (those within since/until) pass the funnel filter: every step reached in
     order, or with `funnel_stop` k exactly the first k."""
-    done = funnels.reached(flt.funnel, events)
+    done = funnels.reached(flt.funnel, classic_events(events))
     return done == (len(flt.funnel) if flt.funnel_stop is None else flt.funnel_stop)
 
 
@@ -239,6 +253,7 @@ def count_into(counters, events, flt, bucket):
     """
     days, intents, actions, channels = counters
     total = 0
+    events = classic_events(events)
     for event in events:
         if not in_range(event, flt):
             continue

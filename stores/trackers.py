@@ -476,7 +476,7 @@ class Tracker:
     @property
     def latest_input_channel(self):
         for event in reversed(self.events):
-            event = classic(event)
+            event = classic(event)  # (a Rasa Pro ProtoJSON user message is one too)
             if event.get("event") == "user":
                 return event.get("input_channel")
         return None

@@ -8,12 +8,17 @@ read back, and the dialogue stack rebuilt from them equals the one Rasa Pro repo
 
 import json
 
+import pytest
 
+from stores.backends.memory import InMemoryTrackerStore
+from stores.backends.redis import RedisTrackerStore
 from stores.contracts import classic_events, is_protojson
 from stores.dialogue_stack import stack_states
 from stores.domain import load_domain_slots
+from stores.query import ConversationFilter
 from stores.trackers import Slot, Tracker
 from tests.fixtures import rasa_pro
+from tests.fixtures.protojson import write_as_rasa_pro
 
 READ_BACK = rasa_pro.readback()["conversations"]
 
@@ -125,3 +130,77 @@ def test_an_inactive_conversation_wakes_up_with_the_next_message_in_its_session(
 def test_a_conversation_without_rasa_pro_events_keeps_rasa_3_6s_tracker_dict():
     state = Tracker("a", [{"event": "user", "text": "hi"}]).current_state()
     assert not {"stack", "inactive", "terminated", "user_id", "current_session_id"} & set(state)
+
+
+# -- queries: what Rasa Pro wrote, in either contract, is found and counted as what it means -------------
+
+QUERIES = [{}, {"text": "Ina"}, {"text": "book me a table"}, {"text": "HANNA"}, {"text": "balance now"},
+           {"channels": ["browser_audio"]}, {"channels": ["rest"], "min_user_messages": 3}, {"intents": ["check_balance"]},
+           {"event_types": ["user"]}, {"max_confidence": 0.5}, {"has_fallback": False},
+           {"actions": ["action_listen"], "max_user_messages": 1}, {"since": 1791306018.0, "until": 1791400000.0}]
+
+
+@pytest.fixture
+def read_back_in_memory():
+    """Rasa Pro's read-back (each event classic) in a memory store: what every store should answer."""
+    store = InMemoryTrackerStore()
+    write_as_rasa_pro(store, {sender_id: c["events"] for sender_id, c in READ_BACK.items()})
+    return store
+
+
+@pytest.mark.parametrize("filters", QUERIES, ids=str)
+def test_every_store_rasa_pro_wrote_lists_filters_and_counts_as_its_classic_read_back_does(
+        store_rasa_pro_wrote, read_back_in_memory, filters):
+    store = store_rasa_pro_wrote
+    if isinstance(store, RedisTrackerStore):
+        store.reindex()  # (values Rasa wrote have no indexes until then)
+    flt = ConversationFilter.build(**filters)
+    for order in ("-last_event_time", "sender_id", "user_messages"):
+        assert (store.conversation_summaries(flt, order=order, limit=100).items
+                == read_back_in_memory.conversation_summaries(flt, order=order, limit=100).items), order
+    assert store.count_conversations(flt) == read_back_in_memory.count_conversations(flt)
+    for bucket in ("day", "hour"):
+        assert store.statistics(flt, bucket=bucket) == read_back_in_memory.statistics(flt, bucket=bucket)
+    assert (store.analytics(flt, low_confidence=0.6, handoff_action="action_hangup")
+            == read_back_in_memory.analytics(flt, low_confidence=0.6, handoff_action="action_hangup"))
+
+
+def test_words_only_said_in_the_mantle_contract_are_found_in_every_store(store_rasa_pro_wrote):
+    store = store_rasa_pro_wrote
+    if isinstance(store, RedisTrackerStore):
+        store.reindex()
+
+    def found(text):
+        return [s.sender_id for s in store.conversation_summaries(ConversationFilter.build(text=text)).items]
+
+    assert found("send 15 to ina") == ["calm-through-mantle-store"]
+    assert found("a table for two") == ["mantle-skills"]
+    [summary] = store.conversation_summaries(ConversationFilter.build(sender_id="mantle-skills")).items
+    users = [e for e in READ_BACK["mantle-skills"]["events"] if e["event"] == "user"]
+    assert (summary.user_messages, summary.input_channel) == (len(users), "browser_audio") and len(users) > 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_sql_tables_folded_before_protojson_was_read_are_folded_anew(request, backend):
+    from django.db import connections
+
+    from stores.backends.sql import ensure_schema
+    from stores.backends.sql.schema import FOLD_VERSION, FOLD_VERSION_MARK
+
+    store = request.getfixturevalue(f"{backend}_written_by_rasa_pro")
+    expected = store.conversation_summaries(limit=100).items
+    with connections[store.alias].cursor() as cursor:
+        # As an older trackerweb left them: ProtoJSON rows counted as no user message, their texts not held.
+        cursor.execute("UPDATE trackerweb_conversations SET user_messages = 0, latest_intent = NULL, input_channel = NULL")
+        cursor.execute("DELETE FROM trackerweb_texts")
+        cursor.execute("UPDATE trackerweb_summary_state SET event_id = 1 WHERE name = %s", [FOLD_VERSION_MARK])
+    ensure_schema(store.alias)
+    assert store.conversation_summaries(limit=100).items == expected
+    assert [s.sender_id for s in store.conversation_summaries(ConversationFilter.build(text="send 15 to ina")).items
+            ] == ["calm-through-mantle-store"]
+    store.reindex()
+    ensure_schema(store.alias)  # (reindex folds with this version: its mark stays)
+    with connections[store.alias].cursor() as cursor:
+        cursor.execute("SELECT event_id FROM trackerweb_summary_state WHERE name = %s", [FOLD_VERSION_MARK])
+        assert cursor.fetchall() == [(FOLD_VERSION,)]
+    assert store.conversation_summaries(limit=100).items == expected

@@ -1,10 +1,16 @@
-"""The MongoDB store's queries: MongoDB queries and aggregations on (multikey) indexes."""
+"""The MongoDB store's queries: MongoDB queries and aggregations on (multikey) indexes.
+
+Each reads Rasa Pro's ProtoJSON events as the classic events they mean (contracts.py): a filter
+clause is the classic one or the ProtoJSON one, and summaries and statistics count the classic view.
+"""
 
 import math
 import re
 
 from ... import matching
+from ...contracts import PAYLOADS
 from ...query import ConversationFilter, ConversationSummary, DistinctNames, Statistics, check_bucket, order_field
+from .contracts import NUMBER_TYPES, classic_view, protojson_clause, viewed_events
 
 # An int64 that Rasa (or an older bot) may have stored as the sender id.
 INTEGER = re.compile(r"-?[0-9]{1,18}")
@@ -19,7 +25,9 @@ class MongoQueries:
 
         collection.create_index([("latest_event_time", DESCENDING), ("sender_id", ASCENDING)])
         collection.create_index([("latest_event_time", ASCENDING), ("sender_id", ASCENDING)])
-        for path in ("events.timestamp", "events.event", "events.name", "events.parse_data.intent.name"):
+        for path in ("events.timestamp", "events.event", "events.name", "events.parse_data.intent.name",
+                     # Rasa Pro's ProtoJSON events' (contracts.py)
+                     "events.user.parse_data.intent.name", "events.action.name"):
             collection.create_index(path)
 
     @property
@@ -48,24 +56,53 @@ class MongoQueries:
         if flt.since is not None or flt.until is not None:
             clauses.append(_any_event(timestamp=_range(flt)))
         if flt.intents:
-            clauses.append(_any_event(event="user", **{"parse_data.intent.name": {"$in": list(flt.intents)}}))
+            intents = list(flt.intents)
+            clauses.append({"$or": [
+                _any_event(event="user", **{"parse_data.intent.name": {"$in": intents}}),
+                protojson_clause(["user"], {"user": {"parse_data.intent.name": {"$in": intents}}},
+                                 {"$in": ["$$tw_v.parse_data.intent.name", intents]})]})
         if flt.actions:
-            clauses.append(_any_event(event="action", name={"$in": list(flt.actions)}))
+            actions = list(flt.actions)
+            clauses.append({"$or": [
+                _any_event(event="action", name={"$in": actions}),
+                protojson_clause(["action"], {"action": {"name": {"$in": actions}}}, {"$in": ["$$tw_v.name", actions]})]})
         if flt.event_types:
-            clauses.append({"events.event": {"$in": list(flt.event_types)}})
+            types = {"events.event": {"$in": list(flt.event_types)}}
+            payloads = [kind for kind in flt.event_types if kind in PAYLOADS]
+            clauses.append({"$or": [types, protojson_clause(payloads, {}, True)]} if payloads else types)
         if flt.entities:
-            clauses.append(_any_event(event="user", **{"parse_data.entities.entity": {"$in": list(flt.entities)}}))
+            entities = list(flt.entities)
+            clauses.append({"$or": [
+                _any_event(event="user", **{"parse_data.entities.entity": {"$in": entities}}),
+                protojson_clause(["user"], {"user": {"parse_data.entities.entity": {"$in": entities}}},
+                                 _has_entity("$$tw_v", entities))]})
         if flt.slot is not None:
-            clauses.append(_any_event(event="slot", name=flt.slot))
+            clauses.append(_any_event(event="slot", name=flt.slot))  # (no ProtoJSON payload sets a slot)
         if flt.channels:
-            clauses.append(_any_event(event="user", input_channel={"$in": list(flt.channels)}))
+            channels = list(flt.channels)
+            clauses.append({"$or": [
+                _any_event(event="user", input_channel={"$in": channels}),
+                protojson_clause(["user"], {"user": {"input_channel": {"$in": channels}}},
+                                 {"$in": ["$$tw_v.input_channel", channels]})]})
         if flt.text is not None:
-            clauses.append(_any_event(event={"$in": ["user", "bot"]}, text={"$regex": flt.text_pattern()}))
+            pattern = flt.text_pattern()
+            clauses.append({"$or": [
+                _any_event(event={"$in": ["user", "bot"]}, text={"$regex": pattern}),
+                protojson_clause(["user", "bot"], {"user": {"text": {"$regex": pattern}}, "bot": {"text": {"$regex": pattern}}},
+                                 {"$cond": [{"$eq": [{"$type": "$$tw_v.text"}, "string"]},
+                                            {"$regexMatch": {"input": "$$tw_v.text", "regex": pattern}}, False]})]})
         if flt.max_confidence is not None:
-            clauses.append(_any_event(event="user", **{"parse_data.intent.confidence": {"$lt": flt.max_confidence}}))
+            bound = flt.max_confidence
+            clauses.append({"$or": [
+                _any_event(event="user", **{"parse_data.intent.confidence": {"$lt": bound}}),
+                protojson_clause(["user"], {"user": {"parse_data.intent.confidence": {"$lt": bound}}},
+                                 {"$cond": [{"$in": [{"$type": "$$tw_v.parse_data.intent.confidence"}, NUMBER_TYPES]},
+                                            {"$lt": ["$$tw_v.parse_data.intent.confidence", bound]}, False]})]})
         if flt.has_fallback is not None:
-            fallback = {"$elemMatch": {"event": "action", "name": {"$regex": "fallback$"}}}
-            clauses.append({"events": fallback if flt.has_fallback else {"$not": fallback}})
+            fallback = [{"events": {"$elemMatch": {"event": "action", "name": {"$regex": "fallback$"}}}},
+                        protojson_clause(["action"], {"action": {"name": {"$regex": "fallback$"}}},
+                                         _is_fallback("$$tw_v"))]
+            clauses.append({"$or": fallback} if flt.has_fallback else {"$nor": fallback})
         if flt.min_user_messages is not None or flt.max_user_messages is not None:
             # A count can't be indexed: this clause is checked on each candidate document.
             users = {"$size": _user_events()}
@@ -142,7 +179,8 @@ class MongoQueries:
         flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
         size = 86400 if bucket == "day" else 3600
         query = self._query(flt)
-        in_range = [{"$match": {"$and": [query]}}, {"$unwind": "$events"}]
+        in_range = [{"$match": {"$and": [query]}}, {"$unwind": "$events"},
+                    {"$addFields": {"events": classic_view("$events", ("user", "action"))}}]
         if flt.since is not None or flt.until is not None:
             in_range.append({"$match": {"events.timestamp": _range(flt)}})
         over_time = in_range + [
@@ -182,7 +220,8 @@ class MongoQueries:
 
     def distinct_names(self):
         def names(match, path):
-            pipeline = [{"$unwind": "$events"}, {"$match": match}, {"$group": {"_id": path}}]
+            pipeline = [{"$unwind": "$events"}, {"$addFields": {"events": classic_view("$events")}}, {"$match": match},
+                        {"$group": {"_id": path}}]
             return sorted(doc["_id"] for doc in self._queryable.aggregate(pipeline) if isinstance(doc["_id"], str))
 
         with self._errors():
@@ -227,7 +266,15 @@ def _range(flt):
 
 
 def _user_events():
-    return {"$filter": {"input": {"$ifNull": ["$events", []]}, "cond": {"$eq": ["$$this.event", "user"]}}}
+    return {"$filter": {"input": viewed_events(("user",)), "cond": {"$eq": ["$$this.event", "user"]}}}
+
+
+def _has_entity(event, names):
+    """An expression: the user message `event` names one of the entities (stores.matching.entity_names)."""
+    entities = f"{event}.parse_data.entities"
+    return {"$anyElementTrue": [{"$map": {
+        "input": {"$cond": [{"$isArray": entities}, entities, []]}, "as": "tw_entity",
+        "in": {"$and": [{"$eq": [{"$type": "$$tw_entity.entity"}, "string"]}, {"$in": ["$$tw_entity.entity", names]}]}}}]}
 
 
 def _number_or_null(value):
@@ -255,7 +302,7 @@ _MIN_CONFIDENCE = {"$min": {"$filter": {
     "input": {"$map": {"input": _user_events(), "as": "user", "in": "$$user.parse_data.intent.confidence"}},
     "as": "confidence",
     "cond": {"$in": [{"$type": "$$confidence"}, ["double", "int", "long", "decimal"]]}}}}
-_FALLBACKS = {"$size": {"$filter": {"input": {"$ifNull": ["$events", []]}, "as": "event",
+_FALLBACKS = {"$size": {"$filter": {"input": viewed_events(("action",)), "as": "event",
                                     "cond": _is_fallback("$$event")}}}
 # What each computed order sorts by (null: the conversation lacks it).
 _ORDER_VALUES = {
@@ -273,7 +320,8 @@ _SUMMARY_PROJECTION = {
     "last_event_time": {"$let": {"vars": {"e": {"$arrayElemAt": ["$events", -1]}}, "in": "$$e.timestamp"}},
     "events": {"$size": "$events"},
     "user_messages": {"$size": _user_events()},
-    "session_starts": {"$size": {"$filter": {"input": "$events", "cond": {"$eq": ["$$this.event", "session_started"]}}}},
+    "session_starts": {"$size": {"$filter": {"input": viewed_events(("session_started",)),
+                                             "cond": {"$eq": ["$$this.event", "session_started"]}}}},
     "latest_user": _LATEST_USER,
     "min_confidence": _MIN_CONFIDENCE,
     "fallbacks": _FALLBACKS,
@@ -287,7 +335,7 @@ def _is_text(path):
 
 
 def _summary(doc):
-    latest = doc.get("latest_user") or {}
+    latest = doc.get("latest_user") or {}  # (already its classic view)
     channel = latest.get("input_channel")
     return ConversationSummary(
         sender_id=str(doc["sender_id"]),

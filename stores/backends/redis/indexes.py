@@ -50,6 +50,7 @@ import re
 from collections import Counter
 
 from ... import matching
+from ...contracts import classic_events
 from ...query import MAX_TEXT, ORDERS, ConversationSummary, bucket_start
 
 INDEX_NAMESPACE = "trackerweb:"
@@ -64,8 +65,8 @@ INDEX_KINDS = (
 )
 # What the indexes hold: raised when a change needs every stored conversation
 # indexed again (2: the list orders' sets, min_confidence and fallbacks in summaries;
-# 3: the hourly rollups and the text index).
-INDEX_VERSION = 3
+# 3: the hourly rollups and the text index; 4: Rasa Pro's ProtoJSON events indexed as what they mean).
+INDEX_VERSION = 4
 # The sorted set (its kind under the namespace) that lists conversations in each order.
 ORDER_SETS = {
     "-last_event_time": "recent",
@@ -244,6 +245,8 @@ def index_entries(namespace, events):
     """The scripts' arguments for `events`, all new in one conversation: (entries JSON, text bytes), ("", b"") for none."""
     if not events:
         return "", b""
+    # Rasa Pro's ProtoJSON events are indexed as the classic events they mean (stores.contracts).
+    events = classic_events(list(events))
     entries = IndexEntries(namespace)
     for event in events:
         entries.add(event)

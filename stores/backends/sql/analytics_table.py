@@ -42,6 +42,7 @@ import math
 from django.db import DatabaseError, connections, transaction
 
 from ... import matching
+from ...contracts import classic
 from .rollups import buckets
 
 TABLE = "trackerweb_analytics"
@@ -81,6 +82,7 @@ def _clamped(confidence):
 def event_row(event):
     """(kind, time, day, hour, name, confidence, channel, caveat) of one decoded event, or None for none."""
     kind, name, confidence, channel, too_long = None, None, None, None, False
+    event = classic(event)
     event_type = event.get("event")
     if matching.is_user(event):
         kind = "u"

@@ -11,6 +11,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Collate, Floor, StrIndex
 
 from ... import matching
+from ...contracts import classic
 from ...events import stored_json
 from ...query import NULLABLE_ORDER_FIELDS, ConversationFilter, DistinctNames, Statistics, order_field
 from .summaries import summary_of
@@ -173,7 +174,8 @@ class SQLQueries:
         with self._errors():
             rows = events.values_list("sender_id", "id", "data").iterator(chunk_size=5000)
             for sender_id, row_id, data in rows:
-                if sender_id not in found and test(self._decode(sender_id, row_id, data)):
+                # (Rasa Pro's ProtoJSON rows are tested as the classic events they mean.)
+                if sender_id not in found and test(classic(self._decode(sender_id, row_id, data))):
                     found.add(sender_id)
         return sorted(found)
 

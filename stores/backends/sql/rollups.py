@@ -29,6 +29,7 @@ from dataclasses import replace
 from django.db import connections, transaction
 
 from ... import matching
+from ...contracts import classic
 from ...query import ConversationFilter, Statistics, check_bucket
 
 TABLE = "trackerweb_statistics"
@@ -67,7 +68,7 @@ def counts_of(sender_id, events, sign=1):
     """The rollup rows `events` of one conversation add to (sign -1: take away), as a Counter of
     (span, kind, day, hour, key, name)."""
     counts = Counter()
-    for event in events:
+    for event in map(classic, events):
         kinds = [("e", "", "")]
         if matching.is_user(event):
             kinds.append(("u", "", ""))
@@ -279,7 +280,7 @@ class StatisticsRollups:
                 continue
             day, hour = buckets(timestamp)
             if not (time_range.whole_day(day) or time_range.whole_hour(hour)):
-                yield sender_id, event, day, hour
+                yield sender_id, classic(event), day, hour
 
     def _sender_list(self, senders):
         """A subquery of the sender ids, sent as one parameter (SQLQueries._id_set)."""

@@ -2,10 +2,12 @@
 
 from contextlib import nullcontext
 
-from django.db import DatabaseError, connections, models
+from django.db import DatabaseError, connections, models, transaction
 
 from .analytics_table import TABLE as ANALYTICS_TABLE
 from .analytics_table import ensure_analytics_table
+from .texts import TABLE as TEXT_TABLE
+from .texts import WATERMARK as TEXT_WATERMARK
 from .texts import ensure_text_table
 
 #: The length of Rasa's text columns (sender_id, type_name, intent_name, action_name).
@@ -17,6 +19,11 @@ COLUMN_LENGTH = 255
 ORDER_COLUMNS = ("last_event_time", "first_event_time", "events", "user_messages", "min_confidence", "fallbacks")
 #: Indexes of older versions that the order indexes replace.
 SUPERSEDED_INDEXES = ("tw_conv_activity", "tw_conv_user_messages", "tw_conv_min_confidence")
+#: What our tables read from each event (summaries, rollups, texts, analytics), kept as a watermark row;
+#: raised when a change makes what was folded before wrong, which is then folded anew at the next query
+#: (2: Rasa Pro's ProtoJSON rows read as the classic events they mean).
+FOLD_VERSION = 2
+FOLD_VERSION_MARK = "fold_version"
 
 
 def ensure_schema(alias, schema_editor=None):
@@ -63,6 +70,7 @@ def ensure_schema(alias, schema_editor=None):
     _drop_superseded_indexes(connection, ConversationRow)
     _ensure_indexes(connection, ConversationRow, editor, order_indexes())
     ensure_text_table(connection)
+    _ensure_fold_version(connection)
 
 
 def order_indexes():
@@ -106,9 +114,32 @@ def _forget_folded(connection):
     from ...models import ConversationRow, StatisticsRollup, SummaryWatermark
 
     with connection.cursor() as cursor:
-        for model in (ConversationRow, SummaryWatermark, StatisticsRollup):
+        for model in (ConversationRow, StatisticsRollup):
             cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(SummaryWatermark._meta.db_table)} WHERE name <> %s",
+                       [FOLD_VERSION_MARK])
         cursor.execute(f"DELETE FROM {ANALYTICS_TABLE}")
+
+
+def _ensure_fold_version(connection):
+    """Fold everything anew (at the next query: summaries, rollups, analytics, texts) when our tables were
+    folded by a trackerweb that read events otherwise (`FOLD_VERSION`), then mark them with this one."""
+    from ...models import SummaryWatermark
+
+    marks = SummaryWatermark.objects.using(connection.alias)
+    if marks.filter(name=FOLD_VERSION_MARK, event_id=FOLD_VERSION).exists():
+        return
+    try:
+        with transaction.atomic(using=connection.alias):
+            _forget_folded(connection)
+            with connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {TEXT_TABLE}")
+            marks.filter(name__in=[FOLD_VERSION_MARK, TEXT_WATERMARK]).delete()
+            marks.create(name=FOLD_VERSION_MARK, event_id=FOLD_VERSION)
+    except DatabaseError:
+        # Another process marked them first; anything else shows up below.
+        if not marks.filter(name=FOLD_VERSION_MARK, event_id=FOLD_VERSION).exists():
+            raise
 
 
 def _drop_superseded_indexes(connection, model):

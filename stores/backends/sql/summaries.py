@@ -10,8 +10,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from ... import matching
+from ...contracts import classic
 from ...query import ConversationSummary
-from .schema import COLUMN_LENGTH
+from .schema import COLUMN_LENGTH, FOLD_VERSION_MARK
 
 # How far below the watermark a refresh looks again for late-committed rows.
 SUMMARY_MARGIN = 1000
@@ -70,6 +71,7 @@ class SummaryTable:
         if not new:
             return
         for row_id, event in new:
+            event = classic(event)  # (what a Rasa Pro ProtoJSON row means)
             timestamp = matching.timestamp_of(event)
             if summary.events == 0:
                 summary.first_event_time = timestamp
@@ -143,7 +145,8 @@ class SummaryTable:
         with self._errors():
             with transaction.atomic(using=self.alias):
                 ConversationRow.objects.using(self.alias).all().delete()
-                SummaryWatermark.objects.using(self.alias).all().delete()
+                # (The fold version stays: what is folded again is folded by this version.)
+                SummaryWatermark.objects.using(self.alias).exclude(name=FOLD_VERSION_MARK).delete()
                 StatisticsRollup.objects.using(self.alias).all().delete()
                 self._clear_analytics()
             # Everything is above watermark 0: refresh folds every conversation.

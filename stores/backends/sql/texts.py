@@ -24,6 +24,7 @@ import re
 from django.db import DatabaseError, connections, transaction
 
 from ... import matching
+from ...contracts import classic
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ TRIGRAM = 3
 
 def folded_text(event):
     """What the table holds for an event: its text, ASCII-lowered, or None when it has none to search."""
+    event = classic(event)
     if not isinstance(event, dict) or event.get("event") not in ("user", "bot") or not isinstance(event.get("text"), str):
         return None
     return _UNSTORABLE.sub(_STAND_IN, matching.ascii_lower(event["text"]))
