@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from stores import matching
 from stores.analytics import analyze
+from stores.backends.memory import InMemoryTrackerStore
 from stores.contracts import is_protojson
 from stores.query import ConversationFilter
 from tests.fixtures.protojson import BREAKAGES, as_protojson, broken_protojson, write_as_rasa_pro
@@ -66,9 +67,25 @@ MANTLE_FILTERS = [
 
 
 @pytest.mark.parametrize("filters", FILTERS + MANTLE_FILTERS, ids=[str(f) for f in FILTERS + MANTLE_FILTERS])
-def test_every_backend_selects_what_the_reference_selects_in_either_contract(written, filters):
-    store, data = written
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "postgres", "redis"])
+def test_every_backend_selects_what_the_reference_selects_in_either_contract(request, backend, filters):
+    store = InMemoryTrackerStore() if backend == "memory" else request.getfixturevalue(f"{backend}_store")
+    data = protojson_data()
+    write_as_rasa_pro(store, data)
     check_pages_and_counts(store, data, ConversationFilter.build(**filters))
+
+
+# Mongo answers each ProtoJSON filter in a query of its own (an $or of both shapes), which the test
+# server runs some ten times slower than the other backends: every Mantle filter, and every fourth of
+# the classic conformance list (the hypothesis test below draws any filter, on Mongo too).
+MONGO_SAMPLE = [f for n, f in enumerate(FILTERS) if n % 4 == 0] + MANTLE_FILTERS
+
+
+@pytest.mark.parametrize("filters", MONGO_SAMPLE, ids=[str(f) for f in MONGO_SAMPLE])
+def test_mongo_selects_what_the_reference_selects_in_either_contract(mongo_store, filters):
+    data = protojson_data()
+    write_as_rasa_pro(mongo_store, data)
+    check_pages_and_counts(mongo_store, data, ConversationFilter.build(**filters))
 
 
 @pytest.mark.parametrize("filters", [{}, {"since": 1700001000, "until": 1700020000}, {"intents": ["greet"]},
