@@ -297,8 +297,8 @@ def _bins(name):
         "count": serializers.IntegerField()}))
 
 
-def _flow_counts(help_text):
-    return serializers.ListField(help_text=help_text, child=inline_serializer("FlowCount", {
+# One class for both lists (flows, patterns): the schema names a component once per class.
+FlowCountSerializer = type(inline_serializer("FlowCount", {
     "flow_id": serializers.CharField(),
     "conversations": serializers.IntegerField(help_text="Conversations where it started"),
     "started": serializers.IntegerField(help_text="Times it started (flow_started)"),
@@ -316,7 +316,11 @@ def _flow_counts(help_text):
         "reached": serializers.IntegerField(help_text="Runs that reached this step"),
         "ended": serializers.IntegerField(help_text="Runs whose last step (within since/until) it was")}),
         help_text="The step funnel: step ids in the order runs first reached them"),
-    }))
+}))
+
+
+def _flow_counts(help_text):
+    return serializers.ListField(help_text=help_text, child=FlowCountSerializer())
 
 
 AnalyticsSerializer = inline_serializer("Analytics", {
