@@ -3,7 +3,6 @@ real Rasa Pro 3.21 wrote, against counts taken independently from its index, its
 Rasa Pro itself reported; the same answer on every backend; never a crash on broken flow events."""
 
 import json
-import shutil
 from collections import Counter, defaultdict
 
 import pytest
@@ -11,22 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stores.backends.memory import InMemoryTrackerStore
-from stores.backends.sql import SQLTrackerStore
 from stores.flow_statistics import FlowCounter, flow_statistics
 from stores.query import ConversationFilter
 from tests.fixtures import rasa_pro
 
 READ_BACK = rasa_pro.readback()["conversations"]
 INDEX = {entry["sender_id"]: entry for entry in rasa_pro.conversations_index()}
-
-
-@pytest.fixture
-def sqlite_written_by_rasa_pro(tmp_path, db_access):
-    path = tmp_path / "rasa_pro.db"
-    shutil.copy(rasa_pro.SQLITE_DB, path)
-    store = SQLTrackerStore(dialect="sqlite", db=str(path))
-    yield store
-    store.close()
 
 
 def memory_store_of_read_back():
