@@ -34,7 +34,7 @@ def assert_names_only_the_store_and_the_failure(caught, caplog, store, kind, pri
 def test_a_redis_command_that_fails_shows_its_error_code_not_the_command_or_its_key(redis_store, redis_db, caplog):
     redis_store.append("private-sender-id", private_turn())
     # The summary of a conversation, made a string: the page's HGETALL of it fails in a pipeline.
-    redis_client(redis_db).set("trackerweb:tracker:summary:private-sender-id", "not a hash")
+    redis_client(redis_db).set(redis_store.index_namespace + "summary:private-sender-id", "not a hash")
     with pytest.raises(StoreError) as caught:
         redis_store.conversation_summaries()
     assert_names_only_the_store_and_the_failure(caught, caplog, redis_store, "WRONGTYPE",

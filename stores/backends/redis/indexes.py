@@ -1,8 +1,9 @@
 """The Redis store's secondary indexes: their keys, and what events add to them.
 
 Redis can't search inside the values, so every write keeps secondary indexes
-beside them, under `trackerweb:<key prefix>` (`trackerweb:tracker:`,
-`trackerweb:tenant42:tracker:`): no conversation SCAN pattern matches it, and
+beside them, under `trackerweb:{<key prefix>}` (`trackerweb:{tracker:}`,
+`trackerweb:{tenant42:tracker:}`, one hash slot of a Redis Cluster, see
+slots.py): no conversation SCAN pattern matches it, and
 bots with different key prefixes keep apart. Python works out what new events
 add to the indexes (`index_entries`); the same Lua script call that writes the
 value applies it, so a value and its indexes never disagree. Per conversation:
@@ -53,20 +54,21 @@ from ... import matching
 from ...contracts import classic_events
 from ...query import MAX_TEXT, ORDERS, ConversationSummary, bucket_start
 
-INDEX_NAMESPACE = "trackerweb:"
 # Every kind of key under a store's index namespace. Dropping only these
-# (reindex) spares the namespace of a bot whose key prefix is "tracker",
-# which nests under the default one ("trackerweb:tracker:tracker:").
+# (reindex) spares, in the namespace trackerweb used before index version 5,
+# that of a bot whose key prefix is "tracker", which nested under the default
+# one ("trackerweb:tracker:tracker:").
 INDEX_KINDS = (
     "recent", "senders", "user_messages", "min_confidence", "expiring", "totals", "fallback", "index_version",
     "summary:", "times:", "counts:", "memberships:", "query:", "order:",
     "intent:", "action:", "type:", "entity:", "channel:", "slot:", "slot_value:",
-    "rollups", "rollup_edges", "rollup:", "rollup_senders:", "rolled:", "text:", "tri:",
+    "rollups", "rollup_edges", "rollup:", "rollup_senders:", "rolled:", "text:", "tri:", "versions", "gone:",
 )
 # What the indexes hold: raised when a change needs every stored conversation
 # indexed again (2: the list orders' sets, min_confidence and fallbacks in summaries;
-# 3: the hourly rollups and the text index; 4: Rasa Pro's ProtoJSON events indexed as what they mean).
-INDEX_VERSION = 4
+# 3: the hourly rollups and the text index; 4: Rasa Pro's ProtoJSON events indexed as what they mean;
+# 5: under one hash tag, with each conversation's indexed version, for Redis Cluster).
+INDEX_VERSION = 5
 # The sorted set (its kind under the namespace) that lists conversations in each order.
 ORDER_SETS = {
     "-last_event_time": "recent",

@@ -18,10 +18,9 @@ boundary (their sums, and the conversations with events in those hours); other f
 they select. since/until off an hour boundary, or with another filter,
 read the selected conversations' events.
 
-Values Rasa wrote have no indexes: `manage.py reindex` builds them, and an
-append to such a value indexes the whole conversation with its rewrite.
-Until then, a conversation Rasa itself goes on saving shows in queries as it
-was when last indexed. Indexes an older trackerweb built (`INDEX_VERSION`)
+Values Rasa wrote have no indexes until `catch_up` (or `manage.py
+reindex`) indexes them; an append to such a value indexes the whole
+conversation with its rewrite. Indexes an older trackerweb built (`INDEX_VERSION`)
 are refused with `IndexesOutdated`, which says to run `manage.py reindex`.
 """
 
@@ -33,7 +32,7 @@ from contextlib import contextmanager
 from itertools import islice
 
 from ... import matching
-from ...exceptions import IndexesOutdated, StoreError, StoreUnavailable
+from ...exceptions import IndexesOutdated
 from ...query import ConversationFilter, DistinctNames, check_bucket
 from .indexes import (INDEX_KINDS, INDEX_VERSION, ORDER_SETS, as_text, counters_from, glob_escape, needle_bytes,
                       slot_value_key, summary_from, to_json)
@@ -255,13 +254,21 @@ class RedisQueries:
             total, members = pipe.execute()
         return [as_text(member) for member in members], total
 
+    @property
+    def legacy_index_namespace(self):
+        """Where trackerweb kept this store's indexes before index version 5 (no hash tag)."""
+        return "trackerweb:" + self.key_prefix
+
     def _check_index_version(self):
         """Refuse indexes an older trackerweb built (they would answer some orders wrongly, or
         without the newer summary fields); none at all (a store Rasa alone wrote) are no error."""
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(self._index_key("senders"))
             pipe.get(self._index_key("index_version"))
-            indexed, version = pipe.execute()
+            pipe.get(self.legacy_index_namespace + "index_version")
+            indexed, version, legacy = pipe.execute()
+        if not indexed and legacy is not None:
+            indexed, version = True, legacy
         if indexed and version != str(INDEX_VERSION).encode():
             raise IndexesOutdated(
                 f"The Redis tracker store ({self.describe()}) holds query indexes built by an older trackerweb "
@@ -283,10 +290,15 @@ class RedisQueries:
         """(sender id, events) of each conversation still stored, reading `size` values at a time."""
         for batch in _batches(sender_ids, size):
             with self._errors():
-                values = self.redis.mget([self.key(sender_id) for sender_id in batch])
+                values = self._get_many([self.key(sender_id) for sender_id in batch])
             for sender_id, raw in zip(batch, values):
                 if raw is not None:
                     yield sender_id, self._decode(self.key(sender_id), raw)
+
+    def _get_many(self, keys):
+        """The values of `keys` (None where absent): one MGET, or one per hash slot in a Redis Cluster."""
+        get_many = getattr(self.redis, "mget_nonatomic", self.redis.mget)
+        return get_many(keys)
 
     def _totals(self, bucket=None):
         """The counters summed over every conversation: names and counts, and the chart's of `bucket`."""
@@ -305,9 +317,11 @@ class RedisQueries:
         return summed
 
     def _sweep(self):
-        """Drop the indexes of conversations whose key expired (record_exp) before a query reads them."""
-        while self._call("sweep", args=[self.index_namespace, self.key_prefix, BATCH]) == BATCH:
-            continue
+        """Index again the conversations whose key expired (record_exp) before a query reads them."""
+        while due := self._call("sweep", args=[self.index_namespace, BATCH]):
+            self.catch_up([as_text(sender_id) for sender_id in due])
+            if len(due) < BATCH:
+                break
 
     # -- maintenance ------------------------------------------------------------
 
@@ -315,32 +329,20 @@ class RedisQueries:
         """Rebuild this store's indexes from the stored values (values Rasa wrote have none).
 
         Drops every index key of this store, found with SCAN (never KEYS),
-        then indexes each conversation atomically with a read of its value.
-        Appends through trackerweb while the old keys are being dropped may
-        be counted twice in the unfiltered statistics: run it again after.
-        Returns the number of conversations indexed.
+        then indexes each conversation as read with its version
+        (`catch_up`). Appends through trackerweb while the old keys are being
+        dropped may be counted twice in the unfiltered statistics: run it
+        again after. Returns the number of conversations indexed.
         """
         with self._errors():
             self._drop_indexes()
             # (The first conversation indexed marks the indexes with this version: lua/index.lua.)
-            indexed, unindexable = 0, []
-            for sender_id in self.keys():
-                try:
-                    indexed += self._index_anew(sender_id)
-                except StoreUnavailable:
-                    raise
-                except StoreError as e:
-                    # A value another program wrote that is no tracker: index the rest, then say which.
-                    unindexable.append(str(e))
-        if unindexable:
-            listed = "; ".join(unindexable[:5]) + (f"; and {len(unindexable) - 5} more" if len(unindexable) > 5 else "")
-            raise StoreError(f"Indexed {indexed} conversations; {len(unindexable)} stored value"
-                             f"{'s' if len(unindexable) != 1 else ''} could not be read and are not listed "
-                             f"until corrected or deleted: {listed}")
-        return indexed
+            return self.catch_up(self.keys())
 
     def _drop_indexes(self):
-        own_kinds = tuple((self.index_namespace + kind).encode() for kind in INDEX_KINDS)
-        found = self.redis.scan_iter(match=glob_escape(self.index_namespace) + "*", count=1000)
-        for batch in _batches(key for key in found if key.startswith(own_kinds)):
-            self.redis.unlink(*batch)
+        """Unlink this store's index keys, and those an older trackerweb kept under "trackerweb:<key prefix>"."""
+        for namespace in (self.index_namespace, self.legacy_index_namespace):
+            own_kinds = tuple((namespace + kind).encode() for kind in INDEX_KINDS)
+            found = self.redis.scan_iter(match=glob_escape(namespace) + "*", count=1000)
+            for batch in _batches(key for key in found if key.startswith(own_kinds)):
+                self.redis.unlink(*batch)

@@ -1,6 +1,8 @@
 """RedisTrackerStore itself: its parameters, its connection, and Rasa's contract on one string per conversation."""
 
+import hashlib
 import json
+import logging
 from contextlib import contextmanager
 from urllib.parse import quote, urlencode
 
@@ -9,13 +11,18 @@ from ...events import dumps
 from ...users import carries_user_record, first_timestamp, record_after, recorded_user
 from ...exceptions import ConversationChanged, StoreError, StoreUnavailable, UnreadableEvent, driver_failure
 from ...parameters import TRACKER_STORE
-from .indexes import INDEX_NAMESPACE, glob_escape, index_entries
-from .queries import RedisQueries
-from .scripts import SCRIPTS
+from .indexes import glob_escape, index_entries
+from .queries import RedisQueries, _batches
+from .scripts import IN_INDEX_SLOT, SCRIPTS
+from .slots import INDEX_NAMESPACE, index_namespace, record_key
 from .users import UserRecords
 
 KEY_PREFIX = "tracker:"
 CONNECT_TIMEOUT = 5
+# Conversations `catch_up` checks in one pipeline.
+CATCH_UP_BATCH = 500
+
+logger = logging.getLogger(__name__)
 
 
 def value_head(sender_id, record=None):
@@ -164,14 +171,17 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
 
     @property
     def index_namespace(self):
-        """Where this store's indexes live: "trackerweb:" and the key prefix."""
-        return INDEX_NAMESPACE + self.key_prefix
+        """Where this store's indexes live: "trackerweb:{<key prefix>}", one hash slot (slots.py)."""
+        return index_namespace(self.key_prefix)
 
     def _index_key(self, kind, name=""):
         return self.index_namespace + kind + name
 
     def _call(self, script, keys=(), args=(), client=None):
         client = client or self.redis
+        if not keys and script in IN_INDEX_SLOT:
+            # Routed (in a cluster) to the node holding the indexes.
+            keys = [self._index_key("index_version")]
         return self._scripts[script](keys=list(keys), args=list(args), client=client)
 
     # -- the interface --------------------------------------------------------
@@ -180,84 +190,161 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
         self.check_sender_id(sender_id)
         events = self.validated(events)
         joined = ", ".join(dumps(event, index) for index, event in enumerate(events))
-        head = value_head(sender_id)
-        entries, texts = index_entries(self.index_namespace, events)
         with self._errors():
             # Events naming a user or a session may change Rasa Pro's record, which precedes the
             # events in the value: then the value is rewritten, as Rasa Pro rewrites it on every save.
-            done = not carries_user_record(events) and self._call(
-                "append", [self.key(sender_id)],
-                [joined, head, str(self.record_exp or 0), self.index_namespace, sender_id, entries, texts])
-            if not done:
-                self._index_anew(sender_id, appended=events)
+            reply = [0] if carries_user_record(events) else self._call(
+                "append", self._conversation_keys(sender_id), [joined, value_head(sender_id), self._expiry()])
+        if reply[0]:
+            status, previous, version, expires = reply
+            self._index_after_write(sender_id, lambda: self._call("index_delta", args=[
+                self.index_namespace, sender_id, status, previous, version, expires,
+                *index_entries(self.index_namespace, events)]))
+        else:
+            with self._errors():
+                self._rewrite(sender_id, lambda stored, stored_events: (stored_events + events, None),
+                              check_readable=True)
         self.publish_events(sender_id, events)
         return events
 
-    def _index_anew(self, sender_id, appended=None):
-        """Index the whole conversation again, atomically with its value (optimistic lock).
+    def _index_after_write(self, sender_id, index):
+        """Index a write that is stored (the value and its record, in their own hash slot): the
+        indexes, in another, follow. When they can't, the write stands and `catch_up` indexes it
+        later; reporting it as failed would have the caller write its events a second time."""
+        try:
+            with self._errors():
+                if not index():
+                    self.catch_up([sender_id])
+        except StoreUnavailable as e:
+            logger.warning("Stored the events of %r in %s but could not index them (%s): they show in queries "
+                           "once it is caught up", sender_id, self.describe(), e)
 
-        With `appended`, the value is rewritten once in our key order with
-        those events added (a value Rasa wrote, or events never indexed).
-        Returns whether the conversation exists.
-        """
-        import redis
-
+    def _conversation_keys(self, sender_id):
+        """The keys the scripts that write a conversation's value take: Rasa's, then its record (one slot)."""
         key = self.key(sender_id)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    if raw is None and appended is None:
-                        return False
-                    stored = None if raw is None else self._parse(key, raw)
-                    events = self._decode(key, raw)
-                    record = None
-                    if appended is not None:
-                        # Rewriting the value would write a placeholder over what another program stored.
-                        self.readable(self.new_tracker(sender_id, events))
-                        events += appended
-                        record = record_after(stored, appended, lambda: first_timestamp(events))
-                    value = "" if appended is None else serialise(sender_id, events, record)
-                    pipe.multi()
-                    self._call("replace", [key], [value, str(self.record_exp or 0), self.index_namespace, sender_id,
-                                                  *index_entries(self.index_namespace, events)], client=pipe)
-                    if record is not None and record["user_id"] is not None:
-                        pipe.zadd(self.user_key(record["user_id"]), {sender_id: self.user_score()})
-                    pipe.execute()
-                    return True
-                except redis.WatchError:
-                    continue
+        return [key, record_key(key)]
+
+    def _expiry(self):
+        return str(self.record_exp or 0)
+
+    def _rewrite(self, sender_id, change, check_readable=False, tolerate_broken=False):
+        """Write what `change(stored, events)` makes of a conversation's value and index it whole.
+
+        `change` gets the stored value (None when none is) and its events, and
+        returns (the new events, None to delete the conversation; a result).
+        With `tolerate_broken`, a value that is no tracker counts as one
+        without a record or events ({} and []), instead of a `StoreError`.
+        The new value is written only if the stored one is still the one read
+        (lua/swap.lua), else it is read again: Rasa's writes are plain SETs
+        and need no lock. Returns the result.
+        """
+        key = self.key(sender_id)
+        while True:
+            raw = self.redis.get(key)
+            try:
+                stored = None if raw is None else self._parse(key, raw)
+                events = self._decode(key, raw)
+            except StoreError:
+                if not tolerate_broken:
+                    raise
+                stored, events = {}, []
+            if check_readable and raw is not None:
+                # Rewriting the value would write a placeholder over what another program stored.
+                self.readable(self.new_tracker(sender_id, events))
+            new_events, result = change(stored, events)
+            record = None if new_events is None else record_after(stored, new_events,
+                                                                  lambda: first_timestamp(new_events))
+            value = "" if new_events is None else serialise(sender_id, new_events, record)
+            digest = "" if raw is None else hashlib.sha1(raw).hexdigest()
+            reply = self._call("swap", self._conversation_keys(sender_id), [digest, value, self._expiry()])
+            if reply[0]:
+                break
+        if new_events is None:
+            self._forget_user(sender_id, stored)
+        elif record is not None and record["user_id"] is not None:
+            self.redis.zadd(self.user_key(record["user_id"]), {sender_id: self.user_score()})
+        self._index_after_write(sender_id, lambda: self._index_whole(sender_id, reply[1], reply[2], new_events))
+        return result
+
+    def _index_whole(self, sender_id, version, expires, events):
+        """Index a conversation as read at `version` (`events`; None: it is gone), unless its
+        indexes show a later one (lua/index_full.lua). Returns whether its indexes now show it."""
+        entries = ("", b"") if events is None else index_entries(self.index_namespace, events)
+        self._call("index_full", args=[self.index_namespace, sender_id, version, expires,
+                                       "0" if events is None else "1", *entries])
+        return True
+
+    def catch_up(self, sender_ids):
+        """Bring the indexes of these conversations up to date with their stored values, whoever
+        wrote, rewrote or deleted them or let them expire (Rasa writes its values with plain SETs).
+
+        A conversation whose indexes are up to date costs a few commands,
+        pipelined, and no read of its value; any other is read and indexed
+        whole. Values that are no tracker are left unindexed, the rest
+        indexed, and then a `StoreError` names them. Returns how many
+        conversations were indexed anew.
+        """
+        sender_ids = [sender_id for sender_id in dict.fromkeys(sender_ids) if self.could_hold(sender_id)]
+        indexed, unreadable = 0, []
+        with self._errors():
+            for batch in _batches(sender_ids, CATCH_UP_BATCH):
+                for sender_id in self._behind(batch):
+                    try:
+                        indexed += self._index_snapshot(sender_id)
+                    except StoreUnavailable:
+                        raise
+                    except StoreError as e:
+                        unreadable.append(str(e))
+        if unreadable:
+            listed = "; ".join(unreadable[:5]) + (f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else "")
+            raise StoreError(f"Indexed {indexed} conversations; {len(unreadable)} stored value"
+                             f"{'s' if len(unreadable) != 1 else ''} could not be read and are not listed "
+                             f"until corrected or deleted: {listed}")
+        return indexed
+
+    def _behind(self, sender_ids):
+        """Those of `sender_ids` whose indexes may not show their stored value."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for sender_id in sender_ids:
+                key = self.key(sender_id)
+                pipe.strlen(key)
+                pipe.hmget(record_key(key), "v", "len")
+            pipe.hmget(self._index_key("versions"), sender_ids)
+            replies = pipe.execute()
+        indexed_versions = replies[-1]
+        behind = []
+        for i, sender_id in enumerate(sender_ids):
+            length, (version, recorded_length) = replies[2 * i], replies[2 * i + 1]
+            indexed = indexed_versions[i]
+            if length == 0:
+                up_to_date = indexed is None
+            else:
+                up_to_date = (recorded_length is not None and int(recorded_length) == length
+                              and indexed is not None and indexed == version)
+            if not up_to_date:
+                behind.append(sender_id)
+        return behind
+
+    def _index_snapshot(self, sender_id):
+        """Read a conversation with its version (lua/snapshot.lua) and index it whole. Returns 1 if applied."""
+        key = self.key(sender_id)
+        raw, version, expires = self._call("snapshot", self._conversation_keys(sender_id))
+        events = None if raw is None else self._decode(key, raw)
+        entries = ("", b"") if events is None else index_entries(self.index_namespace, events)
+        return self._call("index_full", args=[self.index_namespace, sender_id, version, expires,
+                                              "0" if events is None else "1", *entries])
 
     def replace_events(self, sender_id, events, expected_count=None):
-        import redis
-
         self.check_sender_id(sender_id)
         events = self.validated(events)
-        key = self.key(sender_id)
-        with self._errors(), self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    if expected_count is not None and len(self._decode(key, raw)) != expected_count:
-                        raise ConversationChanged(sender_id)
-                    stored = None if raw is None else self._parse(key, raw)
-                    pipe.multi()
-                    if events:
-                        record = record_after(stored, events, lambda: first_timestamp(events))
-                        self._call("replace", [key], [serialise(sender_id, events, record), str(self.record_exp or 0),
-                                                      self.index_namespace, sender_id,
-                                                      *index_entries(self.index_namespace, events)], client=pipe)
-                        if record is not None and record["user_id"] is not None:
-                            pipe.zadd(self.user_key(record["user_id"]), {sender_id: self.user_score()})
-                    else:
-                        self._call("delete", [key], [self.index_namespace, sender_id], client=pipe)
-                        self._forget_user(pipe, sender_id, stored)
-                    pipe.execute()
-                    return events
-                except redis.WatchError:
-                    continue
+
+        def change(stored, stored_events):
+            if expected_count is not None and len(stored_events) != expected_count:
+                raise ConversationChanged(sender_id)
+            return events or None, events
+
+        with self._errors():
+            return self._rewrite(sender_id, change)
 
     def _parse(self, key, raw):
         """The stored value: a tracker, an object with an event list (else `StoreError`)."""
@@ -315,32 +402,16 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
                     yield key[len(prefix):].decode("utf-8", errors="surrogateescape")
 
     def delete(self, sender_id):
-        import redis
-
         if not self.could_hold(sender_id):
             return False
-        key = self.key(sender_id)
-        with self._errors(), self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
-                    try:
-                        stored = None if raw is None else self._parse(key, raw)
-                    except StoreError:
-                        stored = None  # no tracker: no user to forget (Rasa Pro skips it too)
-                    pipe.multi()
-                    self._call("delete", [key], [self.index_namespace, sender_id], client=pipe)
-                    self._forget_user(pipe, sender_id, stored)
-                    return bool(pipe.execute()[0])
-                except redis.WatchError:
-                    continue
+        with self._errors():
+            return self._rewrite(sender_id, lambda stored, events: (None, stored is not None), tolerate_broken=True)
 
-    def _forget_user(self, pipe, sender_id, stored):
+    def _forget_user(self, sender_id, stored):
         """Take a deleted conversation out of its user's set, as Rasa Pro's delete does."""
         user = recorded_user(stored)
         if user is not None:
-            pipe.zrem(self.user_key(user), sender_id)
+            self.redis.zrem(self.user_key(user), sender_id)
 
     def exists(self, sender_id):
         if not self.could_hold(sender_id):

@@ -1,17 +1,41 @@
 -- Functions the scripts that keep the indexes share (Python prepends this
--- file to append.lua, replace.lua, delete.lua and sweep.lua).
--- `ns` is the index namespace, `sid` the sender id.
+-- file to index_delta.lua, index_full.lua and sweep.lua). They run in the
+-- slot of the store's index namespace `ns`; `sid` is the sender id.
 local function now_ms()
   local time = redis.call('TIME')
   return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
 
-local function track_expiry(ns, key, sid)
-  local ttl = redis.call('PTTL', key)
-  if ttl > 0 then
-    redis.call('ZADD', ns .. 'expiring', now_ms() + ttl, sid)
+-- `at`: when the conversation's key expires (ms since the epoch, as text), "-1" for never.
+local function track_expiry(ns, sid, at)
+  if at ~= '-1' then
+    redis.call('ZADD', ns .. 'expiring', at, sid)
   else
     redis.call('ZREM', ns .. 'expiring', sid)
+  end
+end
+
+-- The version of the conversation its indexes show (record.lua): `versions`
+-- holds it while it is stored; for a while after it is gone, a tombstone
+-- named by a digest of its id (never the id: a deletion may be a privacy
+-- request) keeps an indexer that read it earlier from bringing it back.
+local TOMBSTONE_SECONDS = 600
+
+local function tombstone(ns, sid)
+  return ns .. 'gone:' .. redis.sha1hex(sid)
+end
+
+local function indexed_version(ns, sid)
+  return tonumber(redis.call('HGET', ns .. 'versions', sid) or redis.call('GET', tombstone(ns, sid)) or '0')
+end
+
+local function set_version(ns, sid, version, stored)
+  if stored then
+    redis.call('HSET', ns .. 'versions', sid, version)
+    redis.call('DEL', tombstone(ns, sid))
+  else
+    redis.call('HDEL', ns .. 'versions', sid)
+    redis.call('SET', tombstone(ns, sid), version, 'EX', TOMBSTONE_SECONDS)
   end
 end
 
