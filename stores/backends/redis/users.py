@@ -18,7 +18,7 @@ from ...users import recorded_user
 
 class UserRecords:
     """RedisTrackerStore's reading and writing of Rasa Pro's user records (a part of the store:
-    it uses its `redis`, `key_prefix`, `record_exp`, `key()`, `_errors()` and `_parse()`)."""
+    it uses its `redis`, `key_prefix`, `record_exp`, `key()`, `_get_many()`, `_errors()` and `_parse()`)."""
 
     def user_key(self, user_id):
         """The user's sorted set: beside the conversations, under the same key prefix (as Rasa Pro names it)."""
@@ -42,7 +42,7 @@ class UserRecords:
         with self._errors():
             members = [member.decode("utf-8", errors="surrogateescape") for member in
                        self.redis.zrangebyscore(self.user_key(user_id), time.time(), "+inf")]
-            values = self.redis.mget([self.key(member) for member in members]) if members else []
+            values = self._get_many([self.key(member) for member in members]) if members else []
         found = []
         for member, raw in zip(members, values):
             try:
