@@ -22,6 +22,8 @@ from stores.backends.redis import RedisTrackerStore
 from stores.backends.sql import STORE_ALIAS, SQLTrackerStore
 from stores.handler import forget_tracker_stores
 from tests.fixtures import rasa_pro
+from tests.redis_servers import redis_cluster as start_redis_cluster
+from tests.redis_servers import redis_sentinel as start_redis_sentinel
 
 PG = {
     "host": os.environ.get("TRACKERWEB_TEST_PG_HOST", "127.0.0.1"),
@@ -183,6 +185,41 @@ def redis_store(redis_db):
     store.close()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster():
+    """A Redis Cluster of this session's own (3 masters, a replica each; tests/redis_servers.py): its
+    `endpoints` are a cluster store's seed nodes; `flush()` empties it, `client()` is a bot's client."""
+    with start_redis_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel():
+    """A master, its replica and a Sentinel of this session's own (tests/redis_servers.py): `endpoints`
+    (the Sentinel's address) and `service` are a Sentinel store's; `master` and `replica` its servers."""
+    with start_redis_sentinel() as deployment:
+        yield deployment
+
+
+@pytest.fixture
+def redis_cluster_store(redis_cluster):
+    """A Redis store on the session's cluster, emptied first (like `redis_store`)."""
+    redis_cluster.flush()
+    store = RedisTrackerStore(deployment_mode="cluster", endpoints=redis_cluster.endpoints)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def redis_sentinel_store(redis_sentinel):
+    """A Redis store through Sentinel, on the session's deployment, emptied first (like `redis_store`)."""
+    redis_sentinel.flush()
+    store = RedisTrackerStore(deployment_mode="sentinel", endpoints=redis_sentinel.endpoints,
+                              sentinel_service=redis_sentinel.service)
+    yield store
+    store.close()
+
+
 MONGO_HOW_TO_START = (
     "No MongoDB for the tests: run them with `make test`, which starts a MongoDB-compatible server "
     "(scripts/with-test-mongo), or set TRACKERWEB_TEST_MONGO_URL to a MongoDB you may write to."
@@ -226,12 +263,29 @@ def mongo_store(mongo_url, mongo_database):
     store.close()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres", "redis", "mongo"])
+BACKENDS = ["memory", "sqlite", "postgres", "redis", "mongo"]
+# The suites that pin the whole contract down (contract, query conformance, hostile input,
+# concurrency) run on the other ways to reach a backend's server too.
+CONTRACT_BACKENDS = [*BACKENDS, "redis_cluster", "redis_sentinel"]
+
+
+def store_of(request, backend):
+    if backend == "memory":
+        return InMemoryTrackerStore()
+    return request.getfixturevalue(f"{backend}_store")
+
+
+@pytest.fixture(params=BACKENDS)
 def backend_store(request):
     """Each backend in turn, on its real server (under this name where `store` means one backend)."""
-    if request.param == "memory":
-        return InMemoryTrackerStore()
-    return request.getfixturevalue(f"{request.param}_store")
+    return store_of(request, request.param)
+
+
+@pytest.fixture(params=CONTRACT_BACKENDS)
+def contract_store(request):
+    """Each backend in turn and each other way to reach one (a Redis Cluster, Redis through Sentinel):
+    the contract suites' `store`."""
+    return store_of(request, request.param)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ import pytest
 from stores import matching
 from stores.backends.mongo import MongoTrackerStore
 from stores.query import ConversationFilter
-from tests.conftest import PG, REDIS
+from tests.conftest import CONTRACT_BACKENDS, PG, REDIS
 
 WRITERS = 8
 CONVERSATIONS = 50
@@ -39,7 +39,7 @@ EVENTS_PER_WRITER_AND_CONVERSATION = 25  # 8 x 50 x 25 = 10,000 events
 # fsync (SQLite, PostgreSQL) and the MongoDB-compatible test server (a few
 # hundred writes a second) get batches. Still 1,200 to 10,000 appends, up to
 # eight at a time into one conversation.
-BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "redis": 2, "mongo": 5}
+BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "redis": 2, "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
 TIMEOUT_SECONDS = 300
 
 
@@ -154,13 +154,22 @@ def scratch_section(backend, request, tmp_path_factory):
         db = request.getfixturevalue("redis_db")
         redis_client(db).flushdb()
         return {"type": "redis", "url": REDIS["host"], "port": REDIS["port"], "db": db}, None
+    if backend == "redis_cluster":
+        cluster = request.getfixturevalue("redis_cluster")
+        cluster.flush()
+        return {"type": "redis", "deployment_mode": "cluster", "endpoints": cluster.endpoints}, None
+    if backend == "redis_sentinel":
+        deployment = request.getfixturevalue("redis_sentinel")
+        deployment.flush()
+        return {"type": "redis", "deployment_mode": "sentinel", "endpoints": deployment.endpoints,
+                "sentinel_service": deployment.service}, None
     import pymongo
 
     url, name = request.getfixturevalue("mongo_url"), unique_database_name()
     return {"type": "mongod", "url": url, "db": name}, lambda: pymongo.MongoClient(url).drop_database(name)
 
 
-@pytest.fixture(scope="module", params=["memory", "sqlite", "postgres", "redis", "mongo"])
+@pytest.fixture(scope="module", params=CONTRACT_BACKENDS)
 def written(request, tmp_path_factory, django_db_blocker):
     """Each backend once the writers are done: (its plan, a store on the same database to check with)."""
     from stores.backends.memory import InMemoryTrackerStore

@@ -6,6 +6,12 @@ from stores.exceptions import InvalidEventError, InvalidSenderId
 from tests.fixtures.rasa import events_by_conversation
 
 
+@pytest.fixture
+def store(contract_store):
+    """Every backend, and Redis through Sentinel (tests/conftest.py: CONTRACT_BACKENDS)."""
+    return contract_store
+
+
 def turn(t, text="hi", intent="greet"):
     return [
         {"event": "user", "timestamp": t, "text": text, "input_channel": "rest", "message_id": f"m{t}",

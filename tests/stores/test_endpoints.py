@@ -223,7 +223,7 @@ def test_type_redis_gets_every_redis_parameter(tmp_path, monkeypatch):
     assert isinstance(store, RedisTrackerStore)
     assert (store.host, store.port, store.db, store.record_exp, store.use_ssl, store.key_prefix) == (
         "cache.local", 6380, 2, 30000, True, "tenant42:tracker:")
-    assert store.cache_settings()["LOCATION"] == "rediss://:pw@cache.local:6380/2"
+    assert store.connection.cache_settings()["LOCATION"] == "rediss://:pw@cache.local:6380/2"
 
 
 def test_type_redis_has_rasas_defaults(tmp_path):

@@ -26,6 +26,13 @@ from stores.trackers import Tracker
 BOUNDED = settings(max_examples=200, deadline=None)
 ON_A_STORE = settings(max_examples=30, deadline=None)  # each example queries a real server
 
+
+@pytest.fixture
+def store(contract_store):
+    """Every backend, and Redis through Sentinel (tests/conftest.py: CONTRACT_BACKENDS)."""
+    return contract_store
+
+
 # -- strategies: what a JSON body may hold, and events built from it -------------------
 
 # Every code point, lone surrogates too: json.loads gives them for "\ud800".

@@ -12,6 +12,12 @@ from stores import matching
 from stores.query import ConversationFilter, FilterError, sort_key
 from tests.fixtures.rasa import events_by_conversation
 
+
+@pytest.fixture
+def store(contract_store):
+    """Every backend, and Redis through Sentinel (tests/conftest.py: CONTRACT_BACKENDS)."""
+    return contract_store
+
 T0 = 1_700_100_000.0
 
 

@@ -192,7 +192,7 @@ def test_bad_parameters_are_configuration_errors(params, words):
 def test_it_connects_through_a_django_redis_cache_configuration():
     store = RedisTrackerStore(url="cache.local", port=6380, db=3, username="u", password="p", use_ssl=True,
                               ssl_ca_certs="/etc/ca.pem")
-    settings = store.cache_settings()
+    settings = store.connection.cache_settings()
     assert settings["BACKEND"] == "django_redis.cache.RedisCache"
     assert settings["LOCATION"] == "rediss://u:p@cache.local:6380/3?ssl_ca_certs=%2Fetc%2Fca.pem"
     assert settings["OPTIONS"]["CLIENT_CLASS"] == "django_redis.client.DefaultClient"

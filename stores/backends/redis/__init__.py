@@ -2,7 +2,9 @@
 
 Parameters are Rasa's: `url` (localhost), `port` (6379), `db` (0),
 `username`, `password`, `record_exp` (seconds; every save renews it),
-`use_ssl` with `ssl_keyfile`/`ssl_certfile`/`ssl_ca_certs`, `key_prefix`.
+`use_ssl` with `ssl_keyfile`/`ssl_certfile`/`ssl_ca_certs`, `key_prefix`,
+and Rasa Pro's `deployment_mode` (standard, cluster, sentinel), `endpoints`
+and `sentinel_service` (connection.py).
 The key is `tracker:<sender_id>`, or `<key_prefix>:tracker:<sender_id>`; the
 value is the JSON Rasa stores, `{"events": [...], "name": sender_id}`.
 
@@ -26,7 +28,8 @@ records a user, are written by a rewrite under WATCH (what Rasa Pro does on
 every save), which keeps the record and the user's set as Rasa Pro would.
 `make bench` compares this with the read-modify-write Rasa does.
 
-- `store`: `RedisTrackerStore`, its connection (django-redis) and Rasa's contract;
+- `store`: `RedisTrackerStore` and Rasa's contract;
+- `connection`: its client for each deployment mode (django-redis for one server), and SCAN on every master;
 - `indexes`: the secondary indexes every write keeps, and what events add to them;
 - `queries`: the store's queries, answered from the indexes;
 - `scripts` and `lua/`: the Lua scripts Redis runs atomically.

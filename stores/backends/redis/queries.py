@@ -34,6 +34,7 @@ from itertools import islice
 from ... import matching
 from ...exceptions import IndexesOutdated
 from ...query import ConversationFilter, DistinctNames, check_bucket
+from .connection import scan_keys
 from .indexes import (INDEX_KINDS, INDEX_VERSION, ORDER_SETS, as_text, counters_from, glob_escape, needle_bytes,
                       slot_value_key, summary_from, to_json)
 
@@ -242,13 +243,14 @@ class RedisQueries:
 
     def _page(self, selection, order, position, count):
         """Up to `count` sender ids after the cursor `position`, and how many the selection holds."""
+        if order != "sender_id" and position is not None:
+            value, sender_id = position
+            total, *members = self._call("page", [selection], [_score(order, value), sender_id, count])
+            return [as_text(member) for member in members], total
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.zcard(selection)
             if order == "sender_id":
                 pipe.zrange(selection, "(" + position[0] if position else "-", "+", bylex=True, offset=0, num=count)
-            elif position is not None:
-                value, sender_id = position
-                self._call("page", [selection], [_score(order, value), sender_id, count], client=pipe)
             else:
                 pipe.zrange(selection, 0, count - 1)
             total, members = pipe.execute()
@@ -343,6 +345,6 @@ class RedisQueries:
         """Unlink this store's index keys, and those an older trackerweb kept under "trackerweb:<key prefix>"."""
         for namespace in (self.index_namespace, self.legacy_index_namespace):
             own_kinds = tuple((namespace + kind).encode() for kind in INDEX_KINDS)
-            found = self.redis.scan_iter(match=glob_escape(namespace) + "*", count=1000)
+            found = scan_keys(self.redis, glob_escape(namespace) + "*")
             for batch in _batches(key for key in found if key.startswith(own_kinds)):
                 self.redis.unlink(*batch)

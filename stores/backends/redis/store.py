@@ -4,13 +4,13 @@ import hashlib
 import json
 import logging
 from contextlib import contextmanager
-from urllib.parse import quote, urlencode
 
 from ...base import TrackerStore, check_event_range
 from ...events import dumps
 from ...users import carries_user_record, first_timestamp, record_after, recorded_user
 from ...exceptions import ConversationChanged, StoreError, StoreUnavailable, UnreadableEvent, driver_failure
 from ...parameters import TRACKER_STORE
+from .connection import RedisConnection, disconnect, scan_keys
 from .indexes import glob_escape, index_entries
 from .queries import RedisQueries, _batches
 from .scripts import IN_INDEX_SLOT, SCRIPTS
@@ -18,7 +18,6 @@ from .slots import INDEX_NAMESPACE, index_namespace, record_key
 from .users import UserRecords
 
 KEY_PREFIX = "tracker:"
-CONNECT_TIMEOUT = 5
 # Conversations `catch_up` checks in one pipeline.
 CATCH_UP_BATCH = 500
 
@@ -56,7 +55,8 @@ def _reply_code(error):
 class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
     parameters = frozenset({
         "url", "port", "db", "username", "password", "record_exp", "use_ssl", "key_prefix",
-        "ssl_keyfile", "ssl_certfile", "ssl_ca_certs", "event_broker",
+        "ssl_keyfile", "ssl_certfile", "ssl_ca_certs", "event_broker", "deployment_mode", "endpoints",
+        "sentinel_service",
     })
     # Rasa rebuilds a Redis conversation by replaying its applied events
     # (recreate_from_dialogue); our trackers report the state it reports.
@@ -65,13 +65,15 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
 
     def __init__(self, url="localhost", port=6379, db=0, username=None, password=None, record_exp=None,
                  use_ssl=False, key_prefix=None, ssl_keyfile=None, ssl_certfile=None, ssl_ca_certs=None,
-                 event_broker=None, slots=None):
+                 event_broker=None, deployment_mode=None, endpoints=None, sentinel_service=None, slots=None):
         super().__init__(slots=slots, event_broker=event_broker)
-        self.host = TRACKER_STORE.text("url", url) or "localhost"
-        self.port = TRACKER_STORE.port("port", port, default=6379)
-        self.db = TRACKER_STORE.whole_number("db", db, default=0)
+        self.connection = RedisConnection.read(
+            url=url, port=port, db=db, username=username, password=password, use_ssl=use_ssl, ssl_keyfile=ssl_keyfile,
+            ssl_certfile=ssl_certfile, ssl_ca_certs=ssl_ca_certs, deployment_mode=deployment_mode, endpoints=endpoints,
+            sentinel_service=sentinel_service)
+        self.host, self.port, self.db, self.use_ssl = (
+            self.connection.host, self.connection.port, self.connection.db, self.connection.use_ssl)
         self.record_exp = TRACKER_STORE.whole_number("record_exp", record_exp, minimum=1)
-        self.use_ssl = TRACKER_STORE.flag("use_ssl", use_ssl)
         key_prefix = TRACKER_STORE.text("key_prefix", key_prefix)
         if key_prefix is not None and not key_prefix.isalnum():
             # Rasa ignores such a prefix with a warning and uses the default,
@@ -82,62 +84,28 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
             raise TRACKER_STORE.error("key_prefix", f"{key_prefix!r} is where trackerweb keeps its indexes: "
                                                     f"choose another")
         self.key_prefix = f"{key_prefix}:{KEY_PREFIX}" if key_prefix else KEY_PREFIX
-        self._username = TRACKER_STORE.text("username", username)
-        self._password = TRACKER_STORE.text("password", password)
-        self._ssl_files = {key: TRACKER_STORE.text(key, value) for key, value in [
-            ("ssl_keyfile", ssl_keyfile), ("ssl_certfile", ssl_certfile), ("ssl_ca_certs", ssl_ca_certs)] if value}
         self._client = None
         self._scripts = None
 
     def describe(self):
         prefix = f", key prefix {self.key_prefix!r}" if self.key_prefix != KEY_PREFIX else ""
-        return f"Redis at {self.host}:{self.port} db {self.db}{prefix}"
+        return f"{self.connection.describe()}{prefix}"
 
     def __repr__(self):
         return f"<RedisTrackerStore {self.describe()}>"
 
-    # -- connection, through django-redis --------------------------------------
-
-    def cache_settings(self):
-        """A CACHES-style entry for this store (django-redis), password included: keep it private.
-
-        Credentials and TLS files go in LOCATION, not OPTIONS: django-redis
-        shares one connection pool per LOCATION, and two stores on one Redis
-        with different users must not share a pool.
-        """
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        scheme = "rediss" if self.use_ssl else "redis"
-        userinfo = ""
-        if self._username or self._password:
-            userinfo = quote(self._username or "", safe="") + ":" + quote(self._password or "", safe="") + "@"
-        query = ("?" + urlencode(self._ssl_files)) if self._ssl_files else ""
-        return {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": f"{scheme}://{userinfo}{self.host}:{self.port}/{self.db}{query}",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": CONNECT_TIMEOUT,
-                "SOCKET_TIMEOUT": CONNECT_TIMEOUT * 2,
-                # redis-py re-sends a command whose reply was lost; for an
-                # append (a script call) that would store its events twice when
-                # the connection drops after Redis ran it. A failure is
-                # reported instead; a connection the server closed while idle
-                # is still replaced before use, at no cost to the caller.
-                "CONNECTION_POOL_KWARGS": {"retry": Retry(NoBackoff(), 0)},
-            },
-        }
+    # -- connection (connection.py) ------------------------------------------------
 
     @property
     def redis(self):
-        """The redis-py client of this store's django-redis connection pool."""
-        if self._client is None:
-            from django_redis.cache import RedisCache
+        """The redis-py client of this store: one Redis (django-redis's pool), a cluster's, or a Sentinel's.
 
-            settings = self.cache_settings()
-            cache = RedisCache(settings["LOCATION"], {"OPTIONS": settings["OPTIONS"]})
-            client = cache.client.get_client(write=True)
+        Made on first use, once the server has been found to be of the
+        deployment mode configured (else a `StoreError` saying which to set).
+        """
+        if self._client is None:
+            with self._errors():
+                client = self.connection.connect()
             self._scripts = {name: client.register_script(text) for name, text in SCRIPTS.items()}
             self._client = client
         return self._client
@@ -156,11 +124,20 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
             code = _reply_code(e)
             if code in ("NOAUTH", "WRONGPASS"):
                 raise StoreUnavailable(f"{store} refused the username or password ({code})") from e
+            if isinstance(e, redis.exceptions.AskError):  # (or MOVED): a cluster client follows them, one server's can't
+                raise self.connection.cluster_node_error() from e
+            if isinstance(e, (redis.exceptions.ClusterDownError, redis.exceptions.TryAgainError)):
+                raise StoreUnavailable(f"{store} is unavailable: Redis answered {e.status_code}: {e}") from e
             raise driver_failure(store, f"Redis answered a command with an error ({code or type(e).__name__})", e) from e
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise StoreUnavailable(f"{store} is unavailable: {e}") from e
         except redis.RedisError as e:
             raise driver_failure(store, f"the Redis client failed ({type(e).__name__})", e) from e
+        except (redis.exceptions.CrossSlotTransactionError, redis.exceptions.InvalidPipelineStack) as e:
+            raise driver_failure(store, f"the Redis Cluster client refused a command ({type(e).__name__})", e) from e
+        except redis.exceptions.RedisClusterException as e:
+            # Its other errors say the cluster can't be reached, or isn't whole (slots no node serves).
+            raise StoreUnavailable(f"{store} is unavailable: {e}") from e
 
     def ping(self):
         with self._errors():
@@ -395,8 +372,8 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
         prefix = self.key_prefix.encode()
         seen = set()
         with self._errors():
-            # SCAN, never KEYS: it doesn't block a busy server. It may repeat a key.
-            for key in self.redis.scan_iter(match=glob_escape(self.key_prefix) + "*", count=1000):
+            # Every master of a cluster; SCAN may repeat a key.
+            for key in scan_keys(self.redis, glob_escape(self.key_prefix) + "*"):
                 if key not in seen:
                     seen.add(key)
                     yield key[len(prefix):].decode("utf-8", errors="surrogateescape")
@@ -421,5 +398,6 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
 
     def close(self):
         if self._client is not None:
-            self._client.connection_pool.disconnect()
+            disconnect(self._client)
+            self._client = None  # (a cluster client, once closed, is not used again: used again, the store connects anew)
 
