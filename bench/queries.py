@@ -46,6 +46,7 @@ from review.operations import change_reviews  # noqa: E402
 from review.selection import ReviewFilter, every_summary, restricted  # noqa: E402
 from stores import matching  # noqa: E402
 from stores.backends.redis import RedisTrackerStore  # noqa: E402
+from stores.backends.redis.connection import scan_keys  # noqa: E402
 from stores.backends.sql import SQLTrackerStore  # noqa: E402
 from stores.base import TrackerStore  # noqa: E402
 from stores.exceptions import StoreError  # noqa: E402
@@ -234,11 +235,11 @@ def sql_by_hand(connect, placeholder, like):
     return query, stats
 
 
-def redis_by_hand(db):
-    client = redis.Redis(host=servers.REDIS["host"], port=servers.REDIS["port"], db=db)
+def redis_by_hand(client):
+    """Rasa's keys read by hand with `client` (one server's, or a cluster's: every master scanned)."""
 
     def every_conversation():
-        for key in client.scan_iter(match="tracker:*", count=1000):
+        for key in scan_keys(client, "tracker:*"):
             yield key, json.loads(client.get(key))["events"]
 
     def query(flt, last_offset):
@@ -316,7 +317,12 @@ def backends(workdir, only):
     if wanted("redis"):
         db = servers.lease_redis_db()
         yield ("redis", RedisTrackerStore(url=servers.REDIS["host"], port=servers.REDIS["port"], db=db),
-               redis_by_hand(db), lambda: servers.release_redis_db(db))
+               redis_by_hand(redis.Redis(host=servers.REDIS["host"], port=servers.REDIS["port"], db=db)),
+               lambda: servers.release_redis_db(db))
+
+    if wanted("redis-cluster"):
+        cluster = servers.scratch_redis_cluster()
+        yield "redis-cluster", cluster.store, redis_by_hand(cluster.connect()), cluster.cleanup
 
     if wanted("mongodb"):
         mongo = servers.scratch_mongo()
@@ -465,7 +471,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=10_000)
     parser.add_argument("--events", type=int, default=100, help="events per conversation")
-    parser.add_argument("--only", nargs="*", help="backends to run (sqlite postgresql redis mongodb)")
+    parser.add_argument("--only", nargs="*", help="backends to run (sqlite postgresql redis redis-cluster mongodb)")
     parser.add_argument("--write", metavar="FILE")
     args = parser.parse_args()
     result = table(run(args.conversations, args.events, args.only), args.conversations, args.events)

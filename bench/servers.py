@@ -87,3 +87,19 @@ def scratch_mongo(prefix="trackerweb_bench"):
         store.close()
         pymongo.MongoClient(url).drop_database(name)
     return Scratch(name, store, connect, cleanup)
+
+
+def scratch_redis_cluster():
+    """A 6-node Redis Cluster of the benchmark's own (3 masters, a replica each, as the tests start
+    it: tests/redis_servers.py), a store on it, a bot's cluster client, and the cleanup (servers stopped)."""
+    from stores.backends.redis import RedisTrackerStore
+    from tests.redis_servers import redis_cluster
+
+    servers = redis_cluster()
+    cluster = servers.__enter__()
+    store = RedisTrackerStore(deployment_mode="cluster", endpoints=cluster.endpoints)
+
+    def cleanup():
+        store.close()
+        servers.__exit__(None, None, None)
+    return Scratch("redis-cluster", store, cluster.client, cleanup)

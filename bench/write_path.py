@@ -127,8 +127,8 @@ def raw_sql(connect, placeholder):
     return measure
 
 
-def raw_redis(db):
-    client = redis.Redis(host=servers.REDIS["host"], port=servers.REDIS["port"], db=db)
+def raw_redis(client):
+    """What Rasa's RedisTrackerStore does, with `client` (one server's, or a cluster's)."""
 
     def measure(sender_id, size):
         key = "tracker:" + sender_id
@@ -147,6 +147,10 @@ def raw_redis(db):
         retrieves = [timed(lambda: json.loads(client.get(key))["events"]) for _ in range(RETRIEVES)]
         return median_ms(saves), median_ms(retrieves)
     return measure
+
+
+def raw_redis_client(db):
+    return redis.Redis(host=servers.REDIS["host"], port=servers.REDIS["port"], db=db)
 
 
 def raw_mongo(collection):
@@ -177,7 +181,10 @@ def backends(workdir):
 
     db = servers.lease_redis_db()
     redis_store = RedisTrackerStore(url=servers.REDIS["host"], port=servers.REDIS["port"], db=db)
-    yield "redis", redis_store, raw_redis(db), lambda: servers.release_redis_db(db)
+    yield "redis", redis_store, raw_redis(raw_redis_client(db)), lambda: servers.release_redis_db(db)
+
+    cluster = servers.scratch_redis_cluster()
+    yield "redis-cluster", cluster.store, raw_redis(cluster.connect()), cluster.cleanup
 
     mongo = servers.scratch_mongo()
     yield "mongodb", mongo.store, raw_mongo(mongo.connect()), mongo.cleanup
