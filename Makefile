@@ -64,7 +64,8 @@ rasa-pro-fixtures: install
 	scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_fixtures.py
 
 # Real Rasa Pro 3.21 reads what trackerweb writes: every fixture conversation written by trackerweb into
-# SQLite, PostgreSQL, Redis and Mongo and read back by Rasa Pro's own stores, and every E2E test case
+# SQLite, PostgreSQL, Redis (one server, and a Redis Cluster) and Mongo and read back by Rasa Pro's own
+# stores, and every E2E test case
 # trackerweb exports loaded by Rasa Pro's reader (scripts/rasa_pro_check.py). Not part of `make test`.
 rasa-pro-check: install
 	scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_check.py
