@@ -57,12 +57,15 @@ test: install browser
 	scripts/with-fast-tmp scripts/with-test-mongo scripts/with-rasa $(VENV)/bin/pytest
 
 # Rewrites tests/fixtures/rasa-pro-3.21/ with real Rasa Pro 3.21 (its own venv, .rasa-pro-venv, made
-# once; see the README there). Not part of `make test`.
+# once; see the README there): SQLite, PostgreSQL, Redis (one server, and a Redis Cluster) and Mongo.
+# `scripts/with-rasa-pro scripts/rasa_pro_fixtures.py --only redis-cluster` rewrites the cluster's dump
+# alone (redis_cluster_keys.json), every other file left as it is. Not part of `make test`.
 rasa-pro-fixtures: install
 	scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_fixtures.py
 
 # Real Rasa Pro 3.21 reads what trackerweb writes: every fixture conversation written by trackerweb into
-# SQLite, PostgreSQL, Redis and Mongo and read back by Rasa Pro's own stores, and every E2E test case
+# SQLite, PostgreSQL, Redis (one server, and a Redis Cluster) and Mongo and read back by Rasa Pro's own
+# stores, and every E2E test case
 # trackerweb exports loaded by Rasa Pro's reader (scripts/rasa_pro_check.py). Not part of `make test`.
 rasa-pro-check: install
 	scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_check.py

@@ -7,16 +7,20 @@
 tests/fixtures/rasa-pro-3.21 (what Rasa Pro read back when it wrote them, readback.json):
 
 1. trackerweb writes each conversation into each of its database stores (SQLite, a scratch PostgreSQL
-   database, a scratch redis-server, a database on the MongoDB test server), through its store interface
-   as `manage.py migrate_store` and the imports do (stores.operations.transfer.merge_conversation); then
-   Rasa Pro's own tracker store for that database reads each back (retrieve_full_tracker), and its events
-   (as_dict) must equal readback.json's, and so must the user_id Rasa Pro reads (its users table, the
-   Redis value's fields, the Mongo document's). One exception, reported apart: on SQL databases trackerweb
-   made first there is no users table when trackerweb writes (Rasa Pro creates it at its start and
-   trackerweb never does, README), so Rasa Pro reads those conversations without a user. All of it
-   twice (ORDERS): on databases Rasa Pro's stores made first, as a
-   bot's store trackerweb is pointed at, and on databases trackerweb made first, which Rasa Pro must
-   then open.
+   database, a scratch redis-server, a scratch Redis Cluster in deployment_mode: cluster, a database on
+   the MongoDB test server), through its store interface as `manage.py migrate_store` and the imports do
+   (stores.operations.transfer.merge_conversation); then Rasa Pro's own tracker store for that database
+   reads each back (retrieve_full_tracker), and its events (as_dict) must equal readback.json's, and so
+   must the user_id Rasa Pro reads (its users table, the Redis value's fields, the Mongo document's).
+   Rasa Pro's keys() must list the conversations and nothing else (on the cluster it sees one master
+   only: how many it lists is reported, not failed on), and on Redis its user listing
+   (get_serialized_trackers_by_user_id) must equal readback.json's for Redis. One exception, reported
+   apart: on SQL databases trackerweb made first there is no users table when trackerweb writes (Rasa
+   Pro creates it at its start and trackerweb never does, README), so Rasa Pro reads those conversations
+   without a user. All of it twice (ORDERS): on databases Rasa Pro's stores made first, as a bot's store
+   trackerweb is pointed at (on both Redis deployments, Rasa Pro's store saves the first half of every
+   conversation first, and trackerweb appends the rest to Rasa Pro's values), and on databases
+   trackerweb made first, which Rasa Pro must then open.
 2. trackerweb exports each conversation, as read back from its SQLite store, as a Rasa Pro end-to-end
    test case in both forms (training.e2e_tests), one file each, and Rasa Pro's own reader
    (rasa.e2e_test.utils.io.read_test_cases: its schema, then its TestCase and assertion classes) loads
@@ -24,7 +28,7 @@ tests/fixtures/rasa-pro-3.21 (what Rasa Pro read back when it wrote them, readba
 
 Any error fails the run (exit status 1) naming the conversation and backend. trackerweb's side runs in
 trackerweb's venv (.venv, run by this script as a subprocess: the two venvs' packages clash), Rasa Pro's
-in .rasa-pro-venv (with-rasa-pro makes it once). The scratch databases and server are removed at the end.
+in .rasa-pro-venv (with-rasa-pro makes it once). The scratch databases and servers are removed at the end.
 
 Environment: TRACKERWEB_TEST_PG_HOST/PORT/USER/LOGIN_DB as for the tests (default 127.0.0.1:5432,
 postgres, test); TRACKERWEB_TEST_MONGO_URL (set by scripts/with-test-mongo).
@@ -111,7 +115,7 @@ def main():
     import logging
     import tempfile
 
-    from rasa_pro_scratch import RedisServer
+    from rasa_pro_scratch import RedisServer, redis_cluster
 
     # First: Rasa Pro's own modules import each other in a cycle otherwise.
     importlib.import_module("rasa.core.agent")
@@ -124,9 +128,10 @@ def main():
         scratch = Path(scratch)
         server = RedisServer(scratch)
         try:
-            for order, rasa_pro_first in ORDERS:
-                print(f"\n== {order}", flush=True)
-                failures += check_round(scratch / order.split()[0], server, rasa_pro_first)
+            with redis_cluster() as cluster:
+                for order, rasa_pro_first in ORDERS:
+                    print(f"\n== {order}", flush=True)
+                    failures += check_round(scratch / order.split()[0], server, cluster, rasa_pro_first)
         finally:
             server.stop()
     if failures:
@@ -139,16 +144,20 @@ def main():
 
 # A bot's store is usually made by the bot (its tables, indexes), then trackerweb pointed at it; but
 # trackerweb may make it first too (migrate_store into a new database before the bot moves there).
-ORDERS = [("Rasa-Pro-first: Rasa Pro's stores made the databases, trackerweb wrote into them", True),
+ORDERS = [("Rasa-Pro-first: Rasa Pro's stores made the databases (on Redis, wrote the first half of every "
+           "conversation), trackerweb wrote into them", True),
           ("trackerweb-first: trackerweb made the databases, then Rasa Pro opened them", False)]
 
 
-def check_round(scratch, server, rasa_pro_first):
+def check_round(scratch, server, cluster, rasa_pro_first):
     scratch.mkdir()
-    backends = ScratchBackends(scratch, server, redis_db=1 if rasa_pro_first else 2)
+    # The cluster has database 0 only: each round empties it when done.
+    backends = ScratchBackends(scratch, server, cluster, redis_db=1 if rasa_pro_first else 2)
     failures = []
     try:
         stores = backends.rasa_pro_stores(failures) if rasa_pro_first else {}
+        if rasa_pro_first:
+            write_first_halves({name: store for name, store in stores.items() if name in REDIS_STORES})
         result = run_trackerweb_side(scratch, backends)
         if not rasa_pro_first:
             stores = backends.rasa_pro_stores(failures)
@@ -214,6 +223,34 @@ def check_e2e_files(files):
     return failures
 
 
+def write_first_halves(stores):
+    """Rasa Pro's store saves the first half of every conversation (its events, its user), as a bot
+    would have before trackerweb appends the rest: on Redis, trackerweb then appends to values Rasa
+    Pro wrote, in Rasa Pro's own field order, with Rasa Pro's user sets beside them."""
+    import asyncio
+
+    asyncio.run(_write_first_halves(stores))
+
+
+async def _write_first_halves(stores):
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import deserialise_events
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    conversations = json.loads((FIXTURES / "readback.json").read_text())["conversations"]
+    # The bot's tracker has the slots of its trained domain (the patterns' too), a Mantle one makes them.
+    trained_slots = Domain.load([str(FIXTURES / "domain_trained.yml")]).slots
+    for name, store in stores.items():
+        for sender_id, expected in conversations.items():
+            slots = None if expected["slots_from"] == "permissive" else trained_slots
+            tracker = DialogueStateTracker(sender_id, slots, user_id=expected["user_id"])
+            half = expected["events"][: len(expected["events"]) // 2]
+            tracker.update_with_events(deserialise_events(half), override_timestamp=False)
+            await store.save(tracker)
+        print(f"{name}: Rasa Pro's {type(store).__name__} wrote the first half of {len(conversations)} "
+              f"conversations", flush=True)
+
+
 def check_stores(stores, rasa_pro_first):
     import asyncio
 
@@ -221,7 +258,8 @@ def check_stores(stores, rasa_pro_first):
 
 
 async def _check_stores(stores, rasa_pro_first):
-    conversations = json.loads((FIXTURES / "readback.json").read_text())["conversations"]
+    fixtures = json.loads((FIXTURES / "readback.json").read_text())
+    conversations = fixtures["conversations"]
     failures = []
     for name, store in stores.items():
         same = users_same = 0
@@ -258,6 +296,46 @@ async def _check_stores(stores, rasa_pro_first):
             print(f"    no user (expected: the users table did not exist when trackerweb wrote): {note}")
         if len(user_notes) > 3:
             print(f"    ... and {len(user_notes) - 3} more")
+        failures += await check_keys(name, store, conversations)
+        if name in REDIS_STORES:
+            failures += await check_users(name, store, fixtures["users"]["redis"])
+    return failures
+
+
+REDIS_STORES = ("redis", "redis-cluster")
+
+
+async def check_keys(name, store, conversations):
+    """Rasa Pro's keys() lists the conversations (a Redis key is the store's key prefix and a sender id),
+    and none of trackerweb's own keys; on a Redis Cluster, those of one master only (reported)."""
+    keys = [key[len(store.key_prefix):] if name in REDIS_STORES else key for key in await store.keys()]
+    strangers = sorted(set(keys) - set(conversations))
+    if strangers:
+        return [f"{name}: Rasa Pro's keys() lists {len(strangers)} that are no conversation: {strangers[:5]}"]
+    if len(set(keys)) == len(conversations):
+        return []
+    if name == "redis-cluster":
+        # redis-py sends KEYS to the cluster client's default node, one master.
+        print(f"{name}: Rasa Pro's keys() lists {len(set(keys))} of {len(conversations)} conversations "
+              f"(KEYS on one master only: Rasa Pro's own limitation on a cluster)", flush=True)
+        return []
+    return [f"{name}: Rasa Pro's keys() lists {len(set(keys))} of {len(conversations)} conversations"]
+
+
+async def check_users(name, store, expected):
+    """Rasa Pro lists each user's conversations (get_serialized_trackers_by_user_id) as readback.json's
+    listing from the Redis it wrote: sender id, conversation_started_timestamp, current_session_id and
+    how many events."""
+    failures = []
+    for user_id, listed in expected.items():
+        found = [{"sender_id": t["sender_id"], "conversation_started_timestamp": t["conversation_started_timestamp"],
+                  "current_session_id": t["current_session_id"], "events": len(t["events"])}
+                 for t in await store.get_serialized_trackers_by_user_id(user_id)]
+        if found != listed:
+            failures.append(f"{name}: Rasa Pro lists for user {user_id!r} {found}, readback.json has {listed}")
+    if not failures:
+        print(f"{name}: Rasa Pro lists each of the {len(expected)} users' conversations as readback.json has them",
+              flush=True)
     return failures
 
 
@@ -273,17 +351,19 @@ def first_difference(events, expected):
 
 
 class ScratchBackends:
-    """A scratch SQLite file, PostgreSQL database, Redis database and Mongo database; their removal."""
+    """A scratch SQLite file, PostgreSQL database, Redis database, Redis Cluster and Mongo database; their
+    removal (the cluster: emptied)."""
 
-    names = ("sqlite", "postgresql", "redis", "mongo")
+    names = ("sqlite", "postgresql", "redis", "redis-cluster", "mongo")
 
-    def __init__(self, scratch, redis_server, redis_db):
+    def __init__(self, scratch, redis_server, redis_cluster, redis_db):
         from rasa_pro_scratch import postgresql_settings
 
         self.pg = postgresql_settings()
         self.pg_db = f"trackerweb_rasa_pro_check_{os.getpid()}_{redis_db}"
         self.sqlite = scratch / "rasa.db"
         self.redis_port, self.redis_db = redis_server.port, redis_db
+        self.cluster = redis_cluster
         self.mongo_url = os.environ.get("TRACKERWEB_TEST_MONGO_URL")
         if not self.mongo_url:
             raise SystemExit("No MongoDB: run me through scripts/with-test-mongo.")
@@ -297,6 +377,7 @@ class ScratchBackends:
             "postgresql": {"type": "SQL", "dialect": "postgresql", "url": self.pg["host"], "port": self.pg["port"],
                            "username": self.pg["user"], "db": self.pg_db, "login_db": self.pg["login_db"]},
             "redis": {"type": "redis", "url": "127.0.0.1", "port": self.redis_port, "db": self.redis_db},
+            "redis-cluster": {"type": "redis", "deployment_mode": "cluster", "endpoints": self.cluster.endpoints},
             "mongo": {"type": "mongod", "url": self.mongo_url, "db": self.mongo_db},
         }
 
@@ -316,6 +397,8 @@ class ScratchBackends:
                                                   port=self.pg["port"], username=self.pg["user"], db=self.pg_db,
                                                   login_db=self.pg["login_db"]),
             "redis": lambda: RedisTrackerStore(domain, host="127.0.0.1", port=self.redis_port, db=self.redis_db),
+            "redis-cluster": lambda: RedisTrackerStore(domain, deployment_mode="cluster",
+                                                       endpoints=self.cluster.endpoints),
             "mongo": lambda: MongoTrackerStore(domain, host=self.mongo_url, db=self.mongo_db),
         }
         stores = {}
@@ -334,6 +417,7 @@ class ScratchBackends:
         from rasa_pro_scratch import pg_admin
 
         redis.Redis(port=self.redis_port, db=self.redis_db).flushdb()
+        self.cluster.flush()
         try:
             pg_admin(self.pg, f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
         except Exception as e:  # noqa: BLE001  (cleanup must not hide the run's own error)

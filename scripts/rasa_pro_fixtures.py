@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/rasa-pro-3.21/: CALM conversations real Rasa Pro 3.21 wrote.
 
-    scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_fixtures.py
+    scripts/with-rasa-pro scripts/with-test-mongo scripts/rasa_pro_fixtures.py [--only redis-cluster]
 
 (make rasa-pro-fixtures runs the same.) with-rasa-pro makes .rasa-pro-venv
 once; this script re-runs itself with that venv's Python. It trains the small
@@ -10,11 +10,20 @@ Rasa Pro's Python API (which, unlike the `rasa` CLI and `rasa run`, checks no
 licence), loads it in a Rasa Pro Agent, and plays the conversations of
 scripts/rasa_pro_conversations.py through Rasa Pro's own tracker stores:
 SQLTrackerStore on SQLite and on a scratch PostgreSQL database, RedisTrackerStore
-on a scratch redis-server, MongoTrackerStore on the MongoDB test server. Then it
-dumps what each store holds and what Rasa Pro reads back from it, with the
-state (slots, dialogue stack, active flow and step) Rasa Pro's own tracker
-computes after every event. The scratch database, server and Mongo database
-are removed at the end.
+on a scratch redis-server and (deployment_mode: cluster) on a scratch Redis
+Cluster, MongoTrackerStore on the MongoDB test server. Then it dumps what each
+store holds and what Rasa Pro reads back from it, with the state (slots,
+dialogue stack, active flow and step) Rasa Pro's own tracker computes after
+every event. The scratch database, servers and Mongo database are removed at
+the end.
+
+`--only redis-cluster` plays the same conversations into the cluster alone
+and rewrites its dump (redis_cluster_keys.json) only, leaving every other
+file as it is. Every conversation is played on one scripted clock with ids
+seeded per conversation (Reproducible), so it gets the events the others got;
+the dump is written only if Rasa Pro reads back from the cluster what
+readback.json holds (in a full run: what it reads back from SQLite, and lists
+per user what it lists from the standalone Redis).
 
 Environment: TRACKERWEB_TEST_PG_HOST/PORT/USER/LOGIN_DB as for the tests
 (default 127.0.0.1:5432, postgres, test); TRACKERWEB_TEST_MONGO_URL (set by
@@ -49,6 +58,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(REPO / "scripts"))
 
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
@@ -60,11 +70,24 @@ import uuid  # noqa: E402
 import zlib  # noqa: E402
 from collections import Counter  # noqa: E402
 
-from rasa_pro_scratch import RedisServer, pg_admin, postgresql_settings  # noqa: E402
+from rasa_pro_scratch import RedisServer, pg_admin, postgresql_settings, redis_cluster  # noqa: E402
+
+# Every store a full run writes, in the order the conversations are played into them.
+STORES = ("sqlite", "postgresql", "redis", "mongo", "redis-cluster")
+# The stores `--only` writes alone: what Rasa Pro reads back from them is checked against readback.json
+# and not written there, so their dump is added without rewriting the others' files.
+ONLY = {"redis-cluster": "redis_cluster_keys.json"}
+REDIS_STORES = ("redis", "redis-cluster")
 
 
 def main():
+    import argparse
     import importlib
+
+    parser = argparse.ArgumentParser(description="Writes tests/fixtures/rasa-pro-3.21/ with real Rasa Pro 3.21.")
+    parser.add_argument("--only", choices=sorted(ONLY),
+                        help="write only this store's dump; the other fixture files stay as they are")
+    only = parser.parse_args().only
 
     # First: Rasa Pro's own modules import each other in a cycle otherwise.
     importlib.import_module("rasa.core.agent")
@@ -75,10 +98,38 @@ def main():
     with tempfile.TemporaryDirectory(prefix="rasa-pro-fixtures-") as scratch:
         # Rasa Pro's training cache goes to ./.rasa/cache unless told otherwise.
         os.environ["RASA_CACHE_DIRECTORY"] = str(Path(scratch) / "cache")
-        asyncio.run(write_fixtures(Path(scratch)))
+        with flows_read_as_in_fixtures_checkout():
+            asyncio.run(write_fixtures(Path(scratch), only))
 
 
-async def write_fixtures(scratch):
+# Rasa Pro's flow fingerprints, which it stores in the flow_hashes slot of every conversation, hash
+# the path each flows file was read from (Flow.as_json keeps its file_path). The fixtures were
+# written from a checkout at FIXTURES_CHECKOUT: Rasa Pro is given that path for the flow files of
+# this checkout (flows.yml here, its own patterns in .rasa-pro-venv), so that a run from any
+# checkout writes the same events.
+FIXTURES_CHECKOUT = "/work/h-rasa-pro-fixtures"
+
+
+@contextlib.contextmanager
+def flows_read_as_in_fixtures_checkout():
+    from rasa.shared.core.flows.yaml_flows_io import YAMLFlowsReader
+
+    read_from_string = YAMLFlowsReader.__dict__["read_from_string"]
+    checkout = f"{REPO}/"
+
+    def as_in_fixtures_checkout(cls, string, add_line_numbers=True, file_path=None):
+        if file_path is not None and str(file_path).startswith(checkout):
+            file_path = f"{FIXTURES_CHECKOUT}/{str(file_path)[len(checkout):]}"
+        return read_from_string.__func__(cls, string, add_line_numbers=add_line_numbers, file_path=file_path)
+
+    YAMLFlowsReader.read_from_string = classmethod(as_in_fixtures_checkout)
+    try:
+        yield
+    finally:
+        YAMLFlowsReader.read_from_string = read_from_string
+
+
+async def write_fixtures(scratch, only=None):
     import rasa_pro_conversations as script
     from rasa.core.config.configuration import Configuration
 
@@ -88,22 +139,65 @@ async def write_fixtures(scratch):
         replay.rng = random.Random("model")
         model = await train_assistant(scratch)
     Configuration.initialise_empty()
+    names = (only,) if only else STORES
     backends = Backends(scratch)
     try:
-        stores = backends.open()
+        stores = backends.open(names)
+        call_step = [c for c in script.CONVERSATIONS if c.sender_id == "calm-call-step"]
+        prefixed = {name: backends.redis_store(name, key_prefix="tenant42") for name in names if name in REDIS_STORES}
         with replay:
             for name, store in stores.items():
-                await play_all(model, store, script.CONVERSATIONS, replay)
+                trained_domain = await play_all(model, store, script.CONVERSATIONS, replay)
                 print(f"{name}: {len(script.CONVERSATIONS)} conversations written", flush=True)
-            call_step = [c for c in script.CONVERSATIONS if c.sender_id == "calm-call-step"]
-            prefixed = backends.redis_store(key_prefix="tenant42")
-            await play_all(model, prefixed, call_step, replay)
-        backends.dump()
+            for store in prefixed.values():
+                await play_all(model, store, call_step, replay)
         readbacks = {name: await read_back(store, script.CONVERSATIONS) for name, store in stores.items()}
-        write_readbacks(readbacks, await read_back(prefixed, call_step))
-        write_index(script.CONVERSATIONS, readbacks["sqlite"])
+        prefixed = {name: await read_back(store, call_step) for name, store in prefixed.items()}
+        if only:
+            check_read_back_as_before(only, readbacks[only], prefixed.get(only), **fixture_readback())
+        else:
+            # The domain as trained: Rasa Pro adds its own slots (language,
+            # flow_hashes, session_started_metadata, the patterns' slots with their
+            # initial values) and the patterns' responses to domain.yml.
+            (OUT / "domain_trained.yml").write_text(trained_domain.as_yaml())
+            check_read_back_as_before("redis-cluster", readbacks.pop("redis-cluster"), prefixed["redis-cluster"],
+                                      conversations=readbacks["sqlite"]["conversations"],
+                                      users=readbacks["redis"]["users"], prefixed=prefixed["redis"])
+            write_readbacks(readbacks, prefixed["redis"])
+            write_index(script.CONVERSATIONS, readbacks["sqlite"])
+        backends.dump(names)
     finally:
         backends.close()
+
+
+def fixture_readback():
+    """What readback.json holds for a Redis store: the conversations, each user's, and the key-prefixed one."""
+    written = json.loads((OUT / "readback.json").read_text())
+    return {"conversations": written["conversations"], "users": written["users"]["redis"],
+            "prefixed": written["redis_key_prefix_tenant42"]}
+
+
+def check_read_back_as_before(name, readback, prefixed_readback, conversations, users, prefixed):
+    """Refuse to write `name`'s dump unless Rasa Pro reads back from it what it read back from the others.
+
+    The same conversations, event for event, with the same state after each; each user's
+    conversations listed as from the standalone Redis; the key-prefixed conversation as there.
+    """
+    # As readback.json holds them: JSON has no tuples.
+    readback, prefixed_readback = json.loads(json.dumps([readback, prefixed_readback]))
+    differing = sorted(sender_id for sender_id in {*conversations, *readback["conversations"]}
+                       if readback["conversations"].get(sender_id) != conversations.get(sender_id))
+    if differing:
+        raise SystemExit(f"{name}: Rasa Pro reads back other conversations than readback.json holds: "
+                         f"{', '.join(map(repr, differing))}. Nothing written for it.")
+    if readback["users"] != users:
+        raise SystemExit(f"{name}: Rasa Pro lists other conversations per user than from the standalone Redis "
+                         f"(readback.json users.redis). Nothing written for it.")
+    if prefixed_readback != prefixed:
+        raise SystemExit(f"{name}: Rasa Pro reads back another key-prefixed conversation than readback.json's "
+                         f"redis_key_prefix_tenant42. Nothing written for it.")
+    print(f"{name}: Rasa Pro reads back the {len(conversations)} conversations of readback.json, each user's "
+          f"conversations and the key-prefixed one", flush=True)
 
 
 async def train_assistant(scratch):
@@ -133,50 +227,79 @@ class Backends:
         self.pg_db = f"trackerweb_rasa_pro_fixtures_{os.getpid()}"
         self.redis_port = None
         self.redis = None
+        self.cluster = None
+        self._servers = contextlib.ExitStack()  # the cluster's
         self.mongo_url = os.environ.get("TRACKERWEB_TEST_MONGO_URL")
         self.mongo_db = f"rasa_pro_fixtures_{os.getpid()}"
         self.domain = None
+        self.opened = ()
 
-    def open(self):
-        from rasa.core.tracker_stores.mongo_tracker_store import MongoTrackerStore
-        from rasa.core.tracker_stores.sql_tracker_store import SQLTrackerStore
+    def open(self, names):
+        """Rasa Pro's store on each of `names` (of STORES), its database made; the files it
+        will write removed first (all generated ones for a full run)."""
         from rasa.shared.core.domain import Domain
 
-        if not self.mongo_url:
+        if "mongo" in names and not self.mongo_url:
             raise SystemExit("No MongoDB: run me through scripts/with-test-mongo.")
         self.domain = Domain.load([str(OUT / "domain.yml")])
-        for generated in [*OUT.glob("readback*.json"), *OUT.glob("rasa_pro_*"), *OUT.glob("redis_*.json"),
-                          *OUT.glob("mongo_*.json"), OUT / "conversations_index.json",
-                          OUT / "domain_trained.yml"]:
-            generated.unlink(missing_ok=True)
-        sqlite_path = OUT / "rasa_pro_sqlite.db"
-        self._start_redis()
-        self._pg_admin(f'CREATE DATABASE "{self.pg_db}"')
-        return {
-            "sqlite": SQLTrackerStore(self.domain, dialect="sqlite", db=str(sqlite_path)),
-            "postgresql": SQLTrackerStore(self.domain, dialect="postgresql", host=self.pg["host"],
-                                          port=self.pg["port"], username=self.pg["user"], db=self.pg_db),
-            "redis": self.redis_store(),
-            "mongo": MongoTrackerStore(self.domain, host=self.mongo_url, db=self.mongo_db),
-        }
+        if set(names) == set(STORES):
+            generated = [*OUT.glob("readback*.json"), *OUT.glob("rasa_pro_*"), *OUT.glob("redis_*.json"),
+                         *OUT.glob("mongo_*.json"), OUT / "conversations_index.json", OUT / "domain_trained.yml"]
+        else:
+            generated = [OUT / ONLY[name] for name in names]
+        for path in generated:
+            path.unlink(missing_ok=True)
+        self.opened = names
+        openers = {"sqlite": self._sqlite_store, "postgresql": self._postgresql_store,
+                   "redis": self._start_redis, "mongo": self._mongo_store, "redis-cluster": self._start_redis_cluster}
+        return {name: openers[name]() for name in names}
 
-    def redis_store(self, key_prefix=None):
+    def _sqlite_store(self):
+        from rasa.core.tracker_stores.sql_tracker_store import SQLTrackerStore
+
+        return SQLTrackerStore(self.domain, dialect="sqlite", db=str(OUT / "rasa_pro_sqlite.db"))
+
+    def _postgresql_store(self):
+        from rasa.core.tracker_stores.sql_tracker_store import SQLTrackerStore
+
+        self._pg_admin(f'CREATE DATABASE "{self.pg_db}"')
+        return SQLTrackerStore(self.domain, dialect="postgresql", host=self.pg["host"], port=self.pg["port"],
+                               username=self.pg["user"], db=self.pg_db)
+
+    def _mongo_store(self):
+        from rasa.core.tracker_stores.mongo_tracker_store import MongoTrackerStore
+
+        return MongoTrackerStore(self.domain, host=self.mongo_url, db=self.mongo_db)
+
+    def redis_store(self, name="redis", key_prefix=None):
+        """Rasa Pro's RedisTrackerStore on the scratch redis-server, or (`redis-cluster`) on the scratch
+        cluster, as endpoints.yml's deployment_mode: cluster with the nodes under endpoints makes it."""
         from rasa.core.tracker_stores.redis_tracker_store import RedisTrackerStore
 
+        if name == "redis-cluster":
+            return RedisTrackerStore(self.domain, deployment_mode="cluster", endpoints=self.cluster.endpoints,
+                                     key_prefix=key_prefix)
         return RedisTrackerStore(self.domain, host="127.0.0.1", port=self.redis_port, db=0,
                                  key_prefix=key_prefix)
 
     def _start_redis(self):
         self.redis = RedisServer(self.scratch)
         self.redis_port = self.redis.port
+        return self.redis_store()
+
+    def _start_redis_cluster(self):
+        self.cluster = self._servers.enter_context(redis_cluster())
+        return self.redis_store("redis-cluster")
 
     def _pg_admin(self, statement):
         pg_admin(self.pg, statement)
 
-    def dump(self):
-        self._dump_postgresql()
-        self._dump_redis()
-        self._dump_mongo()
+    def dump(self, names):
+        dumps = {"postgresql": self._dump_postgresql, "redis": self._dump_redis, "mongo": self._dump_mongo,
+                 "redis-cluster": self._dump_redis_cluster}
+        for name in names:
+            if name in dumps:  # (SQLite's file is the dump)
+                dumps[name]()
 
     def _dump_postgresql(self):
         dump = subprocess.run(
@@ -196,20 +319,25 @@ class Backends:
         import redis
 
         client = redis.Redis(port=self.redis_port, decode_responses=True)
-        keys = []
-        for key in sorted(client.keys("*")):
-            kind = client.type(key)
-            if kind == "string":
-                value = client.get(key)
-            elif kind == "zset":
-                # Scores are expiry times, +inf for "never": JSON has no
-                # infinity, so they are kept as Redis prints them.
-                value = [[member, client.zscore(key, member) if client.zscore(key, member) != float("inf")
-                          else "inf"] for member in client.zrange(key, 0, -1)]
-            else:
-                raise SystemExit(f"Rasa Pro wrote a Redis {kind} at {key!r}: teach the dump that type.")
-            keys.append({"key": key, "type": kind, "ttl": client.ttl(key), "value": value})
-        write_json(OUT / "redis_keys.json", {"keys": keys}, inline_from=2)
+        write_json(OUT / "redis_keys.json", {"keys": redis_entries(client)}, inline_from=2)
+
+    def _dump_redis_cluster(self):
+        """Every master's keys, in one list as redis_keys.json's (each key lives on one master), and
+        which slots each master serves and how many of the keys it held."""
+        keys, masters = [], []
+        for master in self.cluster.masters():
+            client = master.client(decode_responses=True)
+            try:
+                held = redis_entries(client)
+                ranges = client.execute_command("CLUSTER", "SLOTS")  # [[start, end, [host, port, id, ...], ...]]
+            finally:
+                client.close()
+            slots = [f"{start}-{end}" for start, end, (_, port, *_), *_ in sorted(ranges) if port == master.port]
+            keys += held
+            masters.append({"slots": ",".join(slots), "keys": len(held)})
+        masters.sort(key=lambda master: int(master["slots"].split("-")[0]))
+        keys.sort(key=lambda entry: entry["key"])
+        write_json(OUT / "redis_cluster_keys.json", {"keys": keys, "masters": masters}, inline_from=2)
 
     def _dump_mongo(self):
         from bson import json_util
@@ -231,14 +359,34 @@ class Backends:
     def close(self):
         if self.redis is not None:
             self.redis.stop()
-        try:
-            self._pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
-        except Exception as e:  # noqa: BLE001  (cleanup must not hide the run's own error)
-            print(f"Could not drop the scratch database {self.pg_db}: {e}", file=sys.stderr)
-        if self.mongo_url:
+        self._servers.close()
+        if "postgresql" in self.opened:
+            try:
+                self._pg_admin(f'DROP DATABASE IF EXISTS "{self.pg_db}" WITH (FORCE)')
+            except Exception as e:  # noqa: BLE001  (cleanup must not hide the run's own error)
+                print(f"Could not drop the scratch database {self.pg_db}: {e}", file=sys.stderr)
+        if "mongo" in self.opened:
             from pymongo import MongoClient
 
             MongoClient(self.mongo_url).drop_database(self.mongo_db)
+
+
+def redis_entries(client):
+    """[{key, type, ttl, value}] of every key of one Redis server, by key."""
+    keys = []
+    for key in sorted(client.keys("*")):
+        kind = client.type(key)
+        if kind == "string":
+            value = client.get(key)
+        elif kind == "zset":
+            # Scores are expiry times, +inf for "never": JSON has no
+            # infinity, so they are kept as Redis prints them.
+            value = [[member, client.zscore(key, member) if client.zscore(key, member) != float("inf")
+                      else "inf"] for member in client.zrange(key, 0, -1)]
+        else:
+            raise SystemExit(f"Rasa Pro wrote a Redis {kind} at {key!r}: teach the dump that type.")
+        keys.append({"key": key, "type": kind, "ttl": client.ttl(key), "value": value})
+    return keys
 
 
 # --- one timeline for every store -----------------------------------------
@@ -348,17 +496,15 @@ class Reproducible:
 
 
 async def play_all(model, store, conversations, replay):
+    """Play `conversations` into `store` through an Agent of `model`; returns the Agent's domain (as trained)."""
     import rasa_pro_conversations as script
     from rasa.core.agent import Agent
 
     agent = Agent.load(model, tracker_store=store)
-    # The domain as trained: Rasa Pro adds its own slots (language,
-    # flow_hashes, session_started_metadata, the patterns' slots with their
-    # initial values) and the patterns' responses to domain.yml.
-    (OUT / "domain_trained.yml").write_text(agent.domain.as_yaml())
     for conversation in conversations:
         replay.start(conversation, script.CONVERSATIONS.index(conversation))
         await play(agent, store, conversation, replay)
+    return agent.domain
 
 
 async def play(agent, store, conversation, replay):

@@ -1,10 +1,15 @@
 """Scratch servers and databases for the scripts that run real Rasa Pro (rasa_pro_fixtures.py,
-rasa_pro_check.py): the machine's PostgreSQL as the tests reach it, and a redis-server of their own."""
+rasa_pro_check.py): the machine's PostgreSQL as the tests reach it, a redis-server of their own, and a
+Redis Cluster of their own (the tests' one)."""
 
+import importlib.util
 import os
 import socket
 import subprocess
 import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def postgresql_settings():
@@ -56,3 +61,16 @@ class RedisServer:
     def stop(self):
         self.process.terminate()
         self.process.wait()
+
+
+def redis_cluster():
+    """The tests' Redis Cluster (tests/redis_servers.py: 3 masters with a replica each, on loopback ports,
+    in a temporary directory), as a context manager; its servers die with the `with` block or this process.
+
+    Loaded from its file, not imported as `tests.redis_servers`: it needs only the standard library and
+    redis-py, and this way no `tests` package of another venv can stand in for ours.
+    """
+    spec = importlib.util.spec_from_file_location("trackerweb_redis_servers", REPO / "tests" / "redis_servers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.redis_cluster()

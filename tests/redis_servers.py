@@ -213,6 +213,15 @@ class RedisClusterServers:
         """A redis-py cluster client of this cluster, as a bot's would be (for writing values as Rasa does)."""
         return redis_cluster_client(self.endpoints)
 
+    def keys_per_master(self, match="*"):
+        """{port: how many keys matching the glob `match` it holds} for each master."""
+        counts = {}
+        for master in self.masters():
+            client = master.client()
+            counts[master.port] = sum(1 for _ in client.scan_iter(match=match, count=1000))
+            client.close()
+        return counts
+
     def flush(self):
         """Empty every master (their replicas follow)."""
         for master in self.masters():

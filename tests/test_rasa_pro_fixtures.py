@@ -20,6 +20,7 @@ from tests.fixtures.rasa_pro import (
     mongo_documents,
     mongo_indexes,
     readback,
+    redis_cluster_dump,
     redis_keys,
     state_after,
 )
@@ -131,6 +132,25 @@ def test_redis_and_mongo_hold_the_events_sql_holds():
         assert bool(rewritten) == (sender_id == REWRITTEN_BY_REDIS)
         assert [e for i, e in enumerate(in_redis) if i not in rewritten] == \
             [e for i, e in enumerate(events) if i not in rewritten]
+
+
+def test_the_cluster_holds_the_keys_one_redis_server_holds_spread_over_its_three_masters():
+    from redis.crc import key_slot
+
+    on_one_server = {k["key"]: k for k in redis_keys()}
+    on_the_cluster = {k["key"]: k for k in redis_cluster_dump()["keys"]}
+    assert set(on_the_cluster) == set(on_one_server)
+    for key, entry in on_the_cluster.items():
+        alone = on_one_server[key]
+        assert (entry["type"], entry["ttl"]) == (alone["type"], alone["ttl"]), key
+        # Equal as JSON: the key order inside a ProtoJSON Struct changes from run to run.
+        value = json.loads(entry["value"]) if entry["type"] == "string" else entry["value"]
+        assert value == (json.loads(alone["value"]) if alone["type"] == "string" else alone["value"]), key
+    masters = redis_cluster_dump()["masters"]
+    assert [m["slots"] for m in masters] == ["0-5460", "5461-10922", "10923-16383"]
+    held = Counter(next(i for i, m in enumerate(masters) if key_slot(key.encode()) <= int(m["slots"].split("-")[1]))
+                   for key in on_the_cluster)
+    assert [held[i] for i in range(3)] == [m["keys"] for m in masters] and all(held.values())
 
 
 def test_every_store_files_each_conversation_under_its_user():

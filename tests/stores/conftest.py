@@ -1,4 +1,5 @@
-"""The four database stores filled exactly as real Rasa Pro 3.21 left them (tests/fixtures/rasa-pro-3.21)."""
+"""The database stores filled exactly as real Rasa Pro 3.21 left them (tests/fixtures/rasa-pro-3.21): SQLite,
+PostgreSQL, Redis (one server, and a Redis Cluster) and Mongo."""
 
 import shutil
 
@@ -27,19 +28,31 @@ def postgresql_written_by_rasa_pro(db_access):
 
 def load_redis_keys(db, keys):
     """Set the keys of a Redis dump ({key, type, value}: strings, sorted sets) in Redis db `db`."""
-    raw = redis_client(db)
+    return set_redis_keys(redis_client(db), keys)
+
+
+def set_redis_keys(client, keys):
+    """SET and ZADD the keys of a Redis dump through `client` (one server's, or a cluster's), as Rasa Pro did."""
     for entry in keys:
         if entry["type"] == "string":
-            raw.set(entry["key"], entry["value"])
+            client.set(entry["key"], entry["value"])
         elif entry["type"] == "zset":
-            raw.zadd(entry["key"], {member: float(score) for member, score in entry["value"]})
-    return raw
+            client.zadd(entry["key"], {member: float(score) for member, score in entry["value"]})
+    return client
 
 
 @pytest.fixture
 def redis_written_by_rasa_pro(redis_store):
     load_redis_keys(redis_store.db, rasa_pro.redis_keys())
     return redis_store
+
+
+@pytest.fixture
+def redis_cluster_written_by_rasa_pro(redis_cluster, redis_cluster_store):
+    """The session's Redis Cluster holding what Rasa Pro wrote to one (the keys of every master), and a
+    cluster store on it."""
+    set_redis_keys(redis_cluster.client(), rasa_pro.redis_cluster_keys()).close()
+    return redis_cluster_store
 
 
 @pytest.fixture
@@ -54,7 +67,7 @@ def mongo_written_by_rasa_pro(mongo_url, mongo_store):
     client.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "redis", "mongo"])
+@pytest.fixture(params=rasa_pro.STORES)
 def store_rasa_pro_wrote(request):
-    """Each of the four, in turn."""
+    """Each of them, in turn."""
     return request.getfixturevalue(f"{request.param}_written_by_rasa_pro")

@@ -1,7 +1,8 @@
-"""What real Rasa Pro 3.21 wrote through its own four stores reads back through ours as Rasa Pro reads it.
+"""What real Rasa Pro 3.21 wrote through its own stores reads back through ours as Rasa Pro reads it.
 
 Each store is filled exactly as Rasa Pro left it (tests/fixtures/rasa-pro-3.21: its SQLite file, its
-PostgreSQL dump, its Redis keys, its Mongo documents). Our stores give the events back as stored, in
+PostgreSQL dump, its Redis keys, the keys of each master of a Redis Cluster it wrote in deployment_mode:
+cluster, its Mongo documents). Our stores give the events back as stored, in
 either event contract; read through `stores.contracts.classic` they equal what Rasa Pro's own stores
 read back, and the dialogue stack rebuilt from them equals the one Rasa Pro reported.
 """
@@ -41,11 +42,14 @@ def test_every_conversation_is_listed_and_counted(store_rasa_pro_wrote):
     assert store_rasa_pro_wrote.count() == len(READ_BACK)
 
 
-def test_the_stored_events_are_given_back_as_rasa_pro_stored_them(redis_written_by_rasa_pro):
+@pytest.mark.parametrize("backend, dump", [("redis", rasa_pro.redis_keys), (rasa_pro.CLUSTER, rasa_pro.redis_cluster_keys)])
+def test_the_stored_events_are_given_back_as_rasa_pro_stored_them(request, backend, dump):
+    store = request.getfixturevalue(f"{backend}_written_by_rasa_pro")
     stored = {json.loads(e["value"])["sender_id"]: json.loads(e["value"])["events"]
-              for e in rasa_pro.redis_keys() if e["type"] == "string" and e["key"].startswith("tracker:")}
+              for e in dump() if e["type"] == "string" and e["key"].startswith("tracker:")}
+    assert len(stored) == len(READ_BACK)
     for sender_id, events in stored.items():
-        assert redis_written_by_rasa_pro.retrieve(sender_id).events == events
+        assert store.retrieve(sender_id).events == events
 
 
 def test_the_latest_message_is_rasa_pros_in_either_contract(store_rasa_pro_wrote):
@@ -204,3 +208,37 @@ def test_sql_tables_folded_before_protojson_was_read_are_folded_anew(request, ba
         cursor.execute("SELECT event_id FROM trackerweb_summary_state WHERE name = %s", [FOLD_VERSION_MARK])
         assert cursor.fetchall() == [(FOLD_VERSION,)]
     assert store.conversation_summaries(limit=100).items == expected
+
+
+# -- a Redis Cluster Rasa Pro wrote (deployment_mode: cluster) ------------------------------------------
+
+
+def test_what_rasa_pro_wrote_to_a_cluster_lies_on_every_master_and_reads_back_with_its_users(
+        redis_cluster, redis_cluster_written_by_rasa_pro):
+    store = redis_cluster_written_by_rasa_pro
+    assert [master["keys"] > 0 for master in rasa_pro.redis_cluster_dump()["masters"]] == [True] * 3
+    spread = redis_cluster.keys_per_master("tracker:*")
+    assert len(spread) == 3 and all(spread.values()) and sum(spread.values()) == len(READ_BACK), spread
+    assert sorted(store.keys()) == sorted(READ_BACK)
+    for sender_id, expected in READ_BACK.items():
+        assert classic_events(store.retrieve(sender_id).events) == expected["events"], sender_id
+        assert store.user_id_of(sender_id) == expected["user_id"], sender_id
+    for user_id, conversations in rasa_pro.users_listed(rasa_pro.CLUSTER).items():
+        assert store.conversations_of_user(user_id) == sorted(c["sender_id"] for c in conversations), user_id
+
+
+def test_what_rasa_pro_wrote_to_a_cluster_is_found_by_queries_and_statistics_once_caught_up(
+        redis_cluster_written_by_rasa_pro, read_back_in_memory):
+    store = redis_cluster_written_by_rasa_pro
+    # As a bot's writes are indexed: its values are plain SETs, which catch_up indexes.
+    store.catch_up(list(store.keys()))
+    assert store.catch_up(list(store.keys())) == 0  # (all up to date: nothing read again)
+    for filters in QUERIES:
+        flt = ConversationFilter.build(**filters)
+        assert (store.conversation_summaries(flt, order="sender_id", limit=100).items
+                == read_back_in_memory.conversation_summaries(flt, order="sender_id", limit=100).items), filters
+        assert store.count_conversations(flt) == read_back_in_memory.count_conversations(flt), filters
+        assert store.statistics(flt, bucket="day") == read_back_in_memory.statistics(flt, bucket="day"), filters
+    assert store.count_conversations(ConversationFilter.build()) == len(READ_BACK)
+    assert [s.sender_id for s in store.conversation_summaries(ConversationFilter.build(user_id="u-hanna")).items
+            ] == ["calm-then-mantle", "mantle-skills"]

@@ -207,20 +207,11 @@ def set_as_rasa_does(cluster, sender_ids, prefix="tracker:"):
     client.close()
 
 
-def conversations_per_master(cluster):
-    counts = {}
-    for master in cluster.masters():
-        client = master.client()
-        counts[master.port] = sum(1 for _ in client.scan_iter(match="tracker:*", count=1000))
-        client.close()
-    return counts
-
-
 def test_keys_and_count_on_a_cluster_see_every_conversation_of_every_master(redis_cluster):
     redis_cluster.flush()
     set_as_rasa_does(redis_cluster, CLUSTER_IDS)
     set_as_rasa_does(redis_cluster, ["other bot's"], prefix="bot2:tracker:")
-    spread = conversations_per_master(redis_cluster)
+    spread = redis_cluster.keys_per_master("tracker:*")
     assert len(spread) == 3 and all(spread.values()), spread
     store = cluster_store(redis_cluster)
     assert sorted(store.keys()) == sorted(CLUSTER_IDS)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from stores.backends.redis import RedisTrackerStore
 from stores.backends.sql import SQLTrackerStore
+from stores.contracts import classic_events
 from stores.query import ConversationFilter
 from tests.conftest import REDIS, pg_store_from_dump, redis_client
 from tests.fixtures import rasa, rasa_pro
@@ -45,9 +46,9 @@ def mongo_collection(mongo_url, mongo_store):
     client.close()
 
 
-@pytest.fixture(params=rasa_pro.BACKENDS)
+@pytest.fixture(params=rasa_pro.STORES)
 def rasa_pro_store(request):
-    """(backend name, the store as Rasa Pro left it) for each of the four."""
+    """(store name, the store as Rasa Pro left it) for each of them."""
     return request.param, request.getfixturevalue(f"{request.param}_written_by_rasa_pro")
 
 
@@ -75,8 +76,8 @@ def rasa_36_store(request, tmp_path, db_access, redis_store, mongo_collection, m
 
 def test_each_user_has_the_conversations_rasa_pro_lists_for_it(rasa_pro_store):
     backend, store = rasa_pro_store
-    assert len(USERS[backend]) == 8
-    for user_id, conversations in USERS[backend].items():
+    assert len(rasa_pro.users_listed(backend)) == 8
+    for user_id, conversations in rasa_pro.users_listed(backend).items():
         assert store.conversations_of_user(user_id) == sorted(c["sender_id"] for c in conversations), user_id
     assert store.conversations_of_user("u-nobody") == []
 
@@ -92,7 +93,7 @@ def test_each_conversation_has_the_user_rasa_pro_read_back(rasa_pro_store):
 def test_the_user_filter_selects_the_users_conversations_on_every_backend(rasa_pro_store):
     backend, store = rasa_pro_store
     store.reindex()  # (Redis: the query indexes of what Rasa Pro wrote)
-    for user_id, conversations in USERS[backend].items():
+    for user_id, conversations in rasa_pro.users_listed(backend).items():
         flt = ConversationFilter.build(user_id=user_id)
         page = store.conversation_summaries(flt, order="sender_id")
         assert [s.sender_id for s in page.items] == sorted(c["sender_id"] for c in conversations)
@@ -104,14 +105,27 @@ def test_the_user_filter_selects_the_users_conversations_on_every_backend(rasa_p
     assert store.count_conversations(ConversationFilter.build(user_id="u-anna", min_events=100)) == 1
 
 
-def test_a_key_prefix_keeps_its_own_users(redis_written_by_rasa_pro):
-    tenant = RedisTrackerStore(url=REDIS["host"], port=REDIS["port"], db=redis_written_by_rasa_pro.db,
-                               key_prefix="tenant42")
-    expected = READ_BACK["redis_key_prefix_tenant42"]["users"]
-    for user_id, conversations in expected.items():
+def same_redis(store, **params):
+    """Another Redis store on the Redis (one server, or a cluster) of `store`."""
+    connection = store.connection
+    if connection.mode == "cluster":
+        endpoints = [f"{host}:{port}" for host, port in connection.endpoints]
+        return RedisTrackerStore(deployment_mode="cluster", endpoints=endpoints, **params)
+    return RedisTrackerStore(url=connection.host, port=connection.port, db=connection.db, **params)
+
+
+@pytest.mark.parametrize("backend", ["redis", rasa_pro.CLUSTER])
+def test_a_key_prefix_keeps_its_own_conversation_and_users(request, backend):
+    tenant = same_redis(request.getfixturevalue(f"{backend}_written_by_rasa_pro"), key_prefix="tenant42")
+    expected = READ_BACK["redis_key_prefix_tenant42"]
+    assert list(tenant.keys()) == ["calm-call-step"]
+    assert classic_events(tenant.retrieve("calm-call-step").events) == \
+        expected["conversations"]["calm-call-step"]["events"]
+    for user_id, conversations in expected["users"].items():
         assert tenant.conversations_of_user(user_id) == sorted(c["sender_id"] for c in conversations)
     assert tenant.user_id_of("calm-call-step") == "u-carla"
     assert tenant.conversations_of_user("u-anna") == []
+    tenant.close()
 
 
 def test_rasa_36_stores_have_no_users(rasa_36_store):
