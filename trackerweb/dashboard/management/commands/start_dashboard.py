@@ -33,7 +33,7 @@ from django.db.migrations.executor import MigrationExecutor
 from access.roles import ROLES, create_role_groups
 from stores.availability import StoreNeverAnswered, startup_timeout, wait_for_store
 from stores.demo import demo_conversations
-from stores.exceptions import ConfigurationError, IndexesOutdated, StoreError, StoreUnavailable
+from stores.exceptions import ConfigurationError, IndexesOutdated, IndexingInProgress, StoreError, StoreUnavailable
 from stores.handler import active_endpoints_path, load_tracker_store
 from stores.index_coverage import unindexed_conversations
 from stores.progress import Progress
@@ -156,9 +156,9 @@ class Command(BaseCommand):
             try:
                 missing, seconds = self.with_progress("checking the query indexes",
                                                       lambda: next(unindexed_conversations(store, stored), None))
-            except IndexesOutdated as e:
+            except (IndexesOutdated, IndexingInProgress) as e:  # (a rebuild elsewhere, perhaps stopped half way)
                 missing, seconds = e, None
-            if isinstance(missing, IndexesOutdated):
+            if isinstance(missing, (IndexesOutdated, IndexingInProgress)):
                 self.stdout.write(f"Query indexes: need building: {missing}")
             elif missing is None:
                 self.stdout.write(f"Query indexes: up to date, they list every conversation with events "
