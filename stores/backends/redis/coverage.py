@@ -21,14 +21,14 @@ class IndexCoverage:
             try:
                 self._check_index_version()
             except IndexingInProgress:
-                return "a rebuild of the indexes was left unfinished"
-            except IndexesOutdated as e:
-                return str(e)
+                return "a rebuild of its indexes was left unfinished"
+            except IndexesOutdated:
+                return "its indexes were built by another trackerweb (another index version)"
             if self.redis.exists(self._index_key("versions"), self._index_key("senders")):
                 return None
             if next(iter(self.keys()), None) is None:
                 return None
-            return "conversations are stored and none is indexed (a bot wrote them)"
+            return "it holds conversations and no index of them (a bot wrote them)"
 
     def sweep_all(self, progress=None):
         """Catch up every conversation stored, and every one the indexes list (so that those deleted or

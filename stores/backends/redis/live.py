@@ -240,8 +240,8 @@ class LiveIndexer:
 
     def _rebuild(self, why):
         describe = self.store.describe()
-        logger.warning("Indexing %s in the background (%s). Lists, counts and statistics answer once it is done; "
-                       "conversations open by id meanwhile.", describe, why)
+        logger.info("Indexing %s in the background, since %s. Lists, counts and statistics answer once it is done; "
+                    "conversations open by id meanwhile.", describe, why)
         self.status = "leading, indexing the store"
         started, logged = time.monotonic(), [time.monotonic()]
 
@@ -259,8 +259,8 @@ class LiveIndexer:
         except StoreError as e:
             self._tell_once(f"Indexed {describe}, except: {e}")
         else:
-            logger.warning("Indexed %s: %s conversations in %.1f s; queries answer from now on.",
-                           describe, f"{indexed:,}", time.monotonic() - started)
+            logger.info("Indexed %s: %s conversations in %.1f s; queries answer from now on.",
+                        describe, f"{indexed:,}", time.monotonic() - started)
         self.sweeps += 1
 
     def _sweep(self):
