@@ -267,6 +267,28 @@ def test_writes_made_while_its_subscription_was_cut_show_once_it_subscribes_agai
         assert indexer.sweeps >= 2, "it swept again after subscribing again"
 
 
+def test_after_redis_restarts_it_turns_notifications_on_again_and_catches_up(tmp_path):
+    from tests.faults.servers import RedisServer
+
+    with RedisServer(tmp_path) as server:
+        store = RedisTrackerStore(url="127.0.0.1", port=server.port)
+        with running(store.live_indexer()) as indexer:
+            eventually(lambda: indexer.status == "leading, on keyspace notifications", "the indexer subscribed")
+            server.crash()
+            server.start()  # its notify-keyspace-events as configured: empty, what was set is gone
+            back = time.monotonic()
+            client = redis_client_on(server.port)
+            rasa_save(client, "written after the restart", [user(1700000000.0, "greet", "hi")])
+            # Its retries back off up to 10 s while Redis is away: counted from Redis being back.
+            eventually(lambda: listed(store) == ["written after the restart"], "a write after the restart in queries",
+                       since=back, seconds=STALENESS_SECONDS + 10)
+            eventually(lambda: indexer.status == "leading, on keyspace notifications", "the indexer subscribed again")
+            assert not missing_flags(client.config_get("notify-keyspace-events")["notify-keyspace-events"])
+            rasa_save(client, "and then", [user(1700000001.0, "greet", "hi")])
+            eventually(lambda: "and then" in listed(store), "a write on notifications again")
+        store.close()
+
+
 # -- notifications: the flags, every id ------------------------------------------------------------
 
 

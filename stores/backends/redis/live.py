@@ -48,6 +48,8 @@ LEASE_SECONDS = 15.0
 CONFIG_CHECK_SECONDS = 60.0
 # After a failure, wait this long before trying again, doubling up to the longest.
 RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS = 0.5, 10.0
+# Leading this long without a failure: the next failure waits the first pause again.
+STEADY_SECONDS = 60.0
 # How long `start()` waits to learn whether it leads and whether queries must wait for a rebuild.
 READY_SECONDS = 5.0
 PROGRESS_LOG_SECONDS = 10.0
@@ -106,24 +108,30 @@ class LiveIndexer:
         pause = RETRY_FIRST_SECONDS
         try:
             while not self._stopping.is_set():
+                led_since = time.monotonic()
                 try:
                     if self.lease.acquire():
-                        self._renewed = time.monotonic()
-                        self._lead()
-                        pause = RETRY_FIRST_SECONDS
+                        self._renewed = led_since
+                        self._lead()  # returns to subscribe anew
                     else:
                         self.status = f"standing by (led by {self.lease.holder()})"
                         self._ready.set()
                         self._stopping.wait(self.renew_seconds)
+                        continue
                 except _Stopped:
                     break
                 except _LeaseLost:
                     logger.warning("The live indexer of %s lost its lease (it stalled or lost Redis for %g s): "
                                    "another may lead now.", self.store.describe(), self.lease.seconds)
+                    continue
                 except Exception as e:
+                    pause = self._pause_after(led_since, pause)
                     self._failed(e, pause)
-                    self._stopping.wait(pause)
-                    pause = min(pause * 2, RETRY_LONGEST_SECONDS)
+                # After a failure, or to subscribe anew (each time a whole sweep): a pause that doubles while
+                # they come quickly one after the other (a connection cut as soon as it is made).
+                pause = self._pause_after(led_since, pause)
+                self._stopping.wait(pause)
+                pause = min(pause * 2, RETRY_LONGEST_SECONDS)
         finally:
             self._ready.set()
             try:
@@ -131,6 +139,10 @@ class LiveIndexer:
             except Exception as e:  # Redis is gone: the lease lapses by itself
                 logger.info("The live indexer of %s could not give its lease up (%s)", self.store.describe(), e)
             self.status = "stopped"
+
+    @staticmethod
+    def _pause_after(led_since, pause):
+        return RETRY_FIRST_SECONDS if time.monotonic() - led_since > STEADY_SECONDS else pause
 
     def _failed(self, error, pause):
         import redis
