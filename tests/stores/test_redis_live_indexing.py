@@ -221,7 +221,7 @@ def test_conversations_others_delete_or_let_expire_leave_the_queries(redis_store
         eventually(lambda: redis_store.count_conversations() == 3, "the bot's conversations listed")
         raw.delete("tracker:deleted by another program")
         deleted_at = time.monotonic()
-        raw.expire("tracker:expiring\n{x}", 1)  # as Rasa's record_exp would let it expire
+        rasa_save(raw, "expiring\n{x}", [user(1700000001.0, "greet", "again")], ex=1)  # Rasa with record_exp: 1
         eventually(lambda: "deleted by another program" not in listed(redis_store), "the deletion in queries",
                    since=deleted_at)
         eventually(lambda: listed(redis_store) == ["kept"], "the expiry in queries", since=deleted_at + 1)

@@ -113,7 +113,21 @@ class Subscription:
 
     def open(self, confirm_seconds=5):
         """Subscribe on every node, and return once each has confirmed (notifications flow from then on)."""
-        self.nodes = node_clients(self.store.redis)
+        import redis
+
+        client = self.store.redis
+        self.nodes = node_clients(client)
+        try:
+            self._subscribe_each(confirm_seconds)
+        except Exception as e:
+            self.close()
+            if isinstance(e, (redis.ConnectionError, redis.TimeoutError)) and hasattr(client, "nodes_manager"):
+                # A primary that failed over: the cluster client learns the new ones before the next try.
+                client.nodes_manager.initialize()
+            raise
+        return self
+
+    def _subscribe_each(self, confirm_seconds):
         for node in self.nodes:
             pubsub = node.pubsub(ignore_subscribe_messages=False)
             self._pubsubs.append(pubsub)
@@ -126,7 +140,6 @@ class Subscription:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"Redis at {node_name(node)} did not confirm the subscription to "
                                        f"{self.pattern!r} within {confirm_seconds} s")
-        return self
 
     def covers(self, client):
         """Whether it listens on every node the client now knows as a primary (a failover or a
