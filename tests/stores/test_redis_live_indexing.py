@@ -1,9 +1,9 @@
 """The live indexer of a Redis store (stores/backends/redis/live.py), on real Redis servers.
 
 A bot writing as Rasa's RedisTrackerStore does (GET, append, plain SET of `{"events": [...], "name": id}`,
-name last) shows in queries within 5 s, with keyspace notifications and without, on a standalone Redis
-and on a Redis Cluster; deletions and expiries by others leave them; one indexer leads per store; a
-subscription cut loses nothing. Each test starts its indexers and stops them.
+name last) shows in queries within 5 s, with keyspace notifications and without, on a standalone Redis,
+on a Redis Cluster and through Sentinel; deletions and expiries by others leave them; one indexer leads
+per store; a subscription cut or a Redis restart loses nothing. Each test starts its indexers and stops them.
 """
 
 import contextlib
@@ -19,11 +19,10 @@ from hypothesis import strategies as st
 from stores.backends.redis import RedisTrackerStore
 from stores.backends.redis import building
 from stores.backends.redis.notifications import Subscription, missing_flags
-from stores.backends.redis.scripts import SCRIPTS
 from stores.exceptions import IndexingInProgress
 from stores.query import ConversationFilter
 from tests.conftest import REDIS, redis_client
-from tests.own_redis import redis_cluster, redis_server
+from tests.redis_servers import redis_server
 
 STALENESS_SECONDS = 5
 # Hostile ids (newlines, braces that make hash tags, paths, URL characters, quotes, RTL marks, emoji, 255
@@ -155,11 +154,10 @@ def test_without_notifications_a_bot_appending_shows_within_five_seconds(redis_s
 
 
 def test_where_config_is_refused_it_says_how_to_enable_notifications_and_sweeps(caplog):
-    with redis_server("--rename-command", "CONFIG", '""') as port:
-        store = RedisTrackerStore(url="127.0.0.1", port=port)
-        bot_client = redis_client_on(port)
+    with redis_server("--rename-command", "CONFIG", '""') as server:
+        store = RedisTrackerStore(url="127.0.0.1", port=server.port)
         with caplog.at_level(logging.WARNING), running(store.live_indexer()) as indexer, \
-                BotWriter(bot_client, IDS) as bot:
+                BotWriter(server.client(), IDS) as bot:
             assert_the_bots_latest_writes_show(store, bot)
             assert indexer.status.startswith("leading, sweeping every")
         store.close()
@@ -168,40 +166,21 @@ def test_where_config_is_refused_it_says_how_to_enable_notifications_and_sweeps(
     assert "notify-keyspace-events to include K$gxe" in told[0] and "sweeps every conversation" in told[0]
 
 
-def test_on_a_redis_cluster_a_bot_appending_shows_within_five_seconds():
-    with redis_cluster() as ports:
-        store = ClusterStore(ports)
-        with running(store.live_indexer()) as indexer, BotWriter(store.redis, IDS) as bot:
-            assert_the_bots_latest_writes_show(store, bot)
-            assert indexer.status == "leading, on keyspace notifications"
-            assert len({store.redis.keyslot("tracker:" + sender_id) for sender_id in IDS}) > 1
-        for port in ports:  # every primary publishes its own keys' events
-            assert not missing_flags(redis_client_on(port).config_get("notify-keyspace-events")["notify-keyspace-events"])
-        store.close()
+def test_on_a_redis_cluster_a_bot_appending_shows_within_five_seconds(redis_cluster, redis_cluster_store):
+    store = redis_cluster_store
+    with running(store.live_indexer()) as indexer, BotWriter(redis_cluster.client(), IDS) as bot:
+        assert_the_bots_latest_writes_show(store, bot)
+        assert indexer.status == "leading, on keyspace notifications"
+        assert len({store.redis.keyslot("tracker:" + sender_id) for sender_id in IDS}) > 1
+    for master in redis_cluster.masters():  # every primary publishes its own keys' events
+        assert not missing_flags(master.client().config_get("notify-keyspace-events")["notify-keyspace-events"])
 
 
-class ClusterStore(RedisTrackerStore):
-    """The Redis store on a Redis Cluster: its client is redis-py's RedisCluster, which is all the live
-    indexer needs to know. (A stand-in for the store's own cluster connection, which endpoints.yml's
-    `deployment_mode: cluster` will build.)"""
-
-    def __init__(self, ports):
-        super().__init__(url="127.0.0.1", port=ports[0])
-        self.ports = ports
-
-    @property
-    def redis(self):
-        if self._client is None:
-            from redis.cluster import ClusterNode, RedisCluster
-
-            client = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", port) for port in self.ports])
-            self._scripts = {name: client.register_script(text) for name, text in SCRIPTS.items()}
-            self._client = client
-        return self._client
-
-    def close(self):
-        if self._client is not None:
-            self._client.close()
+def test_through_sentinel_a_bot_appending_shows_within_five_seconds(redis_sentinel, redis_sentinel_store):
+    store = redis_sentinel_store
+    with running(store.live_indexer()) as indexer, BotWriter(redis_sentinel.current_master().client(), IDS) as bot:
+        assert_the_bots_latest_writes_show(store, bot)
+        assert indexer.status == "leading, on keyspace notifications"
 
 
 def redis_client_on(port):
@@ -293,11 +272,11 @@ def test_after_redis_restarts_it_turns_notifications_on_again_and_catches_up(tmp
 
 
 def test_it_adds_only_the_notification_flags_missing_and_says_which(caplog):
-    with redis_server("--notify-keyspace-events", "Elh") as port:
-        store = RedisTrackerStore(url="127.0.0.1", port=port)
+    with redis_server("--notify-keyspace-events", "Elh") as server:
+        store = RedisTrackerStore(url="127.0.0.1", port=server.port)
         with caplog.at_level(logging.WARNING), running(store.live_indexer()):
             pass
-        flags = redis_client_on(port).config_get("notify-keyspace-events")["notify-keyspace-events"]
+        flags = server.client().config_get("notify-keyspace-events")["notify-keyspace-events"]
         store.close()
     assert set(flags) == set("Elh") | set("K$gxe")
     told = [r.getMessage() for r in caplog.records if "Turned on keyspace notifications" in r.getMessage()]
