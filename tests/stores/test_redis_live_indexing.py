@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from stores.backends.redis import RedisTrackerStore
 from stores.backends.redis import building
 from stores.backends.redis.notifications import Subscription, missing_flags
-from stores.exceptions import IndexingInProgress
+from stores.exceptions import IndexingInProgress, StoreUnavailable
 from stores.query import ConversationFilter
 from tests.conftest import REDIS, redis_client
 from tests.redis_servers import redis_server
@@ -49,19 +49,30 @@ class BotWriter(threading.Thread):
     Round r's message has the intent "round_r" and the text "said in round r!"; `written[r]` is when
     the round's last SET returned."""
 
-    def __init__(self, client, sender_ids):
+    def __init__(self, client, sender_ids, through_failures=False):
         super().__init__(daemon=True)
         self.client, self.sender_ids = client, sender_ids
+        self.through_failures = through_failures  # a failover: a save that fails is made again
         self.written = {}
         self.stopping = threading.Event()
         self.failure = None
 
     def run(self):
+        import redis
+
         r = 0
         try:
             while not self.stopping.is_set():
                 for sender_id in self.sender_ids:
-                    rasa_save(self.client, sender_id, [user(1700000000.0 + r, f"round_{r}", f"said in round {r}!")])
+                    while True:
+                        try:
+                            rasa_save(self.client, sender_id,
+                                      [user(1700000000.0 + r, f"round_{r}", f"said in round {r}!")])
+                            break
+                        except redis.RedisError:
+                            if not self.through_failures or self.stopping.is_set():
+                                raise
+                            time.sleep(0.1)
                 self.written[r] = time.monotonic()
                 r += 1
                 self.stopping.wait(0.05)
@@ -174,6 +185,36 @@ def test_on_a_redis_cluster_a_bot_appending_shows_within_five_seconds(redis_clus
         assert len({store.redis.keyslot("tracker:" + sender_id) for sender_id in IDS}) > 1
     for master in redis_cluster.masters():  # every primary publishes its own keys' events
         assert not missing_flags(master.client().config_get("notify-keyspace-events")["notify-keyspace-events"])
+
+
+def test_on_a_cluster_whose_primary_fails_over_the_bots_writes_show_again():
+    from tests.redis_servers import redis_cluster, wait_until
+
+    with redis_cluster() as cluster:
+        store = RedisTrackerStore(deployment_mode="cluster", endpoints=cluster.endpoints)
+        with running(store.live_indexer()), BotWriter(cluster.client(), IDS, through_failures=True) as bot:
+            assert_the_bots_latest_writes_show(store, bot, checks=1)
+            cluster.wait_for_replication()
+            master = cluster.masters()[0]
+            replica, = cluster.replicas_of(master)
+            master.kill()
+            wait_until(lambda: replica.info("replication")["role"] == "master", "the replica taking over")
+            promoted_at = time.monotonic()
+            wait_until(lambda: bot.written[bot.latest_round()] > promoted_at, "the bot writing after the failover")
+            r = bot.latest_round()
+
+            def shows():
+                try:
+                    return shows_round(store, r, IDS)
+                except StoreUnavailable:  # the store's own client meets the failover too
+                    return False
+
+            # The indexer's retries back off up to 10 s while the cluster fails over.
+            eventually(shows, f"round {r} of the bot's writes after the failover", since=bot.written[r],
+                       seconds=STALENESS_SECONDS + 10)
+            wait_until(lambda: not missing_flags(replica.client().config_get("notify-keyspace-events")[
+                "notify-keyspace-events"]), "the new primary's notifications turned on")
+        store.close()
 
 
 def test_through_sentinel_a_bot_appending_shows_within_five_seconds(redis_sentinel, redis_sentinel_store):
