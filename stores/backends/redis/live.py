@@ -284,8 +284,8 @@ class LiveIndexer:
         try:
             if sender_ids is None:
                 self.store.sweep_all(progress=self._keep_going)
-            else:
-                self.store.catch_up(sender_ids)
+            else:  # (a burst may be long to catch up: the lease is renewed meanwhile)
+                self.store.catch_up(sender_ids, progress=self._keep_going)
         except StoreUnavailable:
             raise
         except StoreError as e:
