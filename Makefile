@@ -82,6 +82,7 @@ bench: install
 	scripts/with-test-mongo $(PY) bench/concurrency.py --write BENCHMARKS.md
 	$(PY) bench/inbox.py --write BENCHMARKS.md
 	scripts/with-test-mongo $(PY) bench/transcript.py --write BENCHMARKS.md
+	$(PY) bench/live_indexing.py --write BENCHMARKS.md
 
 check: install
 	$(PY) manage.py check

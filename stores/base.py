@@ -506,6 +506,13 @@ class TrackerStore:
         """
         return self.count()
 
+    def live_indexer(self, **options):
+        """What keeps the query indexes following writes other programs make (a bot's), for a store whose
+        queries don't see those by themselves: an object with `start()` and `stop()`, run by each web
+        process (trackerweb.live_indexing) or `manage.py index_live`. None for the others (the default):
+        they answer from the conversations, or fold in what was written as they answer (SQL)."""
+        return None
+
     # -- streaming to the event broker -----------------------------------
 
     def publish_events(self, sender_id, events):

@@ -48,6 +48,24 @@ class StoreUnavailable(StoreError):
     retry_after = 5
 
 
+class IndexingInProgress(StoreUnavailable):
+    """The store's query indexes are being built (a first start on a store a bot filled, or a rebuild):
+    a query now would answer from part of them, so none does until they are whole. Conversations can
+    still be read by id.
+
+    `indexed`: conversations indexed so far; `total`: about how many there are (None while they are
+    being counted); `started_at`: when it started (seconds since the epoch).
+    """
+
+    def __init__(self, message, *, indexed, total, started_at):
+        super().__init__(message)
+        self.indexed, self.total, self.started_at = indexed, total, started_at
+
+    def progress(self):
+        """How far it is, for a JSON body."""
+        return {"indexed": self.indexed, "total": self.total, "started_at": self.started_at}
+
+
 class InvalidSenderId(StoreError, ValueError):
     """A sender id the store can't hold (wrong type, too long for the backend)."""
 

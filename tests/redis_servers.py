@@ -11,6 +11,8 @@ server behind. Each pytest-xdist worker starts its own.
         cluster.endpoints                   # ["127.0.0.1:P", ...]: the store's seed nodes
     with redis_sentinel() as deployment:    # a master, a replica, one Sentinel
         deployment.endpoints                # the Sentinel's address, for `endpoints`
+    with redis_server("--notify-keyspace-events", "Elh") as server:   # one server, options of a test's own
+        server.port, server.client()
 """
 
 import contextlib
@@ -169,6 +171,15 @@ def _servers(prefix):
         for server in started:
             server.kill()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def redis_server(*options):
+    """One redis-server of the test's own with these extra options (CONFIG renamed away, flags of its own)."""
+    with _servers("trackerweb-redis-") as (directory, started):
+        server = RedisProcess(directory, "server", args=lambda port: [*NO_PERSISTENCE, *options])
+        started.append(server.start())
+        yield server
 
 
 # -- Redis Cluster ------------------------------------------------------------------

@@ -23,3 +23,6 @@ MIDDLEWARE = [name for name in MIDDLEWARE if name != "whitenoise.middleware.Whit
 # with PBKDF2 still known so a hash made by a production-settings process (tests/test_one_step_start.py)
 # checks. The processes the tests start (gunicorn, manage.py) keep the production hashers.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", "django.contrib.auth.hashers.PBKDF2PasswordHasher"]
+
+# A test that wants a live indexer starts one (and stops it): none runs behind the others' backs.
+TRACKERWEB_LIVE_INDEXING = False

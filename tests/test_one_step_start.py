@@ -26,6 +26,7 @@ from django.contrib.auth.hashers import check_password
 
 from tests.conftest import PG, REDIS, drop_pg_database, pg_execute, redis_client, unique_database_name
 from tests.fixtures.rasa import PG_DUMP, SQLITE_DB, events_by_conversation, redis_keys
+from tests.stores.test_redis_live_indexing import rasa_save
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "a-long-test-passphrase-7"
@@ -296,6 +297,28 @@ def test_it_indexes_a_redis_store_rasa_filled_loads_no_demo_and_serves_its_conve
 
     url, _ = serving(start_command, env, endpoints)
     assert sorted(listed_after_login(url, "admin", PASSWORD)) == sorted(redis_conversations_with_events())
+
+
+def test_serving_a_redis_store_rasa_filled_its_live_indexer_indexes_it_in_the_background(env, rasa_redis, serving):
+    endpoints, db = rasa_redis
+    url, output = serving(start_command, env, endpoints)
+    assert "Query indexes: kept following the bot by the live indexer, which starts with the server" in output
+    assert "Query indexes: built" not in output
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            listed = listed_after_login(url, "admin", PASSWORD)
+            break
+        except AssertionError:  # the list answers 503, saying how far the indexing is, until it is done
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    assert sorted(listed) == sorted(redis_conversations_with_events())
+    rasa_save(redis_client(db), "written while served", [{"event": "user", "timestamp": 1800000000.0, "text": "hi"}])
+    deadline = time.monotonic() + 5
+    while "written while served" not in listed_after_login(url, "admin", PASSWORD):
+        assert time.monotonic() < deadline, "the bot's new conversation was not listed within 5 s"
+        time.sleep(0.2)
 
 
 def test_a_value_that_cant_be_indexed_is_reported_and_does_not_stop_it(env, rasa_redis):

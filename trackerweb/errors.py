@@ -12,6 +12,7 @@ from stores.exceptions import (
     ConversationChanged,
     ConversationNotFound,
     EventNotFound,
+    IndexingInProgress,
     InvalidEventError,
     InvalidSenderId,
     SessionNotFound,
@@ -30,6 +31,7 @@ class Problem:
     index: int = None  # the event's position in the request body
     where: str = None  # "query", "body" or "path"
     retry_after: int = None  # seconds, for a 503
+    indexing: dict = None  # how far the store's indexing is (IndexingInProgress.progress)
 
 
 def problem_of(exc):
@@ -46,6 +48,8 @@ def problem_of(exc):
         return Problem(404, str(exc))
     if isinstance(exc, (ConversationChanged, AnnotationOutdated)):
         return Problem(409, str(exc))
+    if isinstance(exc, IndexingInProgress):
+        return Problem(503, str(exc), retry_after=exc.retry_after, indexing=exc.progress())
     if isinstance(exc, StoreUnavailable):
         return Problem(503, str(exc), retry_after=exc.retry_after)
     if isinstance(exc, StoreError):

@@ -23,6 +23,8 @@ TRACKERWEB_API_RATE    API requests allowed per token: N/second, N/minute, N/hou
 TRACKERWEB_MAX_EVENT_BYTES  the largest event accepted, in bytes of its JSON (default 1 MiB)
 TRACKERWEB_MAX_BODY_BYTES   the largest API request body, in bytes (default 10 MiB; more is a 413)
 TRACKERWEB_STORE_STARTUP_TIMEOUT  seconds to wait at start-up for the tracker store (default 30; 0: don't wait)
+TRACKERWEB_LIVE_INDEXING  "0": web processes don't run a Redis store's live indexer (default: they do;
+                       `manage.py index_live` runs it alone; README, "Redis")
 """
 
 import math
@@ -201,6 +203,8 @@ TRACKERWEB_MAX_BODY_BYTES = env_int("TRACKERWEB_MAX_BODY_BYTES", 10 * 1024 * 102
 # How long start-up waits for the tracker store (a database container still
 # starting) before giving up; 0 gives up at once.
 TRACKERWEB_STORE_STARTUP_TIMEOUT = env_float("TRACKERWEB_STORE_STARTUP_TIMEOUT", 30.0)
+# Whether web processes keep the indexes of a store a bot writes following it (trackerweb.live_indexing).
+TRACKERWEB_LIVE_INDEXING = env_bool("TRACKERWEB_LIVE_INDEXING", True)
 
 INSTALLED_APPS = [
     "trackerweb.apps.RateLimitedAdminConfig",  # django.contrib.admin, its login rate-limited
@@ -222,6 +226,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "trackerweb.serving.ServingChecksMiddleware",
+    "trackerweb.live_indexing.LiveIndexingMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before WhiteNoise, so that static files get the policy too (and keep their own Cache-Control).
     "trackerweb.headers.SecurityHeadersMiddleware",

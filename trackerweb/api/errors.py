@@ -1,7 +1,8 @@
 """API errors are JSON that names the problem: never an HTML page, never a traceback.
 
 Which status an error gets is trackerweb.errors' table; here it becomes the
-v1 API's body, `{"detail": ..., "field": ..., "index": ...}`.
+v1 API's body, `{"detail": ..., "field": ..., "index": ...}`, with `"indexing":
+{"indexed", "total", "started_at"}` while the store's indexes are being built.
 """
 
 from django.http import JsonResponse
@@ -20,8 +21,8 @@ def exception_handler(exc, context):
     problem = problem_of(exc)
     if problem is None:
         return drf_exception_handler(exc, context)
-    return Response(error_body(problem.message, field=problem.field, index=problem.index), status=problem.status,
-                    headers=retry_headers(problem))
+    return Response(error_body(problem.message, field=problem.field, index=problem.index, indexing=problem.indexing),
+                    status=problem.status, headers=retry_headers(problem))
 
 
 def page_not_found(request, exception):

@@ -39,12 +39,17 @@ def problems_answered_by(answer):
 def as_page(request, problem):
     if problem.status == 404:
         raise Http404(problem.message)
+    if problem.indexing:
+        # Not an error: the store is being indexed (a first start on a bot's Redis). The page says how far.
+        return render(request, "dashboard/indexing.html", {"message": problem.message, **problem.indexing,
+                                                           "refresh": problem.retry_after}, status=problem.status)
     return render(request, "dashboard/store_error.html", {"error": problem.message, "status": problem.status},
                   status=problem.status)
 
 
 def as_json(request, problem):
-    error = {"message": problem.message, **({"field": problem.field} if problem.field else {})}
+    error = {"message": problem.message, **({"field": problem.field} if problem.field else {}),
+             **({"indexing": problem.indexing} if problem.indexing else {})}
     return JsonResponse({"error": error}, status=problem.status)
 
 

@@ -57,7 +57,8 @@ from ...query import MAX_TEXT, ORDERS, ConversationSummary, bucket_start
 # Every kind of key under a store's index namespace. Dropping only these
 # (reindex) spares, in the namespace trackerweb used before index version 5,
 # that of a bot whose key prefix is "tracker", which nested under the default
-# one ("trackerweb:tracker:tracker:").
+# one ("trackerweb:tracker:tracker:"). The namespace also holds two keys that are no index, which a
+# rebuild keeps: `indexing` (a rebuild's progress, building.py) and `live_indexer` (lease.py).
 INDEX_KINDS = (
     "recent", "senders", "user_messages", "min_confidence", "expiring", "totals", "fallback", "index_version",
     "summary:", "times:", "counts:", "memberships:", "query:", "order:",

@@ -18,10 +18,12 @@ boundary (their sums, and the conversations with events in those hours); other f
 they select. since/until off an hour boundary, or with another filter,
 read the selected conversations' events.
 
-Values Rasa wrote have no indexes until `catch_up` (or `manage.py
-reindex`) indexes them; an append to such a value indexes the whole
-conversation with its rewrite. Indexes an older trackerweb built (`INDEX_VERSION`)
-are refused with `IndexesOutdated`, which says to run `manage.py reindex`.
+Values Rasa wrote have no indexes until `catch_up` indexes them: the live
+indexer (live.py) runs it on each conversation a bot writes, and `manage.py
+reindex` on all; an append to such a value indexes the whole conversation
+with its rewrite. Indexes an older trackerweb built (`INDEX_VERSION`) are
+refused with `IndexesOutdated`, which says to run `manage.py reindex`; indexes
+being rebuilt with `IndexingInProgress` (building.py).
 """
 
 import dataclasses
@@ -32,8 +34,9 @@ from contextlib import contextmanager
 from itertools import islice
 
 from ... import matching
-from ...exceptions import IndexesOutdated
+from ...exceptions import IndexesOutdated, StoreError, StoreUnavailable
 from ...query import ConversationFilter, DistinctNames, check_bucket
+from . import building
 from .connection import scan_keys
 from .indexes import (INDEX_KINDS, INDEX_VERSION, ORDER_SETS, as_text, counters_from, glob_escape, needle_bytes,
                       slot_value_key, summary_from, to_json)
@@ -152,6 +155,7 @@ class RedisQueries:
     def distinct_names(self):
         with self._errors():
             self._sweep()
+            self._check_index_version()
             fields = self._totals()
         names = {"i": [], "a": [], "t": []}
         for field in fields:
@@ -262,13 +266,17 @@ class RedisQueries:
         return "trackerweb:" + self.key_prefix
 
     def _check_index_version(self):
-        """Refuse indexes an older trackerweb built (they would answer some orders wrongly, or
-        without the newer summary fields); none at all (a store Rasa alone wrote) are no error."""
+        """Refuse indexes being rebuilt (`IndexingInProgress`, building.py: they list only some
+        conversations) and indexes an older trackerweb built (they would answer some orders wrongly,
+        or without the newer summary fields); none at all (a store Rasa alone wrote) are no error."""
         with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._index_key(building.BUILDING))
             pipe.exists(self._index_key("senders"))
             pipe.get(self._index_key("index_version"))
             pipe.get(self.legacy_index_namespace + "index_version")
-            indexed, version, legacy = pipe.execute()
+            rebuilding, indexed, version, legacy = pipe.execute()
+        if rebuilding:
+            raise building.refusal(self, rebuilding)
         if not indexed and legacy is not None:
             indexed, version = True, legacy
         if indexed and version != str(INDEX_VERSION).encode():
@@ -327,19 +335,38 @@ class RedisQueries:
 
     # -- maintenance ------------------------------------------------------------
 
-    def reindex(self):
+    def reindex(self, progress=None):
         """Rebuild this store's indexes from the stored values (values Rasa wrote have none).
 
         Drops every index key of this store, found with SCAN (never KEYS),
         then indexes each conversation as read with its version
         (`catch_up`). Appends through trackerweb while the old keys are being
         dropped may be counted twice in the unfiltered statistics: run it
-        again after. Returns the number of conversations indexed.
+        again after. Meanwhile queries refuse with `IndexingInProgress`,
+        which says how far it is (building.py); a rebuild cut short leaves
+        them refusing until one completes. `progress(done, total)`, when
+        given, hears how far it is after each batch, and may raise to stop it
+        (the live indexer's lease lapsed). Returns the number of conversations indexed.
         """
+
+        def advanced(done, total):
+            building.advanced(self, done, total)
+            if progress:
+                progress(done, total)
+
         with self._errors():
+            building.started(self)
             self._drop_indexes()
-            # (The first conversation indexed marks the indexes with this version: lua/index.lua.)
-            return self.catch_up(self.keys())
+            try:
+                # (The first conversation indexed marks the indexes with this version: lua/index.lua.)
+                indexed = self.catch_up(self.keys(), progress=advanced)
+            except StoreUnavailable:
+                raise  # The indexes are partial: queries keep refusing them.
+            except StoreError:
+                building.finished(self)  # Whole but for the values named, which no index can list.
+                raise
+            building.finished(self)
+            return indexed
 
     def _drop_indexes(self):
         """Unlink this store's index keys, and those an older trackerweb kept under "trackerweb:<key prefix>"."""

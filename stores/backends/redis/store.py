@@ -11,6 +11,7 @@ from ...users import carries_user_record, first_timestamp, record_after, recorde
 from ...exceptions import ConversationChanged, StoreError, StoreUnavailable, UnreadableEvent, driver_failure
 from ...parameters import TRACKER_STORE
 from .connection import RedisConnection, disconnect, scan_keys
+from .coverage import IndexCoverage
 from .indexes import glob_escape, index_entries
 from .queries import RedisQueries, _batches
 from .scripts import IN_INDEX_SLOT, SCRIPTS
@@ -52,7 +53,7 @@ def _reply_code(error):
     return code if code.isalpha() and code.isupper() else None
 
 
-class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
+class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
     parameters = frozenset({
         "url", "port", "db", "username", "password", "record_exp", "use_ssl", "key_prefix",
         "ssl_keyfile", "ssl_certfile", "ssl_ca_certs", "event_broker", "deployment_mode", "endpoints",
@@ -251,20 +252,23 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
                                        "0" if events is None else "1", *entries])
         return True
 
-    def catch_up(self, sender_ids):
+    def catch_up(self, sender_ids, progress=None):
         """Bring the indexes of these conversations up to date with their stored values, whoever
         wrote, rewrote or deleted them or let them expire (Rasa writes its values with plain SETs).
 
         A conversation whose indexes are up to date costs a few commands,
         pipelined, and no read of its value; any other is read and indexed
         whole. Values that are no tracker are left unindexed, the rest
-        indexed, and then a `StoreError` names them. Returns how many
-        conversations were indexed anew.
+        indexed, and then a `StoreError` names them. `progress(done, total)`,
+        when given, hears how many have been looked at, once they are all
+        known and after each batch. Returns how many conversations were indexed anew.
         """
         sender_ids = [sender_id for sender_id in dict.fromkeys(sender_ids) if self.could_hold(sender_id)]
         indexed, unreadable = 0, []
         with self._errors():
-            for batch in _batches(sender_ids, CATCH_UP_BATCH):
+            if progress:
+                progress(0, len(sender_ids))
+            for number, batch in enumerate(_batches(sender_ids, CATCH_UP_BATCH)):
                 for sender_id in self._behind(batch):
                     try:
                         indexed += self._index_snapshot(sender_id)
@@ -272,6 +276,8 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
                         raise
                     except StoreError as e:
                         unreadable.append(str(e))
+                if progress:
+                    progress(min((number + 1) * CATCH_UP_BATCH, len(sender_ids)), len(sender_ids))
         if unreadable:
             listed = "; ".join(unreadable[:5]) + (f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else "")
             raise StoreError(f"Indexed {indexed} conversations; {len(unreadable)} stored value"

@@ -9,8 +9,9 @@ from stores.exceptions import ConfigurationError, StoreError
 class Command(BaseCommand):
     help = (
         "Rebuild the query indexes of the tracker store endpoints.yml configures from the conversations it "
-        "holds. Run it once after pointing trackerweb at a Redis store Rasa wrote: trackerweb keeps the "
-        "indexes up to date from then on. Stores that query their data directly need no index."
+        "holds (queries meanwhile say that the store is being indexed). A Redis store a bot writes needs it "
+        "only where no live indexer runs (trackerweb's servers run one, as does `manage.py index_live`): that "
+        "indexes what the bot wrote by itself. Stores that query their data directly need no index."
     )
 
     def handle(self, *args, **options):

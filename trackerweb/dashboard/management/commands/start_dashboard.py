@@ -6,7 +6,8 @@
 and for the server it starts). The command sets up trackerweb's own database
 (migrations, the role groups, a first admin when there is no user yet), says
 what it found in the store (which one, how many conversations, whether its
-query indexes list them all, building them with progress where they don't),
+query indexes list them all, building them with progress where they don't;
+a Redis store's live indexer builds them in the server's background instead),
 loads demo conversations only when `--demo` asks and the store is empty, and
 then runs Django's development server as `make run` does. Running it again
 changes nothing that is already in place.
@@ -32,7 +33,7 @@ from django.db.migrations.executor import MigrationExecutor
 from access.roles import ROLES, create_role_groups
 from stores.availability import StoreNeverAnswered, startup_timeout, wait_for_store
 from stores.demo import demo_conversations
-from stores.exceptions import ConfigurationError, IndexesOutdated, StoreError, StoreUnavailable
+from stores.exceptions import ConfigurationError, IndexesOutdated, IndexingInProgress, StoreError, StoreUnavailable
 from stores.handler import active_endpoints_path, load_tracker_store
 from stores.index_coverage import unindexed_conversations
 from stores.progress import Progress
@@ -82,7 +83,8 @@ class Command(BaseCommand):
         self.set_up_own_database(options["verbosity"])
         created_admin = self.create_first_admin(options["admin_user"], options["admin_password"])
         try:
-            self.prepare_store(store, demo=options["demo"], reindex=options["reindex"])
+            self.prepare_store(store, demo=options["demo"], reindex=options["reindex"],
+                               serving=not options["no_serve"])
         except StoreError as e:
             raise CommandError(f"The tracker store {store.describe()} failed: {e}") from e
         if options["no_serve"]:
@@ -122,7 +124,7 @@ class Command(BaseCommand):
         except StoreError as e:
             raise CommandError(f"The tracker store {store.describe()} failed: {e}") from e
 
-    def prepare_store(self, store, *, demo, reindex):
+    def prepare_store(self, store, *, demo, reindex, serving):
         stored = store.count()
         self.stdout.write(f"Conversations: {stored:,} in {store.describe()}")
         if stored and demo:
@@ -138,20 +140,25 @@ class Command(BaseCommand):
                 "The store is empty. If it should hold your bot's conversations, check the endpoints file: a "
                 "relative SQLite `db` is relative to the directory trackerweb starts in, as in Rasa. "
                 "(--demo loads demo conversations into an empty store.)"))
-        self.build_indexes(store, stored, reindex)
+        self.build_indexes(store, stored, reindex, serving)
 
-    def build_indexes(self, store, stored, reindex):
+    def build_indexes(self, store, stored, reindex, serving):
         if not store.keeps_indexes:
             self.stdout.write("Query indexes: none needed, the store answers queries from its data.")
+            return
+        if serving and not reindex and settings.TRACKERWEB_LIVE_INDEXING and store.live_indexer() is not None:
+            self.stdout.write("Query indexes: kept following the bot by the live indexer, which starts with the "
+                              "server and builds them in the background where they are missing (the list shows "
+                              "its progress meanwhile).")
             return
         if not reindex:
             # An SQL store folds what the bot wrote since into its summaries here, as before any query.
             try:
                 missing, seconds = self.with_progress("checking the query indexes",
                                                       lambda: next(unindexed_conversations(store, stored), None))
-            except IndexesOutdated as e:
+            except (IndexesOutdated, IndexingInProgress) as e:  # (a rebuild elsewhere, perhaps stopped half way)
                 missing, seconds = e, None
-            if isinstance(missing, IndexesOutdated):
+            if isinstance(missing, (IndexesOutdated, IndexingInProgress)):
                 self.stdout.write(f"Query indexes: need building: {missing}")
             elif missing is None:
                 self.stdout.write(f"Query indexes: up to date, they list every conversation with events "
