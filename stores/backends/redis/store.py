@@ -193,9 +193,11 @@ class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
             with self._errors():
                 if not index():
                     self.catch_up([sender_id])
-        except StoreUnavailable as e:
-            logger.warning("Stored the events of %r in %s but could not index them (%s): they show in queries "
-                           "once it is caught up", sender_id, self.describe(), e)
+        except StoreError as e:
+            # (Unavailable: the indexes' node is failing over; another error: their keys were damaged.)
+            log = logger.warning if isinstance(e, StoreUnavailable) else logger.error
+            log("Stored the events of %r in %s but could not index them (%s): they show in queries once it is "
+                "caught up", sender_id, self.describe(), e)
 
     def _conversation_keys(self, sender_id):
         """The keys the scripts that write a conversation's value take: Rasa's, then its record (one slot)."""
