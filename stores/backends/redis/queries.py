@@ -267,10 +267,13 @@ class RedisQueries:
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.exists(self._index_key("senders"))
             pipe.get(self._index_key("index_version"))
-            pipe.get(self.legacy_index_namespace + "index_version")
-            indexed, version, legacy = pipe.execute()
-        if not indexed and legacy is not None:
-            indexed, version = True, legacy
+            indexed, version = pipe.execute()
+        if not indexed:
+            # Only then: the older indexes' key is in another hash slot, and a query on a
+            # cluster should need no master but the indexes' one.
+            legacy = self.redis.get(self.legacy_index_namespace + "index_version")
+            if legacy is not None:
+                indexed, version = True, legacy
         if indexed and version != str(INDEX_VERSION).encode():
             raise IndexesOutdated(
                 f"The Redis tracker store ({self.describe()}) holds query indexes built by an older trackerweb "

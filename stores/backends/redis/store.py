@@ -155,11 +155,20 @@ class RedisTrackerStore(RedisQueries, UserRecords, TrackerStore):
         return self.index_namespace + kind + name
 
     def _call(self, script, keys=(), args=(), client=None):
+        from redis.exceptions import NoScriptError
+
         client = client or self.redis
         if not keys and script in IN_INDEX_SLOT:
             # Routed (in a cluster) to the node holding the indexes.
             keys = [self._index_key("index_version")]
-        return self._scripts[script](keys=list(keys), args=list(args), client=client)
+        runner = self._scripts[script]
+        try:
+            return client.evalsha(runner.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # The node has not cached it (it is new, restarted, or a replica just promoted), and ran
+            # nothing: EVAL sends the script along, to that node alone. redis-py's Script would load
+            # it on every master of a cluster first, which fails while any one of them is down.
+            return client.eval(runner.script, len(keys), *keys, *args)
 
     # -- the interface --------------------------------------------------------
 
