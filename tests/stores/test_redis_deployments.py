@@ -10,8 +10,6 @@ The whole store contract runs through Sentinel in the contract suites
 """
 
 import json
-import threading
-import time
 
 import pytest
 from django.core.management import call_command
@@ -25,7 +23,8 @@ from stores.exceptions import ConfigurationError, StoreError, StoreUnavailable
 from stores.handler import create_from_endpoints
 from tests.conftest import REDIS
 from tests import redis_servers
-from tests.redis_servers import applied_offset, wait_until
+from tests.failover_writers import FailoverWriter
+from tests.redis_servers import wait_until
 from tests.test_any_sender_id import HOSTILE_IDS, SENDER_IDS
 from tests.test_security import free_port
 
@@ -280,75 +279,19 @@ def test_keys_on_a_cluster_raise_rather_than_answer_without_a_master_and_a_dead_
 # -- Sentinel: a failover under a writer -----------------------------------------------------
 
 
-class Writer(threading.Thread):
-    """Appends numbered events through one store until told to stop, retrying through failures.
-
-    Each append is recorded: `acknowledged` (the store returned), with whether it
-    had started after the master was killed; `confirmed` once the replica had
-    applied the master's replication stream up to a point read after the
-    acknowledgement (so the append is in it); `unknown` when the append raised
-    (it may or may not have run).
-    """
-
-    SENDERS = ["failover/ü 🙂", "{tag}\n..", "plain"]
-
-    def __init__(self, store, deployment):
-        super().__init__(daemon=True)
-        self.store, self.deployment = store, deployment
-        self.killed = threading.Event()
-        self.stop = threading.Event()
-        self.acknowledged, self.confirmed, self.unknown, self.after_kill = [], [], [], []
-        self.errors = []
-
-    def sender(self, n):
-        return self.SENDERS[n % len(self.SENDERS)]
-
-    def run(self):
-        n = 0
-        while not self.stop.is_set():
-            n += 1
-            started_after_kill = self.killed.is_set()
-            event = {"event": "user", "timestamp": 1700000000.0 + n, "text": f"message {n}", "metadata": {"n": n}}
-            try:
-                self.store.append(self.sender(n), [event])
-            except StoreUnavailable:
-                self.unknown.append(n)
-                time.sleep(0.05)
-                continue
-            except Exception as e:  # reported by the test: a thread's exception would be lost
-                self.errors.append(e)
-                return
-            self.acknowledged.append(n)
-            if started_after_kill:
-                self.after_kill.append(n)
-            elif self.replicated(self.deployment.master, self.deployment.replica):
-                self.confirmed.append(n)
-
-    def replicated(self, master, replica):
-        import redis
-
-        try:
-            written = master.info("replication")["master_repl_offset"]
-            deadline = time.monotonic() + 2
-            while applied_offset(replica) < written:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.005)
-        except redis.RedisError:
-            return False  # the master died first: not known to be replicated
-        return True
+FAILOVER_SENDERS = ["failover/ü 🙂", "{tag}\n..", "plain"]
 
 
 def test_writes_resume_through_the_same_store_after_a_sentinel_failover_and_lose_nothing_replicated():
     with redis_servers.redis_sentinel() as deployment:
         store = RedisTrackerStore(deployment_mode="sentinel", endpoints=deployment.endpoints,
                                   sentinel_service=deployment.service)
-        writer = Writer(store, deployment)
+        writer = FailoverWriter(store, FAILOVER_SENDERS, lambda sender_id: (deployment.master, deployment.replica))
         writer.start()
         try:
             wait_until(lambda: len(writer.confirmed) >= 30 or writer.errors, "30 replicated appends", seconds=30)
-            writer.killed.set()
             deployment.master.kill()
+            writer.killed.set()
             wait_until(lambda: deployment.master_port() == deployment.replica.port,
                        "the Sentinel to promote the replica", seconds=30)
             wait_until(lambda: len(writer.after_kill) >= 30 or writer.errors, "30 appends after the failover",
@@ -357,18 +300,10 @@ def test_writes_resume_through_the_same_store_after_a_sentinel_failover_and_lose
             writer.stop.set()
             writer.join(30)
         assert not writer.errors, writer.errors
-
-        stored = {sender_id: [event["metadata"]["n"] for event in store.retrieve(sender_id).events]
-                  for sender_id in Writer.SENDERS}
-        numbers = [n for ns in stored.values() for n in ns]
-        assert len(numbers) == len(set(numbers)), "an append was stored twice"
-        assert set(writer.confirmed) | set(writer.after_kill) <= set(numbers), "an acknowledged, replicated append is lost"
-        assert set(numbers) <= set(writer.acknowledged) | set(writer.unknown)
-        for sender_id, ns in stored.items():
-            assert ns == sorted(ns) and all(writer.sender(n) == sender_id for n in ns), sender_id
+        stored = writer.stored_appends()
 
         # What the indexes answer is what the values hold.
-        assert sorted(store.keys()) == sorted(Writer.SENDERS) and store.count() == 3
+        assert sorted(store.keys()) == sorted(FAILOVER_SENDERS) and store.count() == 3
         assert store.count_conversations() == 3
         summaries = store.conversation_summaries(limit=10).items
         assert {s.sender_id: s.events for s in summaries} == {s: len(ns) for s, ns in stored.items()}

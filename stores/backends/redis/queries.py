@@ -273,12 +273,15 @@ class RedisQueries:
             pipe.hgetall(self._index_key(building.BUILDING))
             pipe.exists(self._index_key("senders"))
             pipe.get(self._index_key("index_version"))
-            pipe.get(self.legacy_index_namespace + "index_version")
-            rebuilding, indexed, version, legacy = pipe.execute()
+            rebuilding, indexed, version = pipe.execute()
         if rebuilding:
             raise building.refusal(self, rebuilding)
-        if not indexed and legacy is not None:
-            indexed, version = True, legacy
+        if not indexed:
+            # Only then: the older indexes' key is in another hash slot, and a query on a
+            # cluster should need no master but the indexes' one.
+            legacy = self.redis.get(self.legacy_index_namespace + "index_version")
+            if legacy is not None:
+                indexed, version = True, legacy
         if indexed and version != str(INDEX_VERSION).encode():
             raise IndexesOutdated(
                 f"The Redis tracker store ({self.describe()}) holds query indexes built by an older trackerweb "

@@ -156,11 +156,20 @@ class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
         return self.index_namespace + kind + name
 
     def _call(self, script, keys=(), args=(), client=None):
+        from redis.exceptions import NoScriptError
+
         client = client or self.redis
         if not keys and script in IN_INDEX_SLOT:
             # Routed (in a cluster) to the node holding the indexes.
             keys = [self._index_key("index_version")]
-        return self._scripts[script](keys=list(keys), args=list(args), client=client)
+        runner = self._scripts[script]
+        try:
+            return client.evalsha(runner.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            # The node has not cached it (it is new, restarted, or a replica just promoted), and ran
+            # nothing: EVAL sends the script along, to that node alone. redis-py's Script would load
+            # it on every master of a cluster first, which fails while any one of them is down.
+            return client.eval(runner.script, len(keys), *keys, *args)
 
     # -- the interface --------------------------------------------------------
 
@@ -271,9 +280,9 @@ class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
             if progress:
                 progress(0, len(sender_ids))
             for number, batch in enumerate(_batches(sender_ids, CATCH_UP_BATCH)):
-                for sender_id in self._behind(batch):
+                for sender_id, shown in self._indexed_versions_behind(batch).items():
                     try:
-                        indexed += self._index_snapshot(sender_id)
+                        indexed += self._index_snapshot(sender_id, shown)
                     except StoreUnavailable:
                         raise
                     except StoreError as e:
@@ -289,6 +298,11 @@ class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
 
     def _behind(self, sender_ids):
         """Those of `sender_ids` whose indexes may not show their stored value."""
+        return list(self._indexed_versions_behind(sender_ids))
+
+    def _indexed_versions_behind(self, sender_ids):
+        """{sender id: the version its indexes show (None: none)} of those of `sender_ids` whose
+        indexes may not show their stored value."""
         with self.redis.pipeline(transaction=False) as pipe:
             for sender_id in sender_ids:
                 key = self.key(sender_id)
@@ -297,7 +311,7 @@ class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
             pipe.hmget(self._index_key("versions"), sender_ids)
             replies = pipe.execute()
         indexed_versions = replies[-1]
-        behind = []
+        behind = {}
         for i, sender_id in enumerate(sender_ids):
             length, (version, recorded_length) = replies[2 * i], replies[2 * i + 1]
             indexed = indexed_versions[i]
@@ -307,13 +321,18 @@ class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
                 up_to_date = (recorded_length is not None and int(recorded_length) == length
                               and indexed is not None and indexed == version)
             if not up_to_date:
-                behind.append(sender_id)
+                behind[sender_id] = indexed
         return behind
 
-    def _index_snapshot(self, sender_id):
-        """Read a conversation with its version (lua/snapshot.lua) and index it whole. Returns 1 if applied."""
+    def _index_snapshot(self, sender_id, shown=None):
+        """Read a conversation with its version (lua/snapshot.lua) and index it whole. Returns 1 if applied.
+
+        `shown`: the version its indexes show. A value whose record is behind
+        it lost writes they show (a failover): it is read at a later version,
+        else the indexes, which never go back, would keep showing what was lost.
+        """
         key = self.key(sender_id)
-        raw, version, expires = self._call("snapshot", self._conversation_keys(sender_id))
+        raw, version, expires = self._call("snapshot", self._conversation_keys(sender_id), [shown or "0"])
         events = None if raw is None else self._decode(key, raw)
         entries = ("", b"") if events is None else index_entries(self.index_namespace, events)
         return self._call("index_full", args=[self.index_namespace, sender_id, version, expires,

@@ -1,5 +1,6 @@
 """`manage.py export_conversations FILE`: the configured store's conversations to a file, streamed."""
 
+import contextlib
 import json
 import sys
 
@@ -9,6 +10,7 @@ from stores import formats, load_tracker_store, parquet
 from stores.exceptions import StoreError
 from stores.exported import EVENT_SELECTIONS, ROW_KINDS
 from stores.extensions import extensions
+from stores.files import whole_file
 from stores.operations.filters import add_filter_arguments, filter_from_options, selected_sender_ids
 from stores.progress import Progress
 from stores.query import FilterError
@@ -56,11 +58,11 @@ class Command(BaseCommand):
             store = load_tracker_store()
             flt = filter_from_options(options, store)
             binary = fmt == "parquet"
-            if output == "-":
-                handle = sys.stdout.buffer if binary else sys.stdout
-            else:
-                handle = open(output, "wb") if binary else open(output, "w", encoding="utf-8", newline="")
-            try:
+            with contextlib.ExitStack() as files:
+                # A file is written whole or not at all: an export that fails half-way (a store gone)
+                # leaves no part of itself in its place, and an earlier export stays as it was.
+                handle = ((sys.stdout.buffer if binary else sys.stdout) if output == "-"
+                          else files.enter_context(whole_file(output, binary)))
                 progress = Progress("conversations" if fmt == "json" or rows == "conversations" else "events")
                 if rows == "conversations":
                     written = self._write_summaries(handle, fmt, store, flt, progress, csv_formulas)
@@ -69,9 +71,6 @@ class Command(BaseCommand):
                                                                              on_batch=progress.advance), progress)
                 else:
                     written = self._write(handle, fmt, store, flt, progress, csv_formulas, events)
-            finally:
-                if output != "-":
-                    handle.close()
         except FilterError as e:
             raise CommandError(f"Bad filter: {e}") from e
         except StoreError as e:

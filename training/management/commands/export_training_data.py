@@ -7,14 +7,13 @@ its pieces as they are made, streamed to the file) and a line for the summary
 (or a function giving it once the file is written).
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from stores import load_tracker_store
 from stores.exceptions import StoreError
+from stores.files import whole_file
 from stores.operations.filters import add_filter_arguments, filter_from_options
 from stores.query import FilterError
 from training import e2e_tests
@@ -152,32 +151,13 @@ class Command(BaseCommand):
                 self.stdout.write(piece, ending="")
             return
         # Whole or not at all: a file merged into in place is never left half-written.
-        target = Path(output)
-        temporary = None
         try:
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            with whole_file(output) as file:
                 for piece in pieces:
                     file.write(piece)
-            os.chmod(temporary, _mode_for(target))
-            os.replace(temporary, target)
-        except BaseException as e:
-            if temporary and os.path.exists(temporary):
-                os.unlink(temporary)
-            if isinstance(e, OSError):
-                raise CommandError(f"Can't write {output}: {e.strerror}") from e
-            raise
+        except OSError as e:
+            raise CommandError(f"Can't write {output}: {e.strerror}") from e
 
 
 def _option(name):
     return "--" + name.replace("_", "-")
-
-
-def _mode_for(target):
-    """The file's own permissions when it exists, else what a new file gets (mkstemp's are 0600)."""
-    try:
-        return target.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask

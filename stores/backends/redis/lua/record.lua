@@ -11,10 +11,11 @@ end
 
 -- A version after the record's and after every version handed out before
 -- this moment (the clock): a conversation deleted, record and all, and then
--- written again versions after its former self. Returns it and the previous.
-local function next_version(record)
+-- written again versions after its former self. After `floor` too, when
+-- given (snapshot.lua). Returns it and the previous.
+local function next_version(record, floor)
   local previous = tonumber(redis.call('HGET', record, 'v') or '0')
-  return math.max(previous + 1, now_us()), previous
+  return math.max(previous + 1, now_us(), (floor or 0) + 1), previous
 end
 
 -- When the value expires, in ms since the epoch; -1 for never.
