@@ -53,8 +53,11 @@ browser:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # Real Rasa 3.6 reads the training data we write (scripts/with-rasa: its own venv, made once).
+# The tests run in TEST_WORKERS processes at once (pytest-xdist), one per core of our 2-core machines;
+# each has databases, a Redis db and a browser of its own (README, "Tests"). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: install browser
-	scripts/with-fast-tmp scripts/with-test-mongo scripts/with-rasa $(VENV)/bin/pytest
+	scripts/with-fast-tmp scripts/with-test-mongo scripts/with-rasa $(VENV)/bin/pytest -n $(TEST_WORKERS)
 
 # Rewrites tests/fixtures/rasa-pro-3.21/ with real Rasa Pro 3.21 (its own venv, .rasa-pro-venv, made
 # once; see the README there): SQLite, PostgreSQL, Redis (one server, and a Redis Cluster) and Mongo.
