@@ -8,7 +8,6 @@ annotations, choosing the unsure messages, grouping them), and the inbox page re
 `--write FILE` puts the table into that Markdown file between its `inbox` markers.
 """
 
-import argparse
 import os
 import random
 import statistics
@@ -29,7 +28,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 
-from bench.write_path import write_between_markers  # noqa: E402
+from bench.write_path import bench_main  # noqa: E402
 from review.models import sender_hash, store_key  # noqa: E402
 from stores.backends.sql import SQLTrackerStore  # noqa: E402
 from stores.query import ConversationFilter  # noqa: E402
@@ -129,13 +128,7 @@ def table(rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write", metavar="FILE", help="put the table into this Markdown file")
-    args = parser.parse_args()
-    result = table(run())
-    print(result)
-    if args.write:
-        write_between_markers(args.write, "inbox", f"Measured {time.strftime('%Y-%m-%d')} by `make bench`.\n\n{result}")
+    bench_main(__doc__, lambda: table(run()), "inbox")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ On a redis-server of the benchmark's own (so that INFO commandstats counts only 
 `--write FILE` puts the table into that Markdown file between its `live-indexing` markers.
 """
 
-import argparse
 import json
 import os
 import random
@@ -35,7 +34,7 @@ django.setup()
 
 import redis  # noqa: E402
 
-from bench.write_path import write_between_markers  # noqa: E402
+from bench.write_path import bench_main  # noqa: E402
 from stores.backends.redis import RedisTrackerStore  # noqa: E402
 from stores.exceptions import IndexingInProgress  # noqa: E402
 from stores.query import ConversationFilter  # noqa: E402
@@ -173,14 +172,7 @@ def table(rows):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write", metavar="FILE", help="put the table into this Markdown file")
-    args = parser.parse_args()
-    result = table(run())
-    print(result)
-    if args.write:
-        write_between_markers(args.write, "live-indexing",
-                              f"Measured {time.strftime('%Y-%m-%d')} by `make bench`.\n\n{result}")
+    bench_main(__doc__, lambda: table(run()), "live-indexing")
 
 
 if __name__ == "__main__":

@@ -246,16 +246,21 @@ def write_between_markers(path, name, text):
     path.write_text(content)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def bench_main(doc, measure, marker, how=""):
+    """A benchmark script's command line: print the table `measure()` makes; with `--write FILE`,
+    put it into that Markdown file between its `marker`s, stamped with today's date (and `how`)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", metavar="FILE", help="put the table into this Markdown file")
     args = parser.parse_args()
-    result = table(run())
+    result = measure()
     print(result)
     if args.write:
-        stamp = time.strftime("%Y-%m-%d")
-        write_between_markers(args.write, "write-path", f"Measured {stamp} by `make bench` "
-                              f"(median of {SAVES} saves and {RETRIEVES} retrieves).\n\n{result}")
+        write_between_markers(args.write, marker,
+                              f"Measured {time.strftime('%Y-%m-%d')} by `make bench`{how}.\n\n{result}")
+
+
+def main():
+    bench_main(__doc__, lambda: table(run()), "write-path", f" (median of {SAVES} saves and {RETRIEVES} retrieves)")
 
 
 if __name__ == "__main__":

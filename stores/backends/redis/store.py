@@ -252,16 +252,16 @@ class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
             self._forget_user(sender_id, stored)
         elif record is not None and record["user_id"] is not None:
             self.redis.zadd(self.user_key(record["user_id"]), {sender_id: self.user_score()})
-        self._index_after_write(sender_id, lambda: self._index_whole(sender_id, reply[1], reply[2], new_events))
+        # (0 from index_full: the indexes already show a later version; nothing to catch up either way.)
+        self._index_after_write(sender_id, lambda: self._index_whole(sender_id, reply[1], reply[2], new_events) >= 0)
         return result
 
     def _index_whole(self, sender_id, version, expires, events):
         """Index a conversation as read at `version` (`events`; None: it is gone), unless its
-        indexes show a later one (lua/index_full.lua). Returns whether its indexes now show it."""
+        indexes show a later one (lua/index_full.lua). Returns 1 if applied, else 0."""
         entries = ("", b"") if events is None else index_entries(self.index_namespace, events)
-        self._call("index_full", args=[self.index_namespace, sender_id, version, expires,
-                                       "0" if events is None else "1", *entries])
-        return True
+        return self._call("index_full", args=[self.index_namespace, sender_id, version, expires,
+                                              "0" if events is None else "1", *entries])
 
     def catch_up(self, sender_ids, progress=None):
         """Bring the indexes of these conversations up to date with their stored values, whoever
@@ -333,10 +333,7 @@ class RedisTrackerStore(RedisQueries, IndexCoverage, UserRecords, TrackerStore):
         """
         key = self.key(sender_id)
         raw, version, expires = self._call("snapshot", self._conversation_keys(sender_id), [shown or "0"])
-        events = None if raw is None else self._decode(key, raw)
-        entries = ("", b"") if events is None else index_entries(self.index_namespace, events)
-        return self._call("index_full", args=[self.index_namespace, sender_id, version, expires,
-                                              "0" if events is None else "1", *entries])
+        return self._index_whole(sender_id, version, expires, None if raw is None else self._decode(key, raw))
 
     def replace_events(self, sender_id, events, expected_count=None):
         self.check_sender_id(sender_id)
