@@ -510,8 +510,14 @@ class TrackerStore:
         """What keeps the query indexes following writes other programs make (a bot's), for a store whose
         queries don't see those by themselves: an object with `start()` and `stop()`, run by each web
         process (trackerweb.live_indexing) or `manage.py index_live`. None for the others (the default):
-        they answer from the conversations, or fold in what was written as they answer (SQL)."""
+        they answer from the conversations themselves."""
         return None
+
+    def follow_outside_writes(self):
+        """Bring the query indexes up to date with what other programs wrote, now, in this process; return how
+        many conversations changed. What the live indexer does in the background; commands that must not act
+        on a stale index (prune) call it first. Stores that need no live indexer have nothing to do."""
+        return 0
 
     # -- streaming to the event broker -----------------------------------
 

@@ -22,6 +22,7 @@ from stores.backends.redis import RedisTrackerStore
 from stores.backends.sql import STORE_ALIAS, SQLTrackerStore
 from stores.handler import forget_tracker_stores
 from tests.fixtures import rasa_pro
+from tests.pg_servers import Replication
 from tests.redis_servers import redis_cluster as start_redis_cluster
 from tests.redis_servers import redis_sentinel as start_redis_sentinel
 
@@ -74,6 +75,8 @@ def pg_store_from_dump(dump, prefix):
         subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", str(PG["port"]), "-U",
                         PG["user"], "-d", name, "-f", str(dump)], check=True, capture_output=True)
         store = pg_store(name)
+        # What every web process's catch-up does first with a store a bot filled.
+        store.follow_outside_writes()
         try:
             yield store
         finally:
@@ -135,6 +138,7 @@ def postgres_store(pg_database, db_access):
     store = pg_store(pg_database)
     pg_execute(pg_database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics, "
                "trackerweb_texts, trackerweb_analytics RESTART IDENTITY")
+    store.follow_outside_writes()  # (an empty table: caught up, as a new store's schema marks it)
     yield store
     store.close()
 
@@ -263,10 +267,52 @@ def mongo_store(mongo_url, mongo_database):
     store.close()
 
 
+@pytest.fixture(scope="session")
+def pg_replication():
+    """A scratch PostgreSQL primary and its streaming replica (tests/pg_servers.py), for this test process."""
+    replication = Replication()
+    try:
+        yield replication.start()
+    finally:
+        replication.close()
+
+
+@pytest.fixture(scope="session")
+def pg_replica_database(pg_replication, django_db_blocker):
+    """A database on the scratch primary, with the store's tables, replicated."""
+    name = unique_database_name()
+    pg_replication.primary.execute(f'CREATE DATABASE "{name}"')
+    with django_db_blocker.unblock():
+        store = replica_store(pg_replication, name)
+        store.count()  # makes the tables, on the primary
+        store.close()
+    pg_replication.wait_for_replay()
+    return name
+
+
+def replica_store(replication, db, **extra):
+    """A SQL store on the scratch primary that reads from its replica."""
+    return SQLTrackerStore(dialect="postgresql", url="127.0.0.1", port=replication.primary.port, username="postgres",
+                           db=db, read_url=f"127.0.0.1:{replication.replica.port}", **extra)
+
+
+@pytest.fixture
+def postgres_replica_store(pg_replication, pg_replica_database, db_access):
+    """A PostgreSQL store whose reads go to a streaming replica (while it is usable and has the reader's writes)."""
+    pg_replication.primary.execute(
+        "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics, "
+        "trackerweb_texts, trackerweb_analytics RESTART IDENTITY", dbname=pg_replica_database)
+    store = replica_store(pg_replication, pg_replica_database)
+    store.follow_outside_writes()  # (an empty table: caught up, as a new store's schema marks it)
+    pg_replication.wait_for_replay()
+    yield store
+    store.close()
+
+
 BACKENDS = ["memory", "sqlite", "postgres", "redis", "mongo"]
 # The suites that pin the whole contract down (contract, query conformance, hostile input,
 # concurrency) run on the other ways to reach a backend's server too.
-CONTRACT_BACKENDS = [*BACKENDS, "redis_cluster", "redis_sentinel"]
+CONTRACT_BACKENDS = [*BACKENDS, "redis_cluster", "redis_sentinel", "postgres_replica"]
 
 
 def store_of(request, backend):
@@ -374,4 +420,6 @@ def rasa_pro_store(tmp_path, endpoints_file, db_access):
     database = tmp_path / "rasa_pro.db"
     shutil.copy(rasa_pro.SQLITE_DB, database)
     endpoints_file(f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {database}\n")
-    return load_tracker_store()
+    store = load_tracker_store()
+    store.follow_outside_writes()  # (what every web process's catch-up does first with a store a bot filled)
+    return store

@@ -234,6 +234,8 @@ MIDDLEWARE = [
     # development server serves static/ itself).
     *([] if DEVELOPMENT_SERVER else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Reads after the user's own write see it where reads go to a replica.
+    "trackerweb.read_your_writes.ReadYourWritesMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

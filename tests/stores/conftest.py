@@ -16,6 +16,7 @@ def sqlite_written_by_rasa_pro(tmp_path, db_access):
     path = tmp_path / "rasa_pro.db"
     shutil.copy(rasa_pro.SQLITE_DB, path)
     store = SQLTrackerStore(dialect="sqlite", db=str(path))
+    store.follow_outside_writes()  # (what every web process's catch-up does first with a store a bot filled)
     yield store
     store.close()
 

@@ -39,7 +39,7 @@ EVENTS_PER_WRITER_AND_CONVERSATION = 25  # 8 x 50 x 25 = 10,000 events
 # fsync (SQLite, PostgreSQL) and the MongoDB-compatible test server (a few
 # hundred writes a second) get batches. Still 1,200 to 10,000 appends, up to
 # eight at a time into one conversation.
-BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "redis": 2, "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
+BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "postgres_replica": 5, "redis": 2, "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
 TIMEOUT_SECONDS = 300
 
 
@@ -150,6 +150,12 @@ def scratch_section(backend, request, tmp_path_factory):
         pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
         return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": PG["port"],
                 "username": PG["user"], "db": database}, None
+    if backend == "postgres_replica":
+        replication, database = request.getfixturevalue("pg_replication"), request.getfixturevalue("pg_replica_database")
+        replication.primary.execute("TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, "
+                                    "trackerweb_statistics RESTART IDENTITY", dbname=database)
+        return {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": replication.primary.port,
+                "username": "postgres", "db": database, "read_url": f"127.0.0.1:{replication.replica.port}"}, None
     if backend == "redis":
         db = request.getfixturevalue("redis_db")
         redis_client(db).flushdb()
@@ -184,7 +190,10 @@ def written(request, tmp_path_factory, django_db_blocker):
             section, cleanup = scratch_section(backend, request, tmp_path_factory)
             plan, store = Plan(section=section, batch=BATCH[backend]), create_tracker_store(section)
             store.count()  # the parent creates the schema (SQL) before the writers race to use it
+            store.follow_outside_writes()  # (emptied: caught up, as a new store is)
             run_in_processes(plan)
+            if backend == "postgres_replica":  # the checks below read the replica: once it has it all
+                request.getfixturevalue("pg_replication").wait_for_replay()
     yield plan, store
     store.close()
     if cleanup:

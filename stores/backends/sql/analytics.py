@@ -50,7 +50,7 @@ def native(handoff_action, funnel):
 
 class SQLAnalytics:
     """SQLTrackerStore's `analytics()` (a part of the store: it uses its `alias`, `_errors()`, `_selected()`,
-    `_id_set()`, `_events()`, `_decode()`, `_edge_events()` and `refresh_summaries()`)."""
+    `_id_set()`, `_events()`, `_decode()`, `_edge_events()` and `_require_caught_up()`)."""
 
     def analytics(self, flt=None, *, bucket="day", low_confidence, handoff_action=None, funnel=(),
                   top=charts.DEFAULT_TOP_TRANSITIONS):
@@ -90,7 +90,7 @@ class _Counting:
         self.times_only = replace(flt, since=None, until=None) == ConversationFilter()
         self.postgresql = connections[store.alias].vendor == "postgresql"
         if flt == ConversationFilter():
-            store.refresh_summaries()
+            store._require_caught_up()
             self.selection, self.selection_params = None, []
         else:
             # Read once, then sent as one parameter: every query below restricts by it, and PostgreSQL would

@@ -43,7 +43,7 @@ class SQLQueries:
         """(summary rows `flt` selects, their number when already known without a count)."""
         from ...models import ConversationRow
 
-        self.refresh_summaries()
+        self._require_caught_up()
         # "Not 0", not "> 0": SQLite, without statistics, would take a range on
         # the events order index for selective and sort every row for the page.
         rows = ConversationRow.objects.using(self.alias).exclude(events=0)

@@ -150,7 +150,7 @@ class TimeRange:
 
 class StatisticsRollups:
     """SQLTrackerStore's statistics rollups (a part of the store: it uses its `alias`, `_events()`,
-    `_errors()`, `_decode()`, `_id_set()`, `refresh_summaries()`, `_summarize_again()` and `_statistics_from_events()`)."""
+    `_errors()`, `_decode()`, `_id_set()`, `_require_caught_up()`, `_summarize_again()` and `_statistics_from_events()`)."""
 
     def _fold_into_rollups(self, sender_id, numbered_events, sign=1):
         """Add (sign -1: take away) events of one conversation, inside the transaction folding them."""
@@ -193,13 +193,14 @@ class StatisticsRollups:
             yield
             for sender_id in senders:
                 self._summarize_again(sender_id)
+            self._after_commit_note_write()
 
     def statistics(self, flt=None, *, bucket="day", top=10):
         flt, bucket = flt or ConversationFilter(), check_bucket(bucket)
         if not answers(flt):
             return self._statistics_from_events(flt, bucket, top)
         with self._errors():
-            self.refresh_summaries()
+            self._require_caught_up()
             if flt.since is None and flt.until is None:
                 return self._statistics_of_everything(bucket, top)
             return self._statistics_of_range(TimeRange(flt.since, flt.until), bucket, top)

@@ -24,6 +24,8 @@ SUPERSEDED_INDEXES = ("tw_conv_activity", "tw_conv_user_messages", "tw_conv_min_
 #: (2: Rasa Pro's ProtoJSON rows read as the classic events they mean).
 FOLD_VERSION = 2
 FOLD_VERSION_MARK = "fold_version"
+#: The watermark row saying up to which events.id the summaries looked for rows others wrote (summaries.py).
+EVENTS_WATERMARK = "events"
 
 
 def ensure_schema(alias, schema_editor=None):
@@ -71,6 +73,7 @@ def ensure_schema(alias, schema_editor=None):
     _ensure_indexes(connection, ConversationRow, editor, order_indexes())
     ensure_text_table(connection)
     _ensure_fold_version(connection)
+    _mark_empty_table_caught_up(connection)
 
 
 def order_indexes():
@@ -140,6 +143,25 @@ def _ensure_fold_version(connection):
         # Another process marked them first; anything else shows up below.
         if not marks.filter(name=FOLD_VERSION_MARK, event_id=FOLD_VERSION).exists():
             raise
+
+
+def _mark_empty_table_caught_up(connection):
+    """An events table with no row yet has nothing to catch up with: queries answer from the start, our
+    appends keeping the summaries; rows others write later are folded from watermark 0 (catch_up.py).
+    A table with rows and no watermark is folded by the catch-up first, queries refusing meanwhile."""
+    from ...models import Event, SummaryWatermark
+
+    marks = SummaryWatermark.objects.using(connection.alias)
+    names = (EVENTS_WATERMARK, TEXT_WATERMARK)
+    if marks.filter(name__in=names).count() == len(names) or Event.objects.using(connection.alias).exists():
+        return
+    for name in names:
+        try:
+            marks.get_or_create(name=name, defaults={"event_id": 0})
+        except DatabaseError:
+            # Made meanwhile by another process; anything else shows up below.
+            if not marks.filter(name=name).exists():
+                raise
 
 
 def _drop_superseded_indexes(connection, model):

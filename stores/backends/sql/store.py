@@ -19,8 +19,10 @@ from ...exceptions import (
 from ...parameters import TRACKER_STORE
 from .analytics import SQLAnalytics
 from .analytics_table import AnalyticsTable
+from .catch_up import CatchUp
 from .databases import database_settings, drop_if_server_hung_up, register_database
 from .queries import SQLQueries
+from .replicas import ReplicaReads, Replicas, reads_from_replicas
 from .rollups import StatisticsRollups
 from .schema import COLUMN_LENGTH, ensure_schema
 from .summaries import SummaryTable
@@ -48,9 +50,11 @@ def _error_kind(error):
     return f"{type(error).__name__}, {code}" if code else type(error).__name__
 
 
-class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
+@reads_from_replicas
+class SQLTrackerStore(ReplicaReads, SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
                       UserRecords, TrackerStore):
-    parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
+    parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker",
+                            "read_url", "max_replica_lag"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True
 
@@ -66,12 +70,21 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
         login_db=None,
         event_broker=None,
         slots=None,
+        read_url=None,
+        max_replica_lag=None,
     ):
         super().__init__(slots=slots, event_broker=event_broker)
         self.settings_dict = database_settings(dialect, url, port, db, username, password, query)
         self.login_db = TRACKER_STORE.text("login_db", login_db)
-        if self.login_db and not self.settings_dict["ENGINE"].endswith("postgresql"):
+        postgresql = self.settings_dict["ENGINE"].endswith("postgresql")
+        if self.login_db and not postgresql:
             raise TRACKER_STORE.error("login_db", "is only supported with the postgresql dialect")
+        for key, value in (("read_url", read_url), ("max_replica_lag", max_replica_lag)):
+            if value not in (None, "") and not postgresql:
+                raise TRACKER_STORE.error(key, "is only supported with the postgresql dialect (streaming replicas)")
+        if max_replica_lag not in (None, "") and read_url in (None, ""):
+            raise TRACKER_STORE.error("max_replica_lag", "needs read_url: it bounds how far a replica may lag")
+        self.replicas = Replicas(self.settings_dict, read_url, max_replica_lag) if read_url not in (None, "") else None
         self._alias = None
 
     def __repr__(self):
@@ -86,7 +99,8 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
         where = s.get("HOST") or "local socket"
         if s.get("PORT"):
             where += f":{s['PORT']}"
-        return f"{engine} database {s['NAME']!r} on {where}"
+        replicas = f" (reading from {len(self.replicas.replicas)} replica(s))" if self.replicas else ""
+        return f"{engine} database {s['NAME']!r} on {where}{replicas}"
 
     # -- connection ---------------------------------------------------------
 
@@ -147,14 +161,28 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
         finally:
             connection.close()
 
+    def connection_aliases(self):
+        """The Django aliases of the connections this store opened (for a thread to close its own)."""
+        return ([self._alias] if self._alias is not None else []) + (self.replicas.aliases() if self.replicas else [])
+
+    def live_indexer(self, notifications=True, sweep_seconds=None):
+        # Summaries follow the bot's rows in the background: queries never write (catch_up.py). The
+        # events table has no notifications to listen to: `notifications` is the Redis store's.
+        return CatchUp(self) if sweep_seconds is None else CatchUp(self, interval=sweep_seconds)
+
+    def _after_commit_note_write(self):
+        """Once the write in progress commits, reads in this context go where they see it (replicas.py)."""
+        if self.replicas:
+            transaction.on_commit(self._note_write, using=self.alias, robust=True)
+
     def _events(self):
         from ...models import Event
 
         return Event.objects.using(self.alias)
 
     def close(self):
-        if self._alias is not None:
-            connections[self._alias].close()
+        for alias in self.connection_aliases():
+            connections[alias].close()
 
     # -- the interface ---------------------------------------------------------
 
@@ -207,6 +235,7 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
                 self._record_user(sender_id, events)
                 # Runs after the commit (of an outer atomic block too): never for events rolled back.
                 transaction.on_commit(lambda: self.publish_events(sender_id, events), using=self.alias)
+                self._after_commit_note_write()
         return events
 
     def replace_events(self, sender_id, events, expected_count=None):
@@ -233,6 +262,7 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
                 self._record_user(sender_id, events)
             else:
                 self._forget_user(sender_id)
+            self._after_commit_note_write()
         return events
 
     def retrieve(self, sender_id):
@@ -283,6 +313,7 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
             deleted, _ = self._events().filter(sender_id=sender_id).delete()
             ConversationRow.objects.using(self.alias).filter(sender_id=sender_id).delete()
             self._forget_user(sender_id)
+            self._after_commit_note_write()
         return deleted > 0
 
     def exists(self, sender_id):

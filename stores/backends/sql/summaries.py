@@ -2,17 +2,19 @@
 
 Listing and filtering conversations by activity can't group a million events
 on every page. Our appends fold their events into the summary in the same
-transaction; rows a bot wrote directly are folded by `refresh_summaries`
-before each query, from a watermark.
+transaction; rows a bot wrote directly are folded by `refresh_summaries`,
+from a watermark, in the background (catch_up.py): queries never write.
 """
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Max
 
 from ... import matching
 from ...contracts import classic
+from ...exceptions import IndexingInProgress
 from ...query import ConversationSummary
-from .schema import COLUMN_LENGTH, FOLD_VERSION_MARK
+from .catch_up import MOST_ROWS_BEHIND
+from .schema import COLUMN_LENGTH, EVENTS_WATERMARK, FOLD_VERSION_MARK
 
 # How far below the watermark a refresh looks again for late-committed rows.
 SUMMARY_MARGIN = 1000
@@ -96,6 +98,38 @@ class SummaryTable:
         self._fold_into_rollups(sender_id, new)
         self._fold_into_analytics(sender_id, new)
 
+    def follow_outside_writes(self):
+        """Fold what other programs (a bot) wrote since the last look into the summaries, statistics,
+        texts and analytics, now; returns how many conversations changed. The catch-up thread
+        (catch_up.py) calls it every half second; commands that must not act on stale summaries (prune)
+        call it before they query."""
+        # Texts first: once a conversation shows in the lists, its texts are searchable too.
+        if self.text_index:
+            self.refresh_texts()
+        return self.refresh_summaries()
+
+    def _require_caught_up(self):
+        """Refuse (IndexingInProgress) to answer from summaries that never caught up with the events table,
+        or are far behind it. One round trip; on a replica, what the primary's catch-up wrote."""
+        from ...models import SummaryWatermark
+
+        state = connections[self.alias].ops.quote_name(SummaryWatermark._meta.db_table)
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(f"SELECT (SELECT max(id) FROM events), "
+                           f"(SELECT event_id FROM {state} WHERE name = %s)", [EVENTS_WATERMARK])
+            newest, mark = cursor.fetchone()
+        if newest is None or (mark is not None and newest - mark <= MOST_ROWS_BEHIND):
+            return
+        if mark is None:
+            done = "the conversations' summaries are being built from the events table"
+        else:
+            done = f"the conversations' summaries are {newest - mark:,} rows behind the events table"
+        raise IndexingInProgress(
+            f"Catching up with {self.describe()}: {done}. Lists, counts and statistics answer once they "
+            f"caught up; a conversation opens by its id meanwhile. Every web process catches up in the "
+            f"background; where none runs (TRACKERWEB_LIVE_INDEXING=0), run `manage.py index_live`.",
+            indexed=mark or 0, total=newest, started_at=None)
+
     def refresh_summaries(self, margin=SUMMARY_MARGIN):
         """Fold rows that others (a running bot) wrote since the last look into the summaries.
 
@@ -108,11 +142,14 @@ class SummaryTable:
         with self._errors():
             newest = self._events().order_by("-id").values_list("id", flat=True).first()
             marks = SummaryWatermark.objects.using(self.alias)
-            mark = marks.filter(name="events").values_list("event_id", flat=True).first() or 0
+            mark = marks.filter(name=EVENTS_WATERMARK).values_list("event_id", flat=True).first() or 0
             if (newest or 0) < mark:
                 # The events table was emptied or reset under us: start afresh.
                 return self.reindex()
             if newest is None or newest == mark:
+                if newest is None:
+                    # (An empty table is caught up: queries answer.)
+                    marks.get_or_create(name=EVENTS_WATERMARK, defaults={"event_id": 0})
                 return 0
             start = max(0, mark - margin)
             newest_by_sender = dict(
@@ -130,7 +167,7 @@ class SummaryTable:
                         sender_id,
                         [(row_id, self._decode(sender_id, row_id, data)) for row_id, data in rows.values_list("id", "data")],
                     )
-            marks.update_or_create(name="events", defaults={"event_id": newest})
+            marks.update_or_create(name=EVENTS_WATERMARK, defaults={"event_id": newest})
             return len(stale)
 
     def _all_folded_ids(self):
@@ -163,6 +200,7 @@ class SummaryTable:
         with self._errors(), transaction.atomic(using=self.alias):
             self._unfold_rollups(sender_id)
             self._summarize_again(sender_id)
+            self._after_commit_note_write()
 
     def _summarize_again(self, sender_id):
         from ...models import ConversationRow

@@ -7,8 +7,9 @@ escapes, and parse_data repeats the text), and nothing may go on Rasa's
 `events` table that could make a bot's own insert fail: no trigger, no
 expression index. So each text sits in a table of ours, ASCII-lowered, beside
 its event's row id, maintained like the summaries: our appends add theirs in
-the same transaction; rows a bot wrote are added from a watermark before each
-text search; deletions, replacements, edits and reindex keep it right.
+the same transaction; rows a bot wrote are added from a watermark by the
+catch-up (catch_up.py); deletions, replacements, edits and reindex keep it
+right. Until its first fold is done, text searches scan the events instead.
 
 The match in the table is exact, so the answer equals the reference:
 PostgreSQL: `LIKE` on the text, which a pg_trgm GIN index answers for
@@ -25,6 +26,7 @@ from django.db import DatabaseError, connections, transaction
 
 from ... import matching
 from ...contracts import classic
+from .catch_up import MOST_ROWS_BEHIND
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +156,11 @@ class TextTable:
         with self._errors():
             newest = self._events().order_by("-id").values_list("id", flat=True).first() or 0
             marks = SummaryWatermark.objects.using(self.alias)
-            mark = marks.filter(name=WATERMARK).values_list("event_id", flat=True).first() or 0
+            mark = marks.filter(name=WATERMARK).values_list("event_id", flat=True).first()
+            if mark is None and newest == 0:
+                # (An empty table is caught up: searches use the text table from the start.)
+                marks.get_or_create(name=WATERMARK, defaults={"event_id": 0})
+            mark = mark or 0
             if newest < mark:
                 # The events table was emptied or reset under us: start afresh.
                 with connection.cursor() as cursor:
@@ -213,7 +219,8 @@ class TextTable:
         (ASCII case ignored); None when the table can't answer it exactly."""
         if not self.text_index or not indexable(needle):
             return None
-        self.refresh_texts()
+        if not self._texts_caught_up():
+            return None  # (a first fold under way: the events are scanned meanwhile, exactly)
         folded = matching.ascii_lower(needle)
         if connections[self.alias].vendor == "postgresql":
             pattern = "%" + re.sub(r"([\\%_])", r"\\\1", folded) + "%"
@@ -223,6 +230,18 @@ class TextTable:
             phrase = '"' + folded.replace('"', '""') + '"'
             return f"SELECT sender_id FROM {TABLE} WHERE {TABLE} MATCH %s AND instr(folded, %s) > 0", [phrase, folded]
         return f"SELECT sender_id FROM {TABLE} WHERE instr(folded, %s) > 0", [folded]
+
+    def _texts_caught_up(self):
+        """Whether the text table was folded from the events table once and isn't far behind it (the
+        catch-up keeps it within a second of the bot; catch_up.py)."""
+        from ...models import SummaryWatermark
+
+        state = connections[self.alias].ops.quote_name(SummaryWatermark._meta.db_table)
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(f"SELECT (SELECT max(id) FROM events), (SELECT event_id FROM {state} WHERE name = %s)",
+                           [WATERMARK])
+            newest, mark = cursor.fetchone()
+        return newest is None or (mark is not None and newest - mark <= MOST_ROWS_BEHIND)
 
     def _fts(self):
         if getattr(self, "_texts_fts", None) is None:

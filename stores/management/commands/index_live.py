@@ -19,9 +19,10 @@ class Command(BaseCommand):
     help = (
         "Keep the query indexes of the tracker store endpoints.yml configures following what the bot writes, "
         "until stopped (Ctrl-C, SIGTERM): a Redis store's live indexer, on keyspace notifications, or sweeping "
-        "the store periodically where they can't be had. A store a bot filled is indexed first, in the "
-        "background of the pages, which show the progress. Stores whose queries see the bot's writes by "
-        "themselves need none."
+        "the store periodically where they can't be had; a SQL store's catch-up, folding the rows the bot "
+        "inserted into the summaries every --sweep-seconds (default 0.5). A store a bot filled is indexed "
+        "first, in the background of the pages, which show the progress. Stores whose queries see the bot's "
+        "writes by themselves need none."
     )
 
     def add_arguments(self, parser):
@@ -29,7 +30,8 @@ class Command(BaseCommand):
                             help="Sweep every conversation every --sweep-seconds instead of listening to keyspace "
                                  "notifications (a few commands per conversation per sweep).")
         parser.add_argument("--sweep-seconds", type=float, default=None,
-                            help="Seconds between sweeps without notifications (default 2).")
+                            help="Seconds between sweeps without notifications (Redis, default 2), between catch-ups (SQL, "
+                                 "default 0.5).")
 
     def handle(self, *args, **options):
         settings = {}

@@ -36,6 +36,9 @@ class Command(BaseCommand):
         actor = Actor.command("prune")
         try:
             store = load_tracker_store()
+            # The summaries must hold what the bot wrote up to now: a conversation it wrote to a second
+            # ago is not stale, whatever a catch-up not yet run says.
+            store.follow_outside_writes()
             stale = self._stale(store, cutoff)
             progress = Progress("conversations deleted", total=len(stale))
             for sender_id in stale:
