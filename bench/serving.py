@@ -19,6 +19,7 @@ it starts what it needs and yields a Deployment, the endpoints.yml
 import contextlib
 import http.client
 import http.cookies
+import importlib.util
 import os
 import re
 import secrets
@@ -94,9 +95,50 @@ def direct(database):
     yield Deployment(database.section(), database.dsn)
 
 
-# Another deployment is a context manager like `direct` starting its servers (pgbouncer in front of the
-# database; a primary and replica with `database.copy_to(...)`, section with `read_url:`), added here.
-DEPLOYMENTS = {"direct": direct}
+def borrowing(module):
+    """A deployment that starts servers with tests/<module>.py, as the tests start them."""
+    def mark(deployment):
+        deployment.borrows = module
+        return deployment
+    return mark
+
+
+@borrowing("pgbouncer")
+@contextlib.contextmanager
+def through_pgbouncer(database):
+    """trackerweb through a pgbouncer in transaction mode (tests/pgbouncer.py) in front of the scratch
+    database; the bot, as Rasa usually is, straight to PostgreSQL."""
+    pgbouncer = test_servers("pgbouncer").pgbouncer
+    with pgbouncer(database.dsn["host"], database.dsn["port"]) as bouncer:
+        bouncer.fill_pool(database.name)
+        yield Deployment(database.section(port=bouncer.port), database.dsn)
+
+
+@borrowing("pg_servers")
+@contextlib.contextmanager
+def with_replica(database):
+    """A primary and its streaming replica of our own (tests/pg_servers.py), the loaded database copied to
+    the primary: trackerweb reads from the replica (`read_url:`), the bot writes to the primary."""
+    replication = test_servers("pg_servers").Replication().start()
+    try:
+        primary, replica = replication.primary, replication.replica
+        database.copy_to("127.0.0.1", primary.port)
+        primary.execute("VACUUM ANALYZE", dbname=database.name)  # a restored table has no planner statistics
+        replication.wait_for_replay(600)
+        yield Deployment(database.section(url="127.0.0.1", port=primary.port, login_db="postgres",
+                                          read_url=f"127.0.0.1:{replica.port}"),
+                         {**database.dsn, "host": "127.0.0.1", "port": primary.port})
+    finally:
+        replication.close()
+
+
+def test_servers(module):
+    """tests/<module>.py, which starts the servers a deployment borrows."""
+    return importlib.import_module(f"tests.{module}")
+
+
+# A deployment: a context manager like these, given the loaded database, starting what it needs.
+DEPLOYMENTS = {"direct": direct, "pgbouncer": through_pgbouncer, "replica": with_replica}
 
 
 def deployments_option(value):
@@ -105,6 +147,11 @@ def deployments_option(value):
     if unknown or not names:
         raise SystemExit(f"--deployments: unknown {', '.join(unknown) or 'empty list'}; "
                          f"known: {', '.join(DEPLOYMENTS)}")
+    for name in names:
+        # Before the minutes of loading: a deployment whose servers can't be started fails now.
+        module = getattr(DEPLOYMENTS[name], "borrows", None)
+        if module and importlib.util.find_spec(f"tests.{module}") is None:
+            raise SystemExit(f"--deployments {name}: tests/{module}.py, which starts its servers, is not in this tree")
     return names
 
 
