@@ -222,8 +222,12 @@ class Dashboard:
                 [sys.executable, "-m", "gunicorn", "trackerweb.wsgi:application", "--preload",
                  "--bind", f"127.0.0.1:{self.port}", "--workers", "2"],
                 cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self._wait_until_listening()
-        self.session = self._log_in()
+        try:
+            self._wait_until_listening()
+            self.session = self._log_in()
+        except BaseException:
+            self.__exit__(None, None, None)  # (a failed __enter__ gets no __exit__)
+            raise
         return self
 
     def __exit__(self, *exc):
