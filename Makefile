@@ -10,7 +10,7 @@ PORT ?= 8000
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser run serve test soak bench check clean rasa-pro-fixtures rasa-pro-check
+.PHONY: install browser wrk run serve test soak bench check clean rasa-pro-fixtures rasa-pro-check
 
 install: $(VENV)/.installed
 
@@ -52,6 +52,13 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# Debian's wrk, the HTTP load generator of the serving benchmark (bench/serving.py).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk for the serving benchmark"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
 # Real Rasa 3.6 reads the training data we write (scripts/with-rasa: its own venv, made once).
 # The tests run in TEST_WORKERS processes at once (pytest-xdist), one per core of our 2-core machines;
 # each has databases, a Redis db and a browser of its own (README, "Tests"). TEST_WORKERS=0: one process.
@@ -78,7 +85,7 @@ soak: install
 	TRACKERWEB_SOAK_CRASHES=20 scripts/with-fast-tmp scripts/with-test-mongo $(VENV)/bin/pytest tests/faults -k whole
 
 # Speed goals live here, not in unit tests: results go into BENCHMARKS.md.
-bench: install
+bench: install wrk
 	scripts/with-test-mongo $(PY) bench/write_path.py --write BENCHMARKS.md
 	scripts/with-test-mongo $(PY) bench/queries.py --write BENCHMARKS.md
 	$(PY) bench/export.py --write BENCHMARKS.md
@@ -86,6 +93,7 @@ bench: install
 	$(PY) bench/inbox.py --write BENCHMARKS.md
 	scripts/with-test-mongo $(PY) bench/transcript.py --write BENCHMARKS.md
 	$(PY) bench/live_indexing.py --write BENCHMARKS.md
+	$(PY) bench/serving.py --write BENCHMARKS.md
 
 check: install
 	$(PY) manage.py check

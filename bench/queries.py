@@ -63,8 +63,12 @@ PAGE = 50
 
 def generate(conversations, events_each, seed=11):
     """{sender_id: events}: sessions, user turns with intents and text, actions, bot replies."""
+    return dict(generated(conversations, events_each, seed))
+
+
+def generated(conversations, events_each, seed=11):
+    """generate's (sender_id, events), one conversation at a time: a loader need not hold them all."""
     rng = random.Random(seed)
-    data = {}
     for number in range(conversations):
         t = START + rng.uniform(0, 300 * 86400)
         channel = rng.choice(["rest", "socketio", "telegram", "slack", "whatsapp"])
@@ -81,8 +85,7 @@ def generate(conversations, events_each, seed=11):
                            "confidence": 0.9})
             events.append({"event": "bot", "timestamp": t + 0.2, "text": f"About {intent}: noted.", "data": {}})
             events.append({"event": "action", "timestamp": t + 0.3, "name": "action_listen"})
-        data[f"user-{number:05d}"] = events[:events_each]
-    return data
+        yield f"user-{number:05d}", events[:events_each]
 
 
 def median_ms(action):
@@ -282,6 +285,23 @@ def mongo_by_hand(collection):
     return query, stats
 
 
+def load(name, store, conversations):
+    """Append each (sender_id, events) to `store`, then build what browsing needs, as after a bot's writes."""
+    started = time.perf_counter()
+    for sender_id, events in conversations:
+        store.append(sender_id, events)
+    store.count_conversations()  # the first query after loading builds what it needs
+    if isinstance(store, SQLTrackerStore):
+        # Fresh tables have no planner statistics (nor, on PostgreSQL,
+        # a visibility map for index-only scans) until autovacuum
+        # passes; do now what it would do shortly.
+        from django.db import connections
+
+        with connections[store.alias].cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE" if connections[store.alias].vendor == "postgresql" else "ANALYZE")
+    print(f"{name}: loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
 def list_page_renderer(store):
     """The dashboard's list page, rendered by its view on the server (no network, no browser)."""
     from django.contrib.auth.models import User
@@ -338,19 +358,7 @@ def run(conversations, events_each, only):
     with tempfile.TemporaryDirectory() as workdir:
         for name, store, (by_hand, stats_by_hand), cleanup in backends(workdir, only):
             try:
-                started = time.perf_counter()
-                for sender_id, events in data.items():
-                    store.append(sender_id, events)
-                store.count_conversations()  # the first query after loading builds what it needs
-                if isinstance(store, SQLTrackerStore):
-                    # Fresh tables have no planner statistics (nor, on PostgreSQL,
-                    # a visibility map for index-only scans) until autovacuum
-                    # passes; do now what it would do shortly.
-                    from django.db import connections
-
-                    with connections[store.alias].cursor() as cursor:
-                        cursor.execute("VACUUM ANALYZE" if connections[store.alias].vendor == "postgresql" else "ANALYZE")
-                print(f"{name}: loaded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+                load(name, store, data.items())
                 mark_reviewed(store, reviewed_ids(data))
                 for case, given in cases.items():
                     if isinstance(given, TextSearch) and not given.runs_on(store):

@@ -246,13 +246,16 @@ def write_between_markers(path, name, text):
     path.write_text(content)
 
 
-def bench_main(doc, measure, marker, how=""):
+def bench_main(doc, measure, marker, how="", add_arguments=None):
     """A benchmark script's command line: print the table `measure()` makes; with `--write FILE`,
-    put it into that Markdown file between its `marker`s, stamped with today's date (and `how`)."""
+    put it into that Markdown file between its `marker`s, stamped with today's date (and `how`).
+    With `add_arguments(parser)` the script has options of its own: `measure(args)` gets them."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write", metavar="FILE", help="put the table into this Markdown file")
+    if add_arguments:
+        add_arguments(parser)
     args = parser.parse_args()
-    result = measure()
+    result = measure(args) if add_arguments else measure()
     print(result)
     if args.write:
         write_between_markers(args.write, marker,
