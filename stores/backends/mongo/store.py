@@ -282,7 +282,8 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
                     written = self._push_after(stored_sender_id, stored_count, events, state)
                 if written:
                     break
-        self.publish_events(sender_id, events)
+            # (Inside: what hears of the append, e.g. the review app's tagging rules, reads it back.)
+            self.publish_events(sender_id, events)
         return events
 
     def _first_time(self, sender_id, appended):
@@ -346,7 +347,8 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
             self.check_sender_id(tracker.sender_id)
             new_events = self._storable(new_events)
             if self._push_after(tracker.sender_id, stored, new_events, self._state_of(tracker)):
-                self.publish_events(tracker.sender_id, new_events)
+                with self.reading_from_primary():
+                    self.publish_events(tracker.sender_id, new_events)
                 tracker.mark_stored(self.identity, len(tracker.events))
                 return
         # Anything else is the interface's save: its append derives the state from the stored one.
