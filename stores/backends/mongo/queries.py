@@ -17,7 +17,7 @@ INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 class MongoQueries:
-    """MongoTrackerStore's queries (a part of the store: it uses `conversations`, `_filter()`,
+    """MongoTrackerStore's queries (a part of the store: it uses `conversations`, `_reader`, `_filter()`,
     `_errors()` and `_events_of()`)."""
 
     def _ensure_query_indexes(self, collection):
@@ -32,13 +32,13 @@ class MongoQueries:
 
     @property
     def _queryable(self):
-        """The collection, with the indexes queries use (made once per store)."""
-        collection = self.conversations
+        """The collection as browsing reads it (the store's read preference), with the indexes
+        queries use (made once per store, on the primary)."""
         if not getattr(self, "_query_indexes_ready", False):
             with self._errors():
-                self._ensure_query_indexes(collection)
+                self._ensure_query_indexes(self.conversations)
             self._query_indexes_ready = True
-        return collection
+        return self._reader
 
     def _query(self, flt):
         """The MongoDB filter document for `flt`: one clause per filter, all AND-ed."""

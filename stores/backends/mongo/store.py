@@ -1,5 +1,6 @@
 """MongoTrackerStore itself: its connection, and Rasa's contract on one document per conversation."""
 
+import threading
 from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlsplit
 
@@ -10,6 +11,7 @@ from ...parameters import TRACKER_STORE
 from ...trackers import state_after
 from ...users import carries_user_record, first_timestamp, record_after, recorded_user
 from .queries import INTEGER, MongoQueries
+from .read_preference import read_preference_of
 
 SERVER_TIMEOUT_MS = 5000
 # Where a read of the state puts the number of events it covers (never stored).
@@ -29,10 +31,12 @@ UNIQUE_SENDER_INDEX = "trackerweb_unique_sender_id"
 
 
 class MongoTrackerStore(MongoQueries, TrackerStore):
-    parameters = frozenset({"url", "db", "username", "password", "collection", "auth_source", "event_broker"})
+    parameters = frozenset({"url", "db", "username", "password", "collection", "auth_source", "event_broker",
+                            "read_preference", "max_staleness_seconds"})
 
     def __init__(self, url="mongodb://localhost:27017", db="rasa", username=None, password=None,
-                 collection="conversations", auth_source="admin", event_broker=None, slots=None):
+                 collection="conversations", auth_source="admin", event_broker=None, slots=None,
+                 read_preference=None, max_staleness_seconds=None):
         super().__init__(slots=slots, event_broker=event_broker)
         self.url = TRACKER_STORE.text("url", url, "mongodb://localhost:27017", non_empty=True)
         self.db_name = TRACKER_STORE.text("db", db, "rasa", non_empty=True)
@@ -40,8 +44,11 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         self.auth_source = TRACKER_STORE.text("auth_source", auth_source, "admin", non_empty=True)
         self._username = TRACKER_STORE.text("username", username, non_empty=True)
         self._password = TRACKER_STORE.text("password", password, non_empty=True)
+        # None: the URL's readPreference (pymongo's default: primary) applies to browsing reads.
+        self.read_preference = read_preference_of(read_preference, max_staleness_seconds)
         self._client = None
-        self._collection = None
+        self._collection = self._browsing = None
+        self._primary_reads = threading.local()
         self._hosts = self._parse_hosts()
 
     def _parse_hosts(self):
@@ -84,27 +91,54 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         except errors.PyMongoError as e:
             raise driver_failure(store, f"the MongoDB client failed ({type(e).__name__})", e) from e
 
+    def _client_options(self):
+        """MongoClient's keyword arguments besides the URL."""
+        options = {}
+        if self._username:
+            options = {"username": self._username, "password": self._password, "authSource": self.auth_source}
+        # Fail within seconds when the server is away, unless the URL says otherwise
+        # (keyword arguments would override the URL's own options).
+        for name in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
+            if name.lower() not in self._url_options:
+                options[name] = SERVER_TIMEOUT_MS
+        return options
+
     @property
     def conversations(self):
-        """The collection, connected and indexed on first use."""
+        """The collection on the primary, connected and indexed on first use: every write, and every
+        read a write depends on, whatever read preference the URL or `read_preference` gives."""
         if self._collection is None:
             import pymongo
+            from pymongo.read_preferences import Primary
 
-            options = {}
-            if self._username:
-                options = {"username": self._username, "password": self._password, "authSource": self.auth_source}
-            # Fail within seconds when the server is away, unless the URL says otherwise
-            # (keyword arguments would override the URL's own options).
-            for name in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
-                if name.lower() not in self._url_options:
-                    options[name] = SERVER_TIMEOUT_MS
             with self._errors():
-                client = pymongo.MongoClient(self.url, connect=False, **options)
-                collection = client[self.db_name][self.collection_name]
+                client = pymongo.MongoClient(self.url, connect=False, **self._client_options())
+                collection = client[self.db_name].get_collection(self.collection_name, read_preference=Primary())
                 self._ensure_unique_sender_index(collection)
                 self._ensure_user_index(collection)
+            # The key wins; without it, the URL's readPreference (the client's) applies.
+            self._browsing = collection.with_options(read_preference=self.read_preference or client.read_preference)
             self._client, self._collection = client, collection
         return self._collection
+
+    @property
+    def _reader(self):
+        """The collection a read goes to: the primary inside `reading_from_primary()`, else
+        (lists, counts, statistics, exports, conversation pages) the configured read preference."""
+        collection = self.conversations
+        return collection if getattr(self._primary_reads, "depth", 0) else self._browsing
+
+    @contextmanager
+    def reading_from_primary(self):
+        """Reads in this block (this thread's) go to the primary: a read a write depends on must see
+        the latest writes, which a secondary may not have yet. Writes use it themselves; a caller's
+        read-modify-write (read a conversation, change it, replace its events) may too."""
+        depth = getattr(self._primary_reads, "depth", 0)
+        self._primary_reads.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._primary_reads.depth = depth
 
     @staticmethod
     def _ensure_unique_sender_index(collection):
@@ -149,31 +183,42 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         if not self.could_hold(sender_id):
             return None
         with self._errors():
-            document = self.conversations.find_one(self._filter(sender_id), {"user_id": 1, "_id": 0})
+            document = self._reader.find_one(self._filter(sender_id), {"user_id": 1, "_id": 0})
         return recorded_user(document)
 
     def conversations_of_user(self, user_id):
         if not self.could_hold(user_id):
             return []
         with self._errors():
-            documents = self.conversations.find({"user_id": user_id}, {"sender_id": 1, "_id": 0})
+            documents = self._reader.find({"user_id": user_id}, {"sender_id": 1, "_id": 0})
             return sorted({str(document["sender_id"]) for document in documents if "sender_id" in document})
 
     @staticmethod
-    def _filter(sender_id):
-        if INTEGER.fullmatch(sender_id):
-            return {"sender_id": {"$in": [sender_id, int(sender_id)]}}
-        return {"sender_id": sender_id}
+    def _stored_forms(sender_id):
+        """The values a document's `sender_id` may hold for this id: the text, and the int64 it reads
+        as, which Rasa (or an older bot) may have stored instead."""
+        return [sender_id, int(sender_id)] if INTEGER.fullmatch(sender_id) else [sender_id]
+
+    @classmethod
+    def _filter(cls, sender_id):
+        """A read's filter: the conversation in any of its stored forms."""
+        forms = cls._stored_forms(sender_id)
+        return {"sender_id": {"$in": forms}} if len(forms) > 1 else {"sender_id": sender_id}
 
     # -- writing ---------------------------------------------------------------
+    # Every write filters on an exact `sender_id` (one stored form, not `$in`): a sharded cluster
+    # (shard key `sender_id`) routes it to the conversation's shard, and accepts upserts and
+    # single-document updates only so. Reads a write depends on go to the primary.
 
-    def _holding(self, sender_id, count):
-        """A filter for the conversation while it holds exactly `count` events."""
+    @staticmethod
+    def _holding(stored_sender_id, count):
+        """A write's filter: the document of this exact `sender_id`, while it holds `count` events."""
         size = {"$size": {"$ifNull": ["$events", []]}}
-        return {"$and": [self._filter(sender_id), {"$expr": {"$eq": [size, count]}}]}
+        return {"sender_id": stored_sender_id, "$expr": {"$eq": [size, count]}}
 
     def _stored_state(self, sender_id):
-        """(the stored tracker state, how many events it covers), or (None, 0): one read, so the two agree."""
+        """(the stored tracker state, how many events it covers), or (None, 0): one read, so the two
+        agree, on the primary. The state holds `sender_id` as stored (text, or Rasa's old int64)."""
         pipeline = [
             {"$match": self._filter(sender_id)},
             {"$limit": 1},
@@ -193,14 +238,17 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         document = {**state, "sender_id": sender_id, "events": events}
         with self._errors():
             try:
-                result = self.conversations.update_one(self._filter(sender_id), {"$setOnInsert": document}, upsert=True)
+                # The exact text: an upsert on a sharded cluster must match the whole shard key.
+                # (An int64 form stored meanwhile by an older bot would be missed: Rasa stores text.)
+                result = self.conversations.update_one({"sender_id": sender_id}, {"$setOnInsert": document},
+                                                       upsert=True)
             except DuplicateKeyError:
                 if self.exists(sender_id):  # another writer created it at the same moment
                     return False
                 raise  # another unique index someone made refused it
         return result.upserted_id is not None
 
-    def _push_after(self, sender_id, stored_count, events, state):
+    def _push_after(self, stored_sender_id, stored_count, events, state):
         """Append `events` and set `state`, only while the conversation holds `stored_count` events.
 
         The state was derived from those events: once another writer appended,
@@ -209,7 +257,7 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         """
         update = {"$push": {"events": {"$each": events}}, "$set": state}
         with self._errors():
-            return self.conversations.update_one(self._holding(sender_id, stored_count), update).matched_count > 0
+            return self.conversations.update_one(self._holding(stored_sender_id, stored_count), update).matched_count > 0
 
     def append(self, sender_id, events):
         self.check_sender_id(sender_id)
@@ -217,19 +265,25 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         # Optimistic: derive the new state from the state read, write it only
         # if no one appended since, else read again. Each failed try means
         # another writer's append went through, so the writers as a whole progress.
-        while True:
-            stored, stored_count = self._stored_state(sender_id)
-            state = state_after(sender_id, stored, events, self.slots,
-                                load_history=lambda: self.retrieve(sender_id).events[:stored_count])
-            del state["sender_id"]
-            self._with_record(state, record_after(stored, events, lambda: self._first_time(sender_id, events)))
-            if stored is None:
-                written = self._create(sender_id, events, state)
-            else:
-                written = self._push_after(sender_id, stored_count, events, state)
-            if written:
-                break
-        self.publish_events(sender_id, events)
+        # The guard is the update's own filter, checked atomically on the primary,
+        # so it holds on a replica set whatever the write concern; the reads go to
+        # the primary too, or a lagging secondary's history would give a wrong state.
+        with self.reading_from_primary():
+            while True:
+                stored, stored_count = self._stored_state(sender_id)
+                stored_sender_id = sender_id if stored is None else stored.get("sender_id", sender_id)
+                state = state_after(sender_id, stored, events, self.slots,
+                                    load_history=lambda: self.retrieve(sender_id).events[:stored_count])
+                del state["sender_id"]
+                self._with_record(state, record_after(stored, events, lambda: self._first_time(sender_id, events)))
+                if stored is None:
+                    written = self._create(sender_id, events, state)
+                else:
+                    written = self._push_after(stored_sender_id, stored_count, events, state)
+                if written:
+                    break
+            # (Inside: what hears of the append, e.g. the review app's tagging rules, reads it back.)
+            self.publish_events(sender_id, events)
         return events
 
     def _first_time(self, sender_id, appended):
@@ -246,13 +300,19 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
     def replace_events(self, sender_id, events, expected_count=None):
         self.check_sender_id(sender_id)
         events = self._storable(events)
-        if not events:
-            self._delete_holding(sender_id, expected_count)
-            return events
+        with self.reading_from_primary():
+            if not events:
+                self._delete_holding(sender_id, expected_count)
+                return events
+            return self._replace(sender_id, events, expected_count)
+
+    def _replace(self, sender_id, events, expected_count):
         state = self._state_of(self.new_tracker(sender_id, events))
         stored, _ = self._stored_state(sender_id)
         self._with_record(state, record_after(stored, events, lambda: first_timestamp(events)))
-        selector = self._filter(sender_id) if expected_count is None else self._holding(sender_id, expected_count)
+        stored_sender_id = sender_id if stored is None else stored.get("sender_id", sender_id)
+        selector = ({"sender_id": stored_sender_id} if expected_count is None
+                    else self._holding(stored_sender_id, expected_count))
         created_meanwhile = False
         while True:
             # The count is checked in the same atomic update that replaces the events.
@@ -270,7 +330,8 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
             self.delete(sender_id)
             return
         with self._errors():
-            deleted = self.conversations.delete_many(self._holding(sender_id, expected_count)).deleted_count
+            deleted = sum(self.conversations.delete_many(self._holding(form, expected_count)).deleted_count
+                          for form in self._stored_forms(sender_id))
         if not deleted and (expected_count != 0 or self.exists(sender_id)):
             raise ConversationChanged(sender_id)
 
@@ -281,15 +342,18 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
             # A tracker read from (or saved to) this store holds the whole
             # conversation as stored: its state needs no read, as long as no
             # one else appended meanwhile. (Events naming a user or a session
-            # need the stored record: they go through append.)
+            # need the stored record: they go through append; so does a
+            # conversation an older bot stored under an int64.)
             self.check_sender_id(tracker.sender_id)
             new_events = self._storable(new_events)
             if self._push_after(tracker.sender_id, stored, new_events, self._state_of(tracker)):
-                self.publish_events(tracker.sender_id, new_events)
+                with self.reading_from_primary():
+                    self.publish_events(tracker.sender_id, new_events)
                 tracker.mark_stored(self.identity, len(tracker.events))
                 return
         # Anything else is the interface's save: its append derives the state from the stored one.
-        super().save(tracker)
+        with self.reading_from_primary():
+            super().save(tracker)
 
     def _state_of(self, tracker):
         if tracker.slot_definitions is None and self.slots is not None:
@@ -305,7 +369,7 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         if not self.could_hold(sender_id):
             return None
         with self._errors():
-            document = self.conversations.find_one(self._filter(sender_id), {"events": 1, "_id": 0})
+            document = self._reader.find_one(self._filter(sender_id), {"events": 1, "_id": 0})
         if document is None:
             return None
         return self.readable(self.new_tracker(sender_id, self._events_of(document, sender_id), stored=True))
@@ -319,7 +383,7 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         # (`sender_id` makes it an inclusion projection: the tracker's state stays on the server.)
         projection = {"events": {"$slice": [start, count]}, "sender_id": 1, "_id": 0}
         with self._errors():
-            document = self.conversations.find_one(self._filter(sender_id), projection)
+            document = self._reader.find_one(self._filter(sender_id), projection)
         return [] if document is None else self._events_of(document, sender_id, start)
 
     def _events_of(self, document, sender_id, first_index=0):
@@ -334,7 +398,7 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
 
     def keys(self):
         with self._errors():
-            for document in self.conversations.find({}, {"sender_id": 1, "_id": 0}).sort("sender_id", 1):
+            for document in self._reader.find({}, {"sender_id": 1, "_id": 0}).sort("sender_id", 1):
                 if "sender_id" in document:
                     yield str(document["sender_id"])
 
@@ -342,7 +406,8 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         if not self.could_hold(sender_id):
             return False
         with self._errors():
-            return self.conversations.delete_many(self._filter(sender_id)).deleted_count > 0
+            return sum(self.conversations.delete_many({"sender_id": form}).deleted_count
+                       for form in self._stored_forms(sender_id)) > 0
 
     def ping(self):
         with self._errors():
@@ -352,11 +417,11 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
         if not self.could_hold(sender_id):
             return False
         with self._errors():
-            return self.conversations.count_documents(self._filter(sender_id), limit=1) > 0
+            return self._reader.count_documents(self._filter(sender_id), limit=1) > 0
 
     def count(self):
         with self._errors():
-            return self.conversations.count_documents({})
+            return self._reader.count_documents({})
 
     def event_count(self, sender_id):
         if not self.could_hold(sender_id):
@@ -366,9 +431,9 @@ class MongoTrackerStore(MongoQueries, TrackerStore):
             {"$project": {"_id": 0, "n": {"$size": {"$ifNull": ["$events", []]}}}},
         ]
         with self._errors():
-            return sum(document["n"] for document in self.conversations.aggregate(pipeline))
+            return sum(document["n"] for document in self._reader.aggregate(pipeline))
 
     def close(self):
         if self._client is not None:
             self._client.close()
-            self._client = self._collection = None
+            self._client = self._collection = self._browsing = None
