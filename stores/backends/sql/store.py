@@ -20,6 +20,7 @@ from ...parameters import TRACKER_STORE
 from .analytics import SQLAnalytics
 from .analytics_table import AnalyticsTable
 from .databases import database_settings, drop_if_server_hung_up, register_database
+from .partitions import PartitionedEvents
 from .queries import SQLQueries
 from .rollups import StatisticsRollups
 from .schema import COLUMN_LENGTH, ensure_schema
@@ -49,7 +50,7 @@ def _error_kind(error):
 
 
 class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
-                      UserRecords, TrackerStore):
+                      PartitionedEvents, UserRecords, TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True

@@ -1,16 +1,19 @@
-"""`manage.py prune --older-than 90d`: delete conversations by last activity."""
+"""`manage.py prune --older-than 90d`: delete conversations by last activity; with --drop-partitions,
+drop the partitions of old events instead (retention by event time)."""
 
+import math
 import re
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from access.models import Actor
+from access.models import Actor, AuditEntry
 from stores import load_tracker_store
 from stores.exceptions import ConversationNotFound, StoreError
 from stores.operations import conversations
 from stores.progress import Progress
 from stores.query import ConversationFilter
+from stores.signals import conversation_deleted
 
 UNITS = {"d": 86400, "h": 3600, "w": 7 * 86400}
 
@@ -23,17 +26,30 @@ def seconds(age):
     return int(match.group(1)) * UNITS[match.group(2)]
 
 
+def _when(seconds_):
+    return "the beginning" if seconds_ == -math.inf else time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(seconds_))
+
+
 class Command(BaseCommand):
     help = ("Delete every conversation whose last event is older than --older-than (e.g. 90d, 12h, 4w). "
-            "Each deletion is recorded in the audit log (the sender id, not the content).")
+            "Each deletion is recorded in the audit log (the sender id, not the content). "
+            "With --drop-partitions (an events table partitioned by time, on PostgreSQL): drop every partition "
+            "whose whole time range is older instead, which removes old EVENTS, also the early events of "
+            "conversations still active (retention by event time).")
 
     def add_arguments(self, parser):
         parser.add_argument("--older-than", required=True, metavar="AGE")
         parser.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+        parser.add_argument("--drop-partitions", action="store_true",
+                            help="detach and drop the events table's partitions whose whole range is older: "
+                                 "removes old events, also the early events of conversations still active "
+                                 "(PostgreSQL, events partitioned by RANGE (timestamp))")
 
-    def handle(self, *args, older_than, dry_run, **options):
+    def handle(self, *args, older_than, dry_run, drop_partitions=False, **options):
         cutoff = time.time() - seconds(older_than)
         actor = Actor.command("prune")
+        if drop_partitions:
+            return self._drop_partitions(cutoff, older_than, dry_run, actor)
         try:
             store = load_tracker_store()
             stale = self._stale(store, cutoff)
@@ -53,6 +69,38 @@ class Command(BaseCommand):
         verb = "Would delete" if dry_run else "Deleted"
         self.stderr.write(f"{verb} {len(stale):,} conversations last active before "
                           f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(cutoff))} UTC from {store!r}.")
+
+    def _drop_partitions(self, cutoff, older_than, dry_run, actor):
+        before = time.strftime('%Y-%m-%d %H:%M', time.gmtime(cutoff))
+        try:
+            store = load_tracker_store()
+            if not hasattr(store, "old_partitions"):
+                raise CommandError(f"--drop-partitions needs the SQL tracker store on PostgreSQL with an events table "
+                                   f"partitioned by RANGE (timestamp); {store!r} has no partitions to drop")
+            old = store.old_partitions(cutoff)
+            emptied = 0
+            for name, low, high in old:
+                span = f"events from {_when(low)} to {_when(high)}"
+                if dry_run:
+                    self.stdout.write(f"{name}\t{span}")
+                    continue
+                left_empty = store.drop_partition(name)
+                AuditEntry.record(actor, AuditEntry.DROP_PARTITION, name,
+                                  detail=f"{span} (older than {older_than}); "
+                                         f"{len(left_empty):,} conversations left without events")
+                for sender_id in left_empty:
+                    AuditEntry.record(actor, AuditEntry.DELETE_CONVERSATION, sender_id,
+                                      detail=f"all its events were in partition {name}, dropped")
+                    conversation_deleted.send(sender=type(store), store=store, sender_id=sender_id)
+                emptied += len(left_empty)
+                self.stdout.write(f"{name}\t{span}")
+        except StoreError as e:
+            raise CommandError(str(e)) from e
+        if dry_run:
+            self.stderr.write(f"Would drop {len(old):,} partitions of events wholly before {before} UTC from {store!r}.")
+        else:
+            self.stderr.write(f"Dropped {len(old):,} partitions of events wholly before {before} UTC from {store!r}; "
+                              f"{emptied:,} conversations were left without events.")
 
     @staticmethod
     def _stale(store, cutoff):
