@@ -150,7 +150,7 @@ def postgres_store(pg_database, db_access):
 PARTITIONED_EVENTS = """
 CREATE TABLE events (
   id serial NOT NULL, sender_id varchar(255) NOT NULL, type_name varchar(255) NOT NULL,
-  timestamp double precision, intent_name varchar(255), action_name varchar(255), data text
+  timestamp double precision, intent_name varchar(255), action_name varchar(255), data text{key}
 ) PARTITION BY RANGE (timestamp);
 DO $$
 DECLARE m timestamp;
@@ -165,11 +165,12 @@ CREATE TABLE events_default PARTITION OF events DEFAULT;
 """
 
 
-def create_partitioned_database(prefix="trackerweb_partitioned"):
-    """A scratch database whose events table is partitioned by month before any store touches it."""
+def create_partitioned_database(prefix="trackerweb_partitioned", primary_key=False):
+    """A scratch database whose events table is partitioned by month before any store touches it
+    (primary_key: with the key a partitioned table can have, (id, timestamp))."""
     name = unique_database_name(prefix)
     pg_execute(PG["login_db"], f'CREATE DATABASE "{name}"')
-    pg_execute(name, PARTITIONED_EVENTS)
+    pg_execute(name, PARTITIONED_EVENTS.replace("{key}", ", PRIMARY KEY (id, timestamp)" if primary_key else ""))
     return name
 
 

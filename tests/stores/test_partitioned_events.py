@@ -92,8 +92,10 @@ def reindexed_snapshot(database):
 
 
 @pytest.fixture
-def partitioned_database(db_access):
-    name = create_partitioned_database()
+def partitioned_database(request, db_access):
+    """A scratch database partitioned by month; without a primary key, or (parametrized indirectly with
+    "primary key") with the one a partitioned table can have, (id, timestamp)."""
+    name = create_partitioned_database(primary_key=getattr(request, "param", None) == "primary key")
     yield name
     drop_pg_database(name)
 
@@ -158,6 +160,7 @@ def test_a_table_converted_as_the_readme_says_keeps_its_rows_ids_and_summaries(d
         drop_pg_database(database)
 
 
+@pytest.mark.parametrize("partitioned_database", ["no primary key", "primary key"], indirect=True)
 @pytest.mark.parametrize("statement", [
     "DROP TABLE {name}",
     "ALTER TABLE events DETACH PARTITION {name}",
