@@ -304,6 +304,8 @@ def test_prune_drops_exactly_the_partitions_wholly_older_than_the_cutoff(partiti
     entries = {(e.action, e.sender_id) for e in AuditEntry.objects.all()}
     assert entries == {(AuditEntry.DROP_PARTITION, partition_name(2)), (AuditEntry.DELETE_CONVERSATION, "old-only"),
                        (AuditEntry.DELETE_CONVERSATION, "old-too")}
+    [partition_entry] = AuditEntry.objects.filter(action=AuditEntry.DROP_PARTITION)
+    assert f"older than {age}" in partition_entry.detail and "2 conversations left without events" in partition_entry.detail
     assert prune("--older-than", age, "--drop-partitions")[0] == ""  # nothing left that old
 
 

@@ -14,9 +14,9 @@ it costs. The partitions seen are remembered in `trackerweb_partitions`
 
 1. The conversations that had events in its range (the rollups' per-day
    conversation rows of those days, and those whose first event is below its
-   upper bound) are summarized again from what is left (`resummarize`: summary,
-   analytics and texts; a conversation left without events loses its summary),
-   each in its own transaction; then the texts of events gone are removed.
+   upper bound) are summarized again from what is left (as `resummarize` does:
+   summary, rollups and analytics; a conversation left without events loses its
+   summary), each in its own transaction; then the texts of events gone are removed.
    Repeating this is harmless, so two processes may both do it.
 2. Under an advisory lock, in one transaction: if the partition is still
    remembered (no other process finished first), the rollups' day and hour
@@ -92,7 +92,8 @@ def _between(column, low, high):
 
 class PartitionedEvents:
     """SQLTrackerStore over a partitioned events table (a part of the store: it uses its `alias`,
-    `_events()`, `_errors()`, `_decode()`, `resummarize()`, `reindex()` and `_add_to_rollups()`)."""
+    `_events()`, `_errors()`, `_decode()`, `_unfold_rollups()`, `_summarize_again()`, `reindex()` and
+    `_add_to_rollups()`)."""
 
     def follow_dropped_partitions(self):
         """Make our tables stop counting the events of partitions that went since the last look.
@@ -211,11 +212,14 @@ class PartitionedEvents:
                 [*day_params, high])
             senders = sorted(row[0] for row in cursor.fetchall())
         for sender_id in senders:
-            # One process at a time per conversation: resummarize locks the summary row, which it deletes
-            # and makes anew; a second one waiting on that row would find it gone and fold it twice.
+            # What resummarize does to the summary, rollups and analytics (the texts of the events left stay
+            # as they are; those of events gone are removed below), one process at a time per conversation:
+            # it locks the summary row, which it deletes and makes anew, and a second one waiting on that
+            # row would find it gone and fold the conversation twice.
             with transaction.atomic(using=self.alias), connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [CONVERSATION_LOCK, sender_id])
-                self.resummarize(sender_id)
+                self._unfold_rollups(sender_id)
+                self._summarize_again(sender_id)
         for start in range(0, len(senders), TEXT_BATCH):
             with connection.cursor() as cursor:
                 # (The events' (sender_id, id) index answers each row.)

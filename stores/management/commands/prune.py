@@ -7,13 +7,12 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from access.models import Actor, AuditEntry
+from access.models import Actor
 from stores import load_tracker_store
 from stores.exceptions import ConversationNotFound, StoreError
 from stores.operations import conversations
 from stores.progress import Progress
 from stores.query import ConversationFilter
-from stores.signals import conversation_deleted
 
 UNITS = {"d": 86400, "h": 3600, "w": 7 * 86400}
 
@@ -84,14 +83,8 @@ class Command(BaseCommand):
                 if dry_run:
                     self.stdout.write(f"{name}\t{span}")
                     continue
-                left_empty = store.drop_partition(name)
-                AuditEntry.record(actor, AuditEntry.DROP_PARTITION, name,
-                                  detail=f"{span} (older than {older_than}); "
-                                         f"{len(left_empty):,} conversations left without events")
-                for sender_id in left_empty:
-                    AuditEntry.record(actor, AuditEntry.DELETE_CONVERSATION, sender_id,
-                                      detail=f"all its events were in partition {name}, dropped")
-                    conversation_deleted.send(sender=type(store), store=store, sender_id=sender_id)
+                left_empty = conversations.drop_partition(store, name, actor=actor,
+                                                          detail=f"{span} (older than {older_than})")
                 emptied += len(left_empty)
                 self.stdout.write(f"{name}\t{span}")
         except StoreError as e:
