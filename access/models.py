@@ -51,6 +51,7 @@ class AuditEntry(models.Model):
     APPLY_ANNOTATION = "apply_annotation"
     SAVE_STORY = "save_story"
     DELETE_STORY = "delete_story"
+    DROP_PARTITION = "drop_partition"
     ACTIONS = [
         (DELETE_CONVERSATION, "deleted a conversation"),
         (DELETE_EVENT, "deleted an event"),
@@ -69,6 +70,7 @@ class AuditEntry(models.Model):
         (APPLY_ANNOTATION, "applied an annotation"),
         (SAVE_STORY, "saved a story"),
         (DELETE_STORY, "deleted a saved story"),
+        (DROP_PARTITION, "dropped a partition of old events"),
     ]
 
     when = models.DateTimeField(auto_now_add=True, db_index=True)

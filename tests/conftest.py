@@ -133,12 +133,67 @@ def sqlite_store(tmp_path, db_access):
     store.close()
 
 
+def emptied_pg_store(database):
+    """A store on a test run's database, its events and our tables emptied."""
+    pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics, "
+               "trackerweb_texts, trackerweb_analytics RESTART IDENTITY")
+    store = pg_store(database)
+    store.follow_outside_writes()  # (an empty table: caught up, as a new store's schema marks it)
+    return store
+
+
 @pytest.fixture
 def postgres_store(pg_database, db_access):
-    store = pg_store(pg_database)
-    pg_execute(pg_database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics, "
-               "trackerweb_texts, trackerweb_analytics RESTART IDENTITY")
-    store.follow_outside_writes()  # (an empty table: caught up, as a new store's schema marks it)
+    store = emptied_pg_store(pg_database)
+    yield store
+    store.close()
+
+
+# A partitioned events table as a DBA makes one (README, "Partitioning the events table by month"): monthly
+# partitions from two months ago to next month (the tests' "now" among them) and a DEFAULT one for other times
+# (and none), no primary key.
+PARTITIONED_EVENTS = """
+CREATE TABLE events (
+  id serial NOT NULL, sender_id varchar(255) NOT NULL, type_name varchar(255) NOT NULL,
+  timestamp double precision, intent_name varchar(255), action_name varchar(255), data text{key}
+) PARTITION BY RANGE (timestamp);
+DO $$
+DECLARE m timestamp;
+BEGIN
+  FOR m IN SELECT generate_series(date_trunc('month', now() AT TIME ZONE 'UTC') - interval '2 months',
+                                  date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month', interval '1 month') LOOP
+    EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%s) TO (%s)', 'events_' || to_char(m, 'YYYY_MM'),
+                   extract(epoch FROM m AT TIME ZONE 'UTC'), extract(epoch FROM (m + interval '1 month') AT TIME ZONE 'UTC'));
+  END LOOP;
+END $$;
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+"""
+
+
+def create_partitioned_database(prefix="trackerweb_partitioned", primary_key=False):
+    """A scratch database whose events table is partitioned by month before any store touches it
+    (primary_key: with the key a partitioned table can have, (id, timestamp))."""
+    name = unique_database_name(prefix)
+    pg_execute(PG["login_db"], f'CREATE DATABASE "{name}"')
+    pg_execute(name, PARTITIONED_EVENTS.replace("{key}", ", PRIMARY KEY (id, timestamp)" if primary_key else ""))
+    return name
+
+
+@pytest.fixture(scope="session")
+def pg_partitioned_database(django_db_blocker):
+    name = create_partitioned_database()
+    with django_db_blocker.unblock():
+        store = pg_store(name)
+        store.refresh_summaries()  # our tables and indexes, on the partitioned table
+        store.close()
+    yield name
+    drop_pg_database(name)
+
+
+@pytest.fixture
+def postgres_partitioned_store(pg_partitioned_database, db_access):
+    """The SQL store on PostgreSQL over an events table partitioned by month."""
+    store = emptied_pg_store(pg_partitioned_database)
     yield store
     store.close()
 

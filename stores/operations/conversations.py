@@ -25,6 +25,20 @@ def delete_conversation(store, sender_id, *, actor, detail=""):
     conversation_deleted.send(sender=type(store), store=store, sender_id=sender_id)
 
 
+def drop_partition(store, name, *, actor, detail=""):
+    """Drop a partition of old events (SQL store, events partitioned by time) and record it, and each
+    conversation it left without events as deleted. Returns those conversations' sender ids."""
+    left_empty = store.drop_partition(name)
+    AuditEntry.record(actor, AuditEntry.DROP_PARTITION, name,
+                      detail="; ".join(part for part in (detail, f"{len(left_empty):,} conversations left without events")
+                                       if part))
+    for sender_id in left_empty:
+        AuditEntry.record(actor, AuditEntry.DELETE_CONVERSATION, sender_id,
+                          detail=f"all its events were in partition {name}, dropped")
+        conversation_deleted.send(sender=type(store), store=store, sender_id=sender_id)
+    return left_empty
+
+
 def append_events(store, sender_id, events, *, actor, detail=""):
     """Append `events` (validated: all or none) and record it. Returns the events as stored."""
     appended = store.append(sender_id, events)

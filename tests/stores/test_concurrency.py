@@ -39,7 +39,8 @@ EVENTS_PER_WRITER_AND_CONVERSATION = 25  # 8 x 50 x 25 = 10,000 events
 # fsync (SQLite, PostgreSQL) and the MongoDB-compatible test server (a few
 # hundred writes a second) get batches. Still 1,200 to 10,000 appends, up to
 # eight at a time into one conversation.
-BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "postgres_replica": 5, "redis": 2, "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
+BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "postgres_replica": 5, "postgres_partitioned": 5, "redis": 2,
+         "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
 TIMEOUT_SECONDS = 300
 
 
@@ -145,8 +146,8 @@ def scratch_section(backend, request, tmp_path_factory):
 
     if backend == "sqlite":
         return {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path_factory.mktemp("writers") / "rasa.db")}, None
-    if backend == "postgres":
-        database = request.getfixturevalue("pg_database")
+    if backend in ("postgres", "postgres_partitioned"):
+        database = request.getfixturevalue("pg_database" if backend == "postgres" else "pg_partitioned_database")
         pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
         return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": PG["port"],
                 "username": PG["user"], "db": database}, None

@@ -16,6 +16,7 @@ for any other configuration (a second endpoints file, tests).
 - `rollups`: event counts per day and hour for the statistics, kept with the summaries;
 - `texts`: each user and bot text, indexed for substring search (pg_trgm, FTS5 trigram);
 - `analytics_table`: a narrow row per event the analysts' charts read, kept with the summaries;
+- `partitions`: an events table partitioned by month: our tables follow the partitions dropped, and prune drops old ones;
 - `queries`: the store's queries, on the summaries and the indexed columns;
 - `analytics`: the analytics page's charts, counted in the database from those tables;
 - `store`: `SQLTrackerStore`, Rasa's contract.

@@ -154,7 +154,11 @@ class StatisticsRollups:
 
     def _fold_into_rollups(self, sender_id, numbered_events, sign=1):
         """Add (sign -1: take away) events of one conversation, inside the transaction folding them."""
-        rows = sorted((key, n) for key, n in counts_of(sender_id, [e for _, e in numbered_events], sign).items() if n)
+        self._add_to_rollups(counts_of(sender_id, [e for _, e in numbered_events], sign))
+
+    def _add_to_rollups(self, counts):
+        """Add a Counter of (span, kind, day, hour, key, name) to the rollup rows."""
+        rows = sorted((key, n) for key, n in counts.items() if n)
         connection = connections[self.alias]
         # Sorted: concurrent transactions lock the rows they share in one order (no deadlock).
         for start in range(0, len(rows), UPSERT_BATCH):

@@ -6,6 +6,7 @@ from django.db import DatabaseError, connections, models, transaction
 
 from .analytics_table import TABLE as ANALYTICS_TABLE
 from .analytics_table import ensure_analytics_table
+from .partitions import ensure_id_index
 from .texts import TABLE as TEXT_TABLE
 from .texts import WATERMARK as TEXT_WATERMARK
 from .texts import ensure_text_table
@@ -62,6 +63,7 @@ def ensure_schema(alias, schema_editor=None):
                 if table not in tables():
                     raise
         _ensure_indexes(connection, model, editor)
+    ensure_id_index(connection)
     analytics_was_missing = ensure_analytics_table(connection)
     if rollups_were_missing or analytics_was_missing:
         # Summaries folded before the rollups or the analytics table existed: fold

@@ -21,6 +21,7 @@ from .analytics import SQLAnalytics
 from .analytics_table import AnalyticsTable
 from .catch_up import CatchUp
 from .databases import database_settings, drop_if_server_hung_up, register_database
+from .partitions import PartitionedEvents
 from .queries import SQLQueries
 from .replicas import ReplicaReads, Replicas, reads_from_replicas
 from .rollups import StatisticsRollups
@@ -52,7 +53,7 @@ def _error_kind(error):
 
 @reads_from_replicas
 class SQLTrackerStore(ReplicaReads, SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
-                      UserRecords, TrackerStore):
+                      PartitionedEvents, UserRecords, TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker",
                             "read_url", "max_replica_lag"})
     # The summary rows beside Rasa's table.

@@ -139,6 +139,7 @@ class SummaryTable:
         """
         from ...models import ConversationRow, SummaryWatermark
 
+        self.follow_dropped_partitions()
         with self._errors():
             newest = self._events().order_by("-id").values_list("id", flat=True).first()
             marks = SummaryWatermark.objects.using(self.alias)
