@@ -39,7 +39,7 @@ EVENTS_PER_WRITER_AND_CONVERSATION = 25  # 8 x 50 x 25 = 10,000 events
 # fsync (SQLite, PostgreSQL) and the MongoDB-compatible test server (a few
 # hundred writes a second) get batches. Still 1,200 to 10,000 appends, up to
 # eight at a time into one conversation.
-BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "redis": 2, "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
+BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "postgres_pgbouncer": 5, "redis": 2, "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
 TIMEOUT_SECONDS = 300
 
 
@@ -149,6 +149,11 @@ def scratch_section(backend, request, tmp_path_factory):
         database = request.getfixturevalue("pg_database")
         pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
         return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": PG["port"],
+                "username": PG["user"], "db": database}, None
+    if backend == "postgres_pgbouncer":
+        database = request.getfixturevalue("pg_pgbouncer_database")
+        pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
+        return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": request.getfixturevalue("pgbouncer").port,
                 "username": PG["user"], "db": database}, None
     if backend == "redis":
         db = request.getfixturevalue("redis_db")

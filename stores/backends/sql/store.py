@@ -19,6 +19,7 @@ from ...exceptions import (
 from ...parameters import TRACKER_STORE
 from .analytics import SQLAnalytics
 from .analytics_table import AnalyticsTable
+from .batches import distinct_in_order
 from .databases import database_settings, drop_if_server_hung_up, register_database
 from .queries import SQLQueries
 from .rollups import StatisticsRollups
@@ -28,6 +29,7 @@ from .texts import TextTable
 from .users import UserRecords
 
 INSERT_BATCH = 500
+KEYS_BATCH = 2000
 # More rows than a table can hold: a bound past it is past any conversation's end.
 MOST_ROWS = 2**62
 EVENT_RANGE = resources.files(__package__).joinpath("event_range.sql").read_text(encoding="utf-8")
@@ -268,8 +270,7 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
 
     def keys(self):
         with self._errors():
-            query = self._events().values_list("sender_id", flat=True).distinct().order_by("sender_id")
-            yield from query.iterator(chunk_size=2000)
+            yield from distinct_in_order(self._events(), "sender_id", KEYS_BATCH)
 
     def delete(self, sender_id):
         if not self.could_hold(sender_id):
