@@ -52,7 +52,8 @@ def _error_kind(error):
 
 class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
                       UserRecords, TrackerStore):
-    parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker"})
+    parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker",
+                            "conn_max_age"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True
 
@@ -68,9 +69,10 @@ class SQLTrackerStore(SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQuerie
         login_db=None,
         event_broker=None,
         slots=None,
+        conn_max_age=None,
     ):
         super().__init__(slots=slots, event_broker=event_broker)
-        self.settings_dict = database_settings(dialect, url, port, db, username, password, query)
+        self.settings_dict = database_settings(dialect, url, port, db, username, password, query, conn_max_age)
         self.login_db = TRACKER_STORE.text("login_db", login_db)
         if self.login_db and not self.settings_dict["ENGINE"].endswith("postgresql"):
             raise TRACKER_STORE.error("login_db", "is only supported with the postgresql dialect")
