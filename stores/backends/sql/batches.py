@@ -49,7 +49,8 @@ def conversations_in_order(rows, counts, sender_order, fields, size):
     start = 0
     while start < len(senders):
         end, total = start + 1, senders[start][1]
-        while end < len(senders) and total + senders[end][1] <= size:
+        # (Under `size`: a batch that comes back full then means rows appended since, not the batch's end.)
+        while end < len(senders) and total + senders[end][1] < size:
             total += senders[end][1]
             end += 1
         yield from _conversations(rows, [sender for sender, _ in senders[start:end]], sender_order, fields, size)
