@@ -142,3 +142,27 @@ def test_a_server_gone_mid_stream_is_the_stores_typed_error(postgres_pgbouncer_s
                 assert isinstance(caught.value, StoreError) and "unavailable" in str(caught.value)
             finally:
                 store.close()
+
+
+@pytest.fixture
+def language_ordered_sender_ids(filled):
+    """The events' sender_id column in a natural language's collation (as on a database made with
+    en_US.UTF-8), not in code-point order; put back afterwards."""
+    store, reference = filled
+    database = store.settings_dict["NAME"]
+    pg_execute(database, 'ALTER TABLE events ALTER COLUMN sender_id TYPE varchar(255) COLLATE "en-US-x-icu"')
+    try:
+        yield store, reference
+    finally:
+        pg_execute(database, 'ALTER TABLE events ALTER COLUMN sender_id TYPE varchar(255) COLLATE "default"')
+
+
+def test_keys_follow_the_columns_collation_and_exports_code_points_whatever_the_collation(language_ordered_sender_ids):
+    store, reference = language_ordered_sender_ids
+    keys = list(store.keys())
+    assert sorted(keys) == sorted(reference.keys())
+    # The column's own order, as its index has it: case and accents don't lead.
+    assert keys != sorted(keys) and keys.index("alice-00") < keys.index("bob 00") < keys.index("Zoe-00")
+    for filters in ({}, {"text": "berlin"}, {"intents": ["greet"]}):
+        flt = ConversationFilter.build(**filters)
+        assert list(store.filtered_events(flt)) == list(reference.filtered_events(flt))
