@@ -8,6 +8,9 @@ of its own that starts strictly after the last row of the one before, on an
 index, so memory stays one batch whatever the table's size.
 """
 
+# Sender ids in one statement's IN list: SQLite before 3.32 takes at most 999 parameters.
+MOST_SENDERS = 500
+
 
 def in_id_order(rows, fields, size):
     """`rows.values_list(*fields)` (fields include "id") in id order, `size` rows per statement (the primary key)."""
@@ -50,7 +53,7 @@ def conversations_in_order(rows, counts, sender_order, fields, size):
     while start < len(senders):
         end, total = start + 1, senders[start][1]
         # (Under `size`: a batch that comes back full then means rows appended since, not the batch's end.)
-        while end < len(senders) and total + senders[end][1] < size:
+        while end < len(senders) and total + senders[end][1] < size and end - start < MOST_SENDERS:
             total += senders[end][1]
             end += 1
         yield from _conversations(rows, [sender for sender, _ in senders[start:end]], sender_order, fields, size)
