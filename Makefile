@@ -10,7 +10,7 @@ PORT ?= 8000
 # Root installs system packages directly; anyone else through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser wrk run serve test soak bench check clean rasa-pro-fixtures rasa-pro-check
+.PHONY: install browser wrk pgbouncer run serve test soak bench check clean rasa-pro-fixtures rasa-pro-check
 
 install: $(VENV)/.installed
 
@@ -59,11 +59,18 @@ wrk:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 
+# Debian's pgbouncer, for the tests (and benchmarks) that run the SQL store behind it in transaction pooling mode.
+pgbouncer:
+	@command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || { \
+	  echo "Installing Debian's pgbouncer for the connection pooling tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null; }
+
 # Real Rasa 3.6 reads the training data we write (scripts/with-rasa: its own venv, made once).
 # The tests run in TEST_WORKERS processes at once (pytest-xdist), one per core of our 2-core machines;
 # each has databases, a Redis db and a browser of its own (README, "Tests"). TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
-test: install browser
+test: install browser pgbouncer
 	scripts/with-fast-tmp scripts/with-test-mongo scripts/with-rasa $(VENV)/bin/pytest -n $(TEST_WORKERS)
 
 # Rewrites tests/fixtures/rasa-pro-3.21/ with real Rasa Pro 3.21 (its own venv, .rasa-pro-venv, made
@@ -85,7 +92,7 @@ soak: install
 	TRACKERWEB_SOAK_CRASHES=20 scripts/with-fast-tmp scripts/with-test-mongo $(VENV)/bin/pytest tests/faults -k whole
 
 # Speed goals live here, not in unit tests: results go into BENCHMARKS.md.
-bench: install wrk
+bench: install wrk pgbouncer
 	scripts/with-test-mongo $(PY) bench/write_path.py --write BENCHMARKS.md
 	scripts/with-test-mongo $(PY) bench/queries.py --write BENCHMARKS.md
 	$(PY) bench/export.py --write BENCHMARKS.md

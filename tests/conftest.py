@@ -23,6 +23,7 @@ from stores.backends.sql import STORE_ALIAS, SQLTrackerStore
 from stores.handler import forget_tracker_stores
 from tests.fixtures import rasa_pro
 from tests.pg_servers import Replication
+from tests.pgbouncer import pgbouncer as start_pgbouncer
 from tests.redis_servers import redis_cluster as start_redis_cluster
 from tests.redis_servers import redis_sentinel as start_redis_sentinel
 
@@ -198,6 +199,44 @@ def postgres_partitioned_store(pg_partitioned_database, db_access):
     store.close()
 
 
+@pytest.fixture(scope="session")
+def pgbouncer():
+    """A pgbouncer in transaction pooling mode before the machine's PostgreSQL, this session's own
+    (tests/pgbouncer.py): its `port` is where a store's url/port point."""
+    pg_connect(PG["login_db"]).close()
+    with start_pgbouncer(PG["host"], PG["port"], PG["user"]) as bouncer:
+        yield bouncer
+
+
+@pytest.fixture(scope="session")
+def pg_pgbouncer_database(pgbouncer, django_db_blocker):
+    """A PostgreSQL database for this test run, created directly on the server, its schema made through
+    pgbouncer, and its pool there full (so that consecutive statements move between server connections)."""
+    name = unique_database_name()
+    pg_execute(PG["login_db"], sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with django_db_blocker.unblock():
+        store = pg_pgbouncer_store(pgbouncer, name)
+        store.count()  # creates the table, through pgbouncer
+        store.close()
+    pgbouncer.fill_pool(name)
+    yield name
+    drop_pg_database(name)
+
+
+def pg_pgbouncer_store(pgbouncer, db, **extra):
+    return pg_store(db, port=pgbouncer.port, **extra)
+
+
+@pytest.fixture
+def postgres_pgbouncer_store(pgbouncer, pg_pgbouncer_database, db_access):
+    """A store on PostgreSQL through pgbouncer in transaction pooling mode, emptied first (like `postgres_store`)."""
+    store = pg_pgbouncer_store(pgbouncer, pg_pgbouncer_database)
+    pg_execute(pg_pgbouncer_database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, "
+               "trackerweb_statistics, trackerweb_texts, trackerweb_analytics RESTART IDENTITY")
+    yield store
+    store.close()
+
+
 REDIS = {
     "host": os.environ.get("TRACKERWEB_TEST_REDIS_HOST", "127.0.0.1"),
     "port": int(os.environ.get("TRACKERWEB_TEST_REDIS_PORT", "6379")),
@@ -367,7 +406,7 @@ def postgres_replica_store(pg_replication, pg_replica_database, db_access):
 BACKENDS = ["memory", "sqlite", "postgres", "redis", "mongo"]
 # The suites that pin the whole contract down (contract, query conformance, hostile input,
 # concurrency) run on the other ways to reach a backend's server too.
-CONTRACT_BACKENDS = [*BACKENDS, "redis_cluster", "redis_sentinel", "postgres_replica"]
+CONTRACT_BACKENDS = [*BACKENDS, "postgres_pgbouncer", "postgres_replica", "redis_cluster", "redis_sentinel"]
 
 
 def store_of(request, backend):
@@ -384,7 +423,8 @@ def backend_store(request):
 
 @pytest.fixture(params=CONTRACT_BACKENDS)
 def contract_store(request):
-    """Each backend in turn and each other way to reach one (a Redis Cluster, Redis through Sentinel):
+    """Each backend in turn and each other way to reach one (PostgreSQL through pgbouncer, a Redis Cluster,
+    Redis through Sentinel):
     the contract suites' `store`."""
     return store_of(request, request.param)
 

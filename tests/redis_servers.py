@@ -41,7 +41,7 @@ class ServerFailed(RuntimeError):
 
 
 def _die_with_parent():
-    """In the child, before redis-server runs: SIGKILL it when the process that started it ends."""
+    """In the child, before the server runs: SIGKILL it when the process that started it ends."""
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
@@ -58,12 +58,12 @@ def _port_is_free(port):
 
 def _free_port(cluster_bus=False):
     """A loopback port nothing listens on (and its bus port, for a cluster node). Another process may take
-    it before the server binds it: `RedisProcess.start` then tries another."""
+    it before the server binds it: `RedisProcess.start` (or tests/pgbouncer.py) then tries another."""
     for _ in range(1000):
         port = random.choice(PORTS)
         if _port_is_free(port) and (not cluster_bus or _port_is_free(port + CLUSTER_BUS_OFFSET)):
             return port
-    raise ServerFailed("No free loopback port in 20000-22767 for a test Redis server.")
+    raise ServerFailed("No free loopback port in 20000-22767 for a test server.")
 
 
 def wait_until(condition, what, seconds=START_SECONDS, pause=0.05):

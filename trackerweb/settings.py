@@ -23,6 +23,8 @@ TRACKERWEB_API_RATE    API requests allowed per token: N/second, N/minute, N/hou
 TRACKERWEB_MAX_EVENT_BYTES  the largest event accepted, in bytes of its JSON (default 1 MiB)
 TRACKERWEB_MAX_BODY_BYTES   the largest API request body, in bytes (default 10 MiB; more is a 413)
 TRACKERWEB_STORE_STARTUP_TIMEOUT  seconds to wait at start-up for the tracker store (default 30; 0: don't wait)
+TRACKERWEB_DB_CONN_MAX_AGE  seconds a database connection is kept for later requests, checked before reuse
+                       (default 60; 0: closed after each request; an SQL store's `conn_max_age:` wins for it)
 TRACKERWEB_LIVE_INDEXING  "0": web processes don't run a Redis store's live indexer (default: they do;
                        `manage.py index_live` runs it alone; README, "Redis")
 """
@@ -40,6 +42,7 @@ from django.core.exceptions import ImproperlyConfigured
 # database below imports it anyway. (A module, not the constant: every
 # upper-case name in this file becomes a Django setting.)
 from stores import events as store_events
+from stores.backends.sql.databases import persistent_connections as _persistent_connections
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -203,6 +206,8 @@ TRACKERWEB_MAX_BODY_BYTES = env_int("TRACKERWEB_MAX_BODY_BYTES", 10 * 1024 * 102
 # How long start-up waits for the tracker store (a database container still
 # starting) before giving up; 0 gives up at once.
 TRACKERWEB_STORE_STARTUP_TIMEOUT = env_float("TRACKERWEB_STORE_STARTUP_TIMEOUT", 30.0)
+# (Why 60 s: stores.backends.sql.databases.DEFAULT_CONN_MAX_AGE.)
+TRACKERWEB_DB_CONN_MAX_AGE = env_float("TRACKERWEB_DB_CONN_MAX_AGE", 60)
 # Whether web processes keep the indexes of a store a bot writes following it (trackerweb.live_indexing).
 TRACKERWEB_LIVE_INDEXING = env_bool("TRACKERWEB_LIVE_INDEXING", True)
 
@@ -311,6 +316,7 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("TRACKERWEB_DATABASE") or str(BASE_DIR / "trackerweb.sqlite3"),
+        **_persistent_connections(TRACKERWEB_DB_CONN_MAX_AGE),
     }
 }
 
@@ -325,7 +331,7 @@ def _tracker_store_database():
 
     try:
         path, _ = active_endpoints(TRACKERWEB_ENDPOINTS)
-        return tracker_store_database(tracker_store_section(read_endpoints(path)))
+        return tracker_store_database(tracker_store_section(read_endpoints(path)), TRACKERWEB_DB_CONN_MAX_AGE)
     except ConfigurationError:
         return None
 

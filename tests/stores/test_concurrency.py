@@ -39,8 +39,8 @@ EVENTS_PER_WRITER_AND_CONVERSATION = 25  # 8 x 50 x 25 = 10,000 events
 # fsync (SQLite, PostgreSQL) and the MongoDB-compatible test server (a few
 # hundred writes a second) get batches. Still 1,200 to 10,000 appends, up to
 # eight at a time into one conversation.
-BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "postgres_replica": 5, "postgres_partitioned": 5, "redis": 2,
-         "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
+BATCH = {"memory": 1, "sqlite": 10, "postgres": 5, "postgres_pgbouncer": 5, "postgres_replica": 5,
+         "postgres_partitioned": 5, "redis": 2, "redis_cluster": 2, "redis_sentinel": 2, "mongo": 5}
 TIMEOUT_SECONDS = 300
 
 
@@ -157,6 +157,11 @@ def scratch_section(backend, request, tmp_path_factory):
                                     "trackerweb_statistics RESTART IDENTITY", dbname=database)
         return {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": replication.primary.port,
                 "username": "postgres", "db": database, "read_url": f"127.0.0.1:{replication.replica.port}"}, None
+    if backend == "postgres_pgbouncer":
+        database = request.getfixturevalue("pg_pgbouncer_database")
+        pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
+        return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": request.getfixturevalue("pgbouncer").port,
+                "username": PG["user"], "db": database}, None
     if backend == "redis":
         db = request.getfixturevalue("redis_db")
         redis_client(db).flushdb()

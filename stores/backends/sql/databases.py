@@ -23,8 +23,13 @@ DIALECT_ENGINES = {
     "mariadb": "django.db.backends.mysql",
     "oracle": "django.db.backends.oracle",
 }
-#: The keys of a `tracker_store:` section that say which database it is.
-DATABASE_PARAMETERS = ("dialect", "url", "port", "db", "username", "password", "query")
+#: The keys of a `tracker_store:` section that say which database it is, and how to keep its connections.
+DATABASE_PARAMETERS = ("dialect", "url", "port", "db", "username", "password", "query", "conn_max_age")
+#: Seconds a connection is kept for the next requests of its worker (Django's CONN_MAX_AGE) when neither
+#: the section's `conn_max_age` nor TRACKERWEB_DB_CONN_MAX_AGE says: a busy worker then connects once a
+#: minute instead of once per request, and an idle one gives its connection back within a minute, so a
+#: database's max_connections isn't held by workers that no longer need it. 0: close after each request.
+DEFAULT_CONN_MAX_AGE = 60
 
 _lock = threading.Lock()
 
@@ -40,8 +45,32 @@ def _dialect_name(dialect):
     return name
 
 
-def database_settings(dialect="sqlite", url=None, port=None, db="rasa.db", username=None, password=None, query=None):
-    """The Django DATABASES entry for Rasa's SQL parameters, read as Rasa reads them."""
+def default_conn_max_age():
+    """TRACKERWEB_DB_CONN_MAX_AGE as settings.py read it; DEFAULT_CONN_MAX_AGE before the settings exist."""
+    from django.conf import settings
+
+    return getattr(settings, "TRACKERWEB_DB_CONN_MAX_AGE", DEFAULT_CONN_MAX_AGE) if settings.configured \
+        else DEFAULT_CONN_MAX_AGE
+
+
+def persistent_connections(max_age):
+    """The keys of a DATABASES entry that keep its connections `max_age` seconds, checked before reuse.
+
+    Django checks a kept connection (CONN_HEALTH_CHECKS) at the first use in a request, so a connection
+    the server closed meanwhile is replaced instead of failing the request. 0: close after each request.
+    """
+    return {"CONN_MAX_AGE": int(max_age) if float(max_age).is_integer() else max_age, "CONN_HEALTH_CHECKS": True}
+
+
+def database_settings(dialect="sqlite", url=None, port=None, db="rasa.db", username=None, password=None, query=None,
+                      conn_max_age=None):
+    """The Django DATABASES entry for Rasa's SQL parameters, read as Rasa reads them.
+
+    `conn_max_age` (seconds, the section's key of that name): how long a connection is kept for later
+    requests; without it TRACKERWEB_DB_CONN_MAX_AGE (settings.py), else DEFAULT_CONN_MAX_AGE.
+    """
+    max_age = TRACKER_STORE.seconds("conn_max_age", conn_max_age, default=None)
+    kept = persistent_connections(default_conn_max_age() if max_age is None else max_age)
     query = {} if query is None else query
     if not isinstance(query, dict):
         raise TRACKER_STORE.error("query", f"must be a mapping of driver options, got {type(query).__name__}")
@@ -83,7 +112,8 @@ def database_settings(dialect="sqlite", url=None, port=None, db="rasa.db", usern
         # Relative paths are relative to the working directory, as in Rasa.
         options.setdefault("timeout", 20)
         options.setdefault("transaction_mode", "IMMEDIATE")
-        return {"ENGINE": DIALECT_ENGINES[name], "NAME": str(Path(db).expanduser().absolute()), "OPTIONS": options}
+        return {"ENGINE": DIALECT_ENGINES[name], "NAME": str(Path(db).expanduser().absolute()), "OPTIONS": options,
+                **kept}
     return {
         "ENGINE": DIALECT_ENGINES[name],
         "NAME": db,
@@ -92,17 +122,23 @@ def database_settings(dialect="sqlite", url=None, port=None, db="rasa.db", usern
         "USER": username or "",
         "PASSWORD": password or "",
         "OPTIONS": options,
+        **kept,
     }
 
 
-def tracker_store_database(section):
+def tracker_store_database(section, conn_max_age=None):
     """The DATABASES entry of a `tracker_store:` section of type SQL; None for any other type.
 
-    Raises ConfigurationError for a bad value, as building the store would.
+    `conn_max_age`: the connections' age when the section has no conn_max_age of its own (settings.py
+    passes TRACKERWEB_DB_CONN_MAX_AGE: it runs before the settings exist). Raises ConfigurationError for
+    a bad value, as building the store would.
     """
     if str(section.get("type", "")).lower() != "sql":
         return None
-    return database_settings(**{key: value for key, value in section.items() if key in DATABASE_PARAMETERS})
+    parameters = {key: value for key, value in section.items() if key in DATABASE_PARAMETERS}
+    if parameters.get("conn_max_age") in (None, ""):
+        parameters["conn_max_age"] = conn_max_age
+    return database_settings(**parameters)
 
 
 def _same_database(configured, wanted):

@@ -14,6 +14,7 @@ from ... import matching
 from ...contracts import classic
 from ...events import stored_json
 from ...query import NULLABLE_ORDER_FIELDS, ConversationFilter, DistinctNames, Statistics, order_field
+from .batches import conversations_in_order, in_id_order
 from .summaries import summary_of
 
 SKIP_SCAN = resources.files(__package__).joinpath("skip_scan.sql").read_text(encoding="utf-8")
@@ -23,6 +24,9 @@ CODE_POINT_COLLATIONS = {"c", "posix", "c.utf-8", "c.utf8", "ucs_basic"}
 # Rasa's SQL store writes the class's old type name for legacy events whose
 # data says the new one: `form` rows hold active_loop events.
 LEGACY_TYPE_NAMES = {"form": "active_loop", "form_validation": "loop_interrupted"}
+# Rows per statement when reading events in keyset batches (batches.py).
+SCAN_BATCH = 5000
+EXPORT_BATCH = 2000
 
 
 class SQLQueries:
@@ -172,8 +176,7 @@ class SQLQueries:
     def _senders_where(self, events, test):
         found = set()
         with self._errors():
-            rows = events.values_list("sender_id", "id", "data").iterator(chunk_size=5000)
-            for sender_id, row_id, data in rows:
+            for sender_id, row_id, data in in_id_order(events, ("sender_id", "id", "data"), SCAN_BATCH):
                 # (Rasa Pro's ProtoJSON rows are tested as the classic events they mean.)
                 if sender_id not in found and test(classic(self._decode(sender_id, row_id, data))):
                     found.add(sender_id)
@@ -246,9 +249,15 @@ class SQLQueries:
     def _filtered_rows(self, flt):
         flt = flt or ConversationFilter()
         with self._errors():
-            rows = (self._selected_events(flt).order_by(self._events_sender_order(), "id")
-                    .values_list("sender_id", "id", "data").iterator(chunk_size=2000))
-            yield from rows
+            # Each selected conversation and its number of rows, read once; then its rows, in batches.
+            if flt.since is None and flt.until is None and flt != ConversationFilter():
+                # The summary rows hold the count: no need to group the events.
+                counts = list(self._selected(flt).values_list("sender_id", "events"))
+            else:
+                counts = list(self._selected_events(flt).values_list("sender_id").annotate(n=Count("id")).order_by())
+            rows = self._events().filter(**_range_lookups(flt))
+            yield from conversations_in_order(rows, counts, self._events_sender_order(), ("sender_id", "id", "data"),
+                                              EXPORT_BATCH)
 
     def _distinct_names_by_skipping(self):
         with self._errors(), connections[self.alias].cursor() as cursor:

@@ -19,6 +19,7 @@ from ...exceptions import (
 from ...parameters import TRACKER_STORE
 from .analytics import SQLAnalytics
 from .analytics_table import AnalyticsTable
+from .batches import distinct_in_order
 from .catch_up import CatchUp
 from .databases import database_settings, drop_if_server_hung_up, register_database
 from .partitions import PartitionedEvents
@@ -31,6 +32,7 @@ from .texts import TextTable
 from .users import UserRecords
 
 INSERT_BATCH = 500
+KEYS_BATCH = 2000
 # More rows than a table can hold: a bound past it is past any conversation's end.
 MOST_ROWS = 2**62
 EVENT_RANGE = resources.files(__package__).joinpath("event_range.sql").read_text(encoding="utf-8")
@@ -55,7 +57,7 @@ def _error_kind(error):
 class SQLTrackerStore(ReplicaReads, SQLAnalytics, AnalyticsTable, StatisticsRollups, SQLQueries, TextTable, SummaryTable,
                       PartitionedEvents, UserRecords, TrackerStore):
     parameters = frozenset({"url", "dialect", "port", "db", "username", "password", "query", "login_db", "event_broker",
-                            "read_url", "max_replica_lag"})
+                            "conn_max_age", "read_url", "max_replica_lag"})
     # The summary rows beside Rasa's table.
     keeps_indexes = True
 
@@ -71,11 +73,12 @@ class SQLTrackerStore(ReplicaReads, SQLAnalytics, AnalyticsTable, StatisticsRoll
         login_db=None,
         event_broker=None,
         slots=None,
+        conn_max_age=None,
         read_url=None,
         max_replica_lag=None,
     ):
         super().__init__(slots=slots, event_broker=event_broker)
-        self.settings_dict = database_settings(dialect, url, port, db, username, password, query)
+        self.settings_dict = database_settings(dialect, url, port, db, username, password, query, conn_max_age)
         self.login_db = TRACKER_STORE.text("login_db", login_db)
         postgresql = self.settings_dict["ENGINE"].endswith("postgresql")
         if self.login_db and not postgresql:
@@ -299,8 +302,7 @@ class SQLTrackerStore(ReplicaReads, SQLAnalytics, AnalyticsTable, StatisticsRoll
 
     def keys(self):
         with self._errors():
-            query = self._events().values_list("sender_id", flat=True).distinct().order_by("sender_id")
-            yield from query.iterator(chunk_size=2000)
+            yield from distinct_in_order(self._events(), "sender_id", KEYS_BATCH)
 
     def delete(self, sender_id):
         if not self.could_hold(sender_id):

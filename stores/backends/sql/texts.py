@@ -26,6 +26,7 @@ from django.db import DatabaseError, connections, transaction
 
 from ... import matching
 from ...contracts import classic
+from .batches import in_id_order
 from .catch_up import MOST_ROWS_BEHIND
 
 logger = logging.getLogger(__name__)
@@ -173,10 +174,9 @@ class TextTable:
                 cursor.execute(f"SELECT {key} FROM {TABLE} WHERE {key} > %s", [start])
                 present = {row[0] for row in cursor.fetchall()}
             # Only user and bot rows carry a searchable text (the events scan filters on type_name alike).
-            rows = (self._events().filter(id__gt=start, id__lte=newest, type_name__in=("user", "bot"))
-                    .order_by("id").values_list("sender_id", "id", "data"))
+            rows = self._events().filter(id__gt=start, id__lte=newest, type_name__in=("user", "bot"))
             read, pending = 0, {}
-            for sender_id, row_id, data in rows.iterator(chunk_size=BATCH):
+            for sender_id, row_id, data in in_id_order(rows, ("sender_id", "id", "data"), BATCH):
                 read += 1
                 if row_id not in present:
                     pending.setdefault(sender_id, []).append((row_id, self._decode(sender_id, row_id, data)))
