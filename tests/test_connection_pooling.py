@@ -49,9 +49,12 @@ def section_text(database, port, conn_max_age=None):
 
 @pytest.fixture(params=["direct", "pgbouncer"])
 def store_database(request, pg_database):
-    """(database, port): the run's PostgreSQL database, directly or through the session's pgbouncer."""
+    """(database, port): the run's PostgreSQL database, directly or through the session's pgbouncer, emptied
+    (the stores' fixtures empty it and mark it caught up)."""
     if request.param == "direct":
+        request.getfixturevalue("postgres_store")
         return pg_database, PG["port"]
+    request.getfixturevalue("postgres_pgbouncer_store")
     return request.getfixturevalue("pg_pgbouncer_database"), request.getfixturevalue("pgbouncer").port
 
 

@@ -73,6 +73,7 @@ def filled(postgres_pgbouncer_store, small_batches):
                "INSERT INTO events (sender_id, type_name, timestamp, intent_name, data) "
                "SELECT 'long', 'user', (e->>'timestamp')::float, 'inform', e::text "
                "FROM jsonb_array_elements(%s::jsonb) AS e", [json.dumps(long_events)])
+    postgres_pgbouncer_store.follow_outside_writes()  # (what the background catch-up does within a second)
     return postgres_pgbouncer_store, reference
 
 
