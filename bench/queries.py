@@ -290,7 +290,8 @@ def load(name, store, conversations):
     started = time.perf_counter()
     for sender_id, events in conversations:
         store.append(sender_id, events)
-    store.count_conversations()  # the first query after loading builds what it needs
+    store.follow_outside_writes()  # what the catch-up of a web process does first
+    store.count_conversations()  # the first query after loading builds what it needs (Redis, Mongo)
     if isinstance(store, SQLTrackerStore):
         # Fresh tables have no planner statistics (nor, on PostgreSQL,
         # a visibility map for index-only scans) until autovacuum

@@ -76,8 +76,6 @@ def pg_store_from_dump(dump, prefix):
         subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", PG["host"], "-p", str(PG["port"]), "-U",
                         PG["user"], "-d", name, "-f", str(dump)], check=True, capture_output=True)
         store = pg_store(name)
-        # What every web process's catch-up does first with a store a bot filled.
-        store.follow_outside_writes()
         try:
             yield store
         finally:

@@ -88,6 +88,7 @@ def test_it_shows_a_conversation_a_bot_stored_with_nan_or_infinity_timestamps(vi
     store, connection = bot_database
     store.append("sane", turn(MAY_1_10AM))
     write_like_rasa(connection, "absurd", turn(timestamp))
+    store.follow_outside_writes()  # (what the background catch-up does within a second)
     stored = connection.execute("SELECT data FROM events WHERE sender_id = 'absurd'").fetchone()[0]
     assert f'"timestamp": {json.dumps(timestamp)}' in stored  # NaN, Infinity or -Infinity, as Rasa writes them
 

@@ -51,6 +51,7 @@ def write_around_trackerweb(store, sender_id, events):
             Event(sender_id=sender_id, type_name=str(event.get("event"))[:255],
                   timestamp=event["timestamp"] if isinstance(event.get("timestamp"), float) else None, data=text)
             for event, text in zip(events, texts)])
+        store.follow_outside_writes()  # (what the background catch-up does within a second)
     elif isinstance(store, RedisTrackerStore):
         store.redis.set(store.key(sender_id), '{"sender_id": %s, "events": [%s]}' % (json.dumps(sender_id),
                                                                                   ", ".join(texts)))
@@ -130,6 +131,7 @@ def write_unreadable(store, sender_id, stored):
             Event(sender_id=sender_id, type_name="bot", timestamp=1700000000.0, data=json.dumps(BEFORE)),
             Event(sender_id=sender_id, type_name="bot", timestamp=1700000005.0, data=stored),
             Event(sender_id=sender_id, type_name="bot", timestamp=1700000009.0, data=json.dumps(AFTER))])
+        store.follow_outside_writes()  # (what the background catch-up does within a second)
         return True
     try:
         element = json.loads(stored)  # a list element in Redis' value, MongoDB's document: JSON only

@@ -24,6 +24,7 @@ def sqlite_written_by_rasa_pro(tmp_path, db_access):
 @pytest.fixture
 def postgresql_written_by_rasa_pro(db_access):
     with pg_store_from_dump(rasa_pro.PG_DUMP, "trackerweb_rasa_pro") as store:
+        store.follow_outside_writes()  # (what every web process's catch-up does first with a store a bot filled)
         yield store
 
 

@@ -140,6 +140,18 @@ def problems_in(events, plan):
             if numbers[writer] != expected}
 
 
+def caught_up(section, execute):
+    """`section`, its PostgreSQL tables emptied (through `execute`) and marked caught up as a new store's are."""
+    from stores.handler import create_tracker_store
+
+    execute("TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics, "
+            "trackerweb_texts, trackerweb_analytics RESTART IDENTITY")
+    store = create_tracker_store(section)
+    store.follow_outside_writes()
+    store.close()
+    return section
+
+
 def scratch_section(backend, request, tmp_path_factory):
     """The parameters every writer builds its store from, emptied, and how to clean up after."""
     from tests.conftest import pg_execute, redis_client, unique_database_name
@@ -148,20 +160,18 @@ def scratch_section(backend, request, tmp_path_factory):
         return {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path_factory.mktemp("writers") / "rasa.db")}, None
     if backend in ("postgres", "postgres_partitioned"):
         database = request.getfixturevalue("pg_database" if backend == "postgres" else "pg_partitioned_database")
-        pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
-        return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": PG["port"],
-                "username": PG["user"], "db": database}, None
+        return caught_up({"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": PG["port"],
+                          "username": PG["user"], "db": database}, lambda text: pg_execute(database, text)), None
     if backend == "postgres_replica":
         replication, database = request.getfixturevalue("pg_replication"), request.getfixturevalue("pg_replica_database")
-        replication.primary.execute("TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, "
-                                    "trackerweb_statistics RESTART IDENTITY", dbname=database)
-        return {"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": replication.primary.port,
-                "username": "postgres", "db": database, "read_url": f"127.0.0.1:{replication.replica.port}"}, None
+        return caught_up({"type": "SQL", "dialect": "postgresql", "url": "127.0.0.1", "port": replication.primary.port,
+                          "username": "postgres", "db": database, "read_url": f"127.0.0.1:{replication.replica.port}"},
+                         lambda text: replication.primary.execute(text, dbname=database)), None
     if backend == "postgres_pgbouncer":
         database = request.getfixturevalue("pg_pgbouncer_database")
-        pg_execute(database, "TRUNCATE events, trackerweb_conversations, trackerweb_summary_state, trackerweb_statistics RESTART IDENTITY")
-        return {"type": "SQL", "dialect": "postgresql", "url": PG["host"], "port": request.getfixturevalue("pgbouncer").port,
-                "username": PG["user"], "db": database}, None
+        return caught_up({"type": "SQL", "dialect": "postgresql", "url": PG["host"],
+                          "port": request.getfixturevalue("pgbouncer").port, "username": PG["user"], "db": database},
+                         lambda text: pg_execute(database, text)), None
     if backend == "redis":
         db = request.getfixturevalue("redis_db")
         redis_client(db).flushdb()

@@ -66,6 +66,7 @@ def test_every_sql_parameter_is_honoured(tmp_path):
     assert store.settings_dict == {
         "ENGINE": "django.db.backends.postgresql", "NAME": "bot", "HOST": "db.example.org", "PORT": "5433",
         "USER": "rasa", "PASSWORD": "pw", "OPTIONS": {"sslmode": "require", "connect_timeout": 3},
+        "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True,
     }
     assert store.login_db == "postgres"
 
@@ -83,6 +84,7 @@ def test_a_full_database_url_decides_everything(tmp_path):
     assert store.settings_dict == {
         "ENGINE": "django.db.backends.postgresql", "NAME": "convs", "HOST": "pg.local", "PORT": "5544",
         "USER": "bot@x", "PASSWORD": "p@ss", "OPTIONS": {"sslmode": "verify-full"},
+        "CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True,
     }
 
 

@@ -56,6 +56,8 @@ class Command(BaseCommand):
                                "conversations only: export json or ndjson, without --rows or --events")
         try:
             store = load_tracker_store()
+            # What the bot wrote up to now is exported: a command doesn't wait for a web process's catch-up.
+            store.follow_outside_writes()
             flt = filter_from_options(options, store)
             binary = fmt == "parquet"
             with contextlib.ExitStack() as files:

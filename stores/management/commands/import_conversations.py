@@ -42,6 +42,8 @@ class Command(BaseCommand):
                         extension.imported(store, conversation.sender_id, conversation.extras, options)
                 if conversation.events or not conversation.extras:
                     progress.advance()
+            if not options["dry_run"]:
+                store.follow_outside_writes()  # (queries right after a big import answer without waiting)
         except FileProblems as e:
             shown = "\n".join(f"  {problem}" for problem in e.problems[:SHOWN_PROBLEMS])
             more = f"\n  ... and {len(e.problems) - SHOWN_PROBLEMS} more" if len(e.problems) > SHOWN_PROBLEMS else ""

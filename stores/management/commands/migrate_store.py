@@ -33,6 +33,7 @@ class Command(BaseCommand):
                     for extension in extensions():
                         extension.migrated(source_store, target_store, sender_id, options)
                 progress.advance()
+            target_store.follow_outside_writes()  # (queries right after a big copy answer without waiting)
             mismatches = self._verify(source_store, target_store)
         except ConfigurationError as e:
             raise CommandError(str(e)) from e

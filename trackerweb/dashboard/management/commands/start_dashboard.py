@@ -152,10 +152,14 @@ class Command(BaseCommand):
                               "its progress meanwhile).")
             return
         if not reindex:
-            # An SQL store folds what the bot wrote since into its summaries here, as before any query.
+            def first_unindexed():
+                # A store with a catch-up (SQL) folds what the bot wrote since into its summaries first, as
+                # its live indexer would.
+                store.follow_outside_writes()
+                return next(unindexed_conversations(store, stored), None)
+
             try:
-                missing, seconds = self.with_progress("checking the query indexes",
-                                                      lambda: next(unindexed_conversations(store, stored), None))
+                missing, seconds = self.with_progress("checking the query indexes", first_unindexed)
             except (IndexesOutdated, IndexingInProgress) as e:  # (a rebuild elsewhere, perhaps stopped half way)
                 missing, seconds = e, None
             if isinstance(missing, (IndexesOutdated, IndexingInProgress)):
