@@ -51,6 +51,7 @@ def load(store, conversations, events_each):
 
     for sender_id, events in generate(conversations, events_each).items():
         store.append(sender_id, events)
+    store.follow_outside_writes()  # what a web process's catch-up does: the summaries' watermark is current
     store.close()
 
 

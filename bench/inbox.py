@@ -101,6 +101,7 @@ def run():
         store = SQLTrackerStore(db=str(Path(workdir) / "inbox.db"))
         for sender_id, events in data.items():
             store.append(sender_id, events)
+        store.follow_outside_writes()  # what a web process's catch-up does: the summaries' watermark is current
         key = store_key(store)
         Annotation.objects.bulk_create(
             Annotation(store_key=key, sender_hash=sender_hash(sender_id), sender_id=sender_id, event_index=index,

@@ -1,5 +1,5 @@
 """The configured store's live indexer, run by every web process (`TrackerStore.live_indexer`: a Redis
-store's indexes follow what the bot writes; other stores have none).
+store's indexes, a SQL store's summaries follow what the bot writes; other stores have none).
 
 It runs where a server serves, never in a management command or a script:
 Django builds the middleware below only when a server loads the
@@ -10,8 +10,9 @@ forking the workers. So the development server (`make run`,
 in the process that serves: in each worker right after the fork
 (os.register_at_fork), or at the first request, whichever comes first. The
 master never runs one. It stops when the process exits (the thread joined,
-the lease given up, its connections closed). Of the processes on one store,
-one indexer leads and the others stand by (stores/backends/redis/lease.py).
+the lease given up, its connections closed). Of the processes on one Redis store,
+one indexer leads and the others stand by (stores/backends/redis/lease.py); on a SQL store each
+catches up, each conversation's fold locked (stores/backends/sql/catch_up.py).
 
 TRACKERWEB_LIVE_INDEXING=0 turns it off (run `manage.py index_live` beside
 the servers instead); the test settings turn it off too.

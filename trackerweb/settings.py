@@ -25,8 +25,8 @@ TRACKERWEB_MAX_BODY_BYTES   the largest API request body, in bytes (default 10 M
 TRACKERWEB_STORE_STARTUP_TIMEOUT  seconds to wait at start-up for the tracker store (default 30; 0: don't wait)
 TRACKERWEB_DB_CONN_MAX_AGE  seconds a database connection is kept for later requests, checked before reuse
                        (default 60; 0: closed after each request; an SQL store's `conn_max_age:` wins for it)
-TRACKERWEB_LIVE_INDEXING  "0": web processes don't run a Redis store's live indexer (default: they do;
-                       `manage.py index_live` runs it alone; README, "Redis")
+TRACKERWEB_LIVE_INDEXING  "0": web processes don't run the store's live indexer — a Redis store's, a SQL
+                       store's catch-up (default: they do; `manage.py index_live` runs it alone; README)
 """
 
 import math
