@@ -113,3 +113,25 @@ def test_prune_does_not_delete_a_conversation_the_bot_wrote_to_since_the_last_ca
         assert sorted(store.keys()) == ["old-but-alive"]
     finally:
         store.close()
+
+
+def test_one_process_catches_up_at_a_time_and_another_takes_over_when_it_stops(scratch_db):
+    first_store, second_store = pg_store(scratch_db), pg_store(scratch_db)
+    first_store.append("seed", [user("first", 1.0)])
+    first = first_store.live_indexer().start()
+    second = second_store.live_indexer().start()
+    try:
+        time.sleep(1.0)
+        assert first.status.startswith("following") and second.status.startswith("standing by")
+        first.stop()
+        insert_as_rasa(scratch_db, "after-the-handover", [user("new", 2.0)])
+        inserted = time.monotonic()
+        while second_store.count_conversations(ConversationFilter(sender_id="after-the-handover")) != 1:
+            assert time.monotonic() - inserted < 2.0, "the other process did not take over within 2 s"
+            time.sleep(0.05)
+        assert second.status.startswith("following")
+    finally:
+        first.stop()
+        second.stop()
+        first_store.close()
+        second_store.close()

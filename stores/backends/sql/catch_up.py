@@ -9,10 +9,13 @@ only read, and a `CatchUp` thread in each web process (and `manage.py
 index_live`) folds what is new every `interval` seconds: a bot's event shows
 within about `interval` plus the fold, well within 2 s.
 
-Several processes may catch up at once: each conversation's fold locks its
-summary row and skips the rows it already holds, as concurrent folds always
-did when every query folded. Polling costs one indexed look at the newest
-row id per interval when nothing is new.
+One process catches up at a time, the others standing by: a lease of a few
+seconds in our state table (two rows: until when, and whose), renewed every
+round, taken over once it lapses. Were two to fold at once all the same
+(a lease taken over from a process that stalled), nothing would be counted
+twice: each conversation's fold locks its summary row and skips the rows it
+already holds. Polling costs the lease's renewal and one indexed look at the
+newest row id per interval when nothing is new.
 
 Queries refuse (`IndexingInProgress`) rather than answer from summaries that
 never caught up (a store a bot filled, after a `reindex` began) or are far
@@ -20,10 +23,11 @@ behind: `SummaryTable._require_caught_up`.
 """
 
 import logging
+import random
 import threading
 import time
 
-from django.db import connections
+from django.db import DatabaseError, connections, transaction
 
 from ...exceptions import StoreError, StoreUnavailable
 
@@ -34,6 +38,9 @@ CATCH_UP_SECONDS = 0.5
 # running catch-up stays within a second of the bot (a few hundred rows at most); this far behind, none ran
 # for a long while, or a first fold of a store a bot filled is under way.
 MOST_ROWS_BEHIND = 100_000
+# A catch-up that stopped renewing its lease this long ago (its process died or stalled) is taken over.
+LEASE_SECONDS = 3
+LEASE, HOLDER = "catch_up_until", "catch_up_holder"
 # After a failure, wait this long before trying again, doubling up to the longest.
 RETRY_FIRST_SECONDS, RETRY_LONGEST_SECONDS = 0.5, 10.0
 
@@ -52,6 +59,8 @@ class CatchUp:
         self._stopping = threading.Event()
         self._first_round = threading.Event()
         self._thread = None
+        # Who holds the lease, in our state table's whole-number column.
+        self.token = random.randrange(1, 2**31 - 1)
 
     def __repr__(self):
         return f"<CatchUp of {self.store.describe()}: {self.status}>"
@@ -86,10 +95,16 @@ class CatchUp:
         finally:
             self.status = "stopped"
             self._first_round.set()
+            release(self.store, self.token)
             self._close_connections()
 
     def _round(self):
         started = time.monotonic()
+        with self.store._errors():
+            leading = claim(self.store, self.token)
+        if not leading:
+            self.status = "standing by: another process catches up"
+            return
         if self.rounds == 0:
             self.status = "catching up with what was written before it started"
         folded = self.store.follow_outside_writes()
@@ -113,3 +128,40 @@ class CatchUp:
         # Django's connections are per thread: this thread's would otherwise stay open until the process ends.
         for alias in self.store.connection_aliases():
             connections[alias].close()
+
+
+def claim(store, token, seconds=LEASE_SECONDS):
+    """Take or renew the store's catch-up lease for `token`; whether it holds it now."""
+    from ...models import SummaryWatermark
+
+    marks = SummaryWatermark.objects.using(store.alias)
+    now = int(time.time())
+    try:
+        with transaction.atomic(using=store.alias):
+            marks.bulk_create([SummaryWatermark(name=LEASE, event_id=0), SummaryWatermark(name=HOLDER, event_id=0)],
+                              ignore_conflicts=True)
+            rows = {row.name: row for row in marks.select_for_update().filter(name__in=(LEASE, HOLDER))}
+            if len(rows) < 2:
+                return False  # (deleted meanwhile by a reindex: next round)
+            if rows[HOLDER].event_id != token and rows[LEASE].event_id >= now:
+                return False
+            marks.filter(name=LEASE).update(event_id=now + seconds)
+            marks.filter(name=HOLDER).update(event_id=token)
+            return True
+    except DatabaseError as e:
+        if "locked" in str(e).lower():  # SQLite: another process holds the write lock this instant
+            return False
+        raise
+
+
+def release(store, token):
+    """Give the lease up, if `token` holds it, so that another process takes over at its next round."""
+    from ...models import SummaryWatermark
+
+    marks = SummaryWatermark.objects.using(store.alias)
+    try:
+        with transaction.atomic(using=store.alias):
+            if marks.filter(name=HOLDER, event_id=token).exists():
+                marks.filter(name=LEASE).update(event_id=0)
+    except DatabaseError as e:  # the database is gone: the lease lapses by itself
+        logger.info("The catch-up of %s could not give its lease up (%s)", store.describe(), e)

@@ -21,12 +21,13 @@ a superset) narrows the rows and instr() checks each exactly. Needles under
 
 import logging
 import re
+from itertools import islice
 
 from django.db import DatabaseError, connections, transaction
 
 from ... import matching
 from ...contracts import classic
-from .batches import in_id_order
+from .batches import MOST_SENDERS, in_id_order
 from .catch_up import MOST_ROWS_BEHIND
 
 logger = logging.getLogger(__name__)
@@ -175,14 +176,17 @@ class TextTable:
                 present = {row[0] for row in cursor.fetchall()}
             # Only user and bot rows carry a searchable text (the events scan filters on type_name alike).
             rows = self._events().filter(id__gt=start, id__lte=newest, type_name__in=("user", "bot"))
-            read, pending = 0, {}
-            for sender_id, row_id, data in in_id_order(rows, ("sender_id", "id", "data"), BATCH):
-                read += 1
-                if row_id not in present:
+            # Ids first, then the data of those not in the table yet: the margin looked at again each time
+            # (every half second, by the catch-up) costs its ids only.
+            ids, read = in_id_order(rows, ("id",), BATCH), 0
+            while batch := [row_id for (row_id,) in islice(ids, MOST_SENDERS)]:  # (an IN list old SQLite takes)
+                read += len(batch)
+                missing = [row_id for row_id in batch if row_id not in present]
+                pending = {}
+                for sender_id, row_id, data in (self._events().filter(id__in=missing).order_by("id")
+                                                .values_list("sender_id", "id", "data") if missing else ()):
                     pending.setdefault(sender_id, []).append((row_id, self._decode(sender_id, row_id, data)))
-                if read % BATCH == 0:
-                    self._add_pending(pending)
-            self._add_pending(pending)
+                self._add_pending(pending)
             marks.update_or_create(name=WATERMARK, defaults={"event_id": newest})
             return read
 
