@@ -516,7 +516,9 @@ class TrackerStore:
     def follow_outside_writes(self):
         """Bring the query indexes up to date with what other programs wrote, now, in this process; return how
         many conversations changed. What the live indexer does in the background; commands that must not act
-        on a stale index (prune) call it first. Stores that need no live indexer have nothing to do."""
+        on a stale index (prune) call it first. Stores that need no live indexer have nothing to do; a Redis
+        store's commands rely on its live indexer (`sweep_all` is its whole pass, which names unreadable
+        values as an error)."""
         return 0
 
     # -- streaming to the event broker -----------------------------------

@@ -199,6 +199,7 @@ def test_sql_tables_folded_before_protojson_was_read_are_folded_anew(request, ba
         cursor.execute("DELETE FROM trackerweb_texts")
         cursor.execute("UPDATE trackerweb_summary_state SET event_id = 1 WHERE name = %s", [FOLD_VERSION_MARK])
     ensure_schema(store.alias)
+    store.follow_outside_writes()  # (everything folded anew, by the background catch-up)
     assert store.conversation_summaries(limit=100).items == expected
     assert [s.sender_id for s in store.conversation_summaries(ConversationFilter.build(text="send 15 to ina")).items
             ] == ["calm-through-mantle-store"]

@@ -36,9 +36,6 @@ class IndexCoverage:
         Returns how many were indexed anew."""
         return self.catch_up(chain(self.keys(), self.indexed_sender_ids()), progress=progress)
 
-    def follow_outside_writes(self):
-        return self.sweep_all()
-
     def live_indexer(self, **options):
         from .live import LiveIndexer
 
