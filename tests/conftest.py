@@ -22,7 +22,7 @@ from stores.backends.redis import RedisTrackerStore
 from stores.backends.sql import STORE_ALIAS, SQLTrackerStore
 from stores.handler import forget_tracker_stores
 from tests.fixtures import rasa_pro
-from tests.pg_servers import Replication
+from tests.pg_servers import Replication, run_once
 from tests.pgbouncer import pgbouncer as start_pgbouncer
 from tests.redis_servers import redis_cluster as start_redis_cluster
 from tests.redis_servers import redis_sentinel as start_redis_sentinel
@@ -54,13 +54,7 @@ def unique_database_name(prefix="trackerweb_test"):
 
 
 def pg_execute(dbname, statement, params=None):
-    connection = pg_connect(dbname)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
-            return cursor.fetchall() if cursor.description else None
-    finally:
-        connection.close()
+    return run_once(pg_connect(dbname), statement, params)
 
 
 def drop_pg_database(name):

@@ -29,6 +29,16 @@ START_SECONDS = 60
 PR_SET_PDEATHSIG = 1
 
 
+def run_once(connection, statement, params=None):
+    """Run one statement on a fresh psycopg2 connection, close it; the rows, if the statement returns any."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall() if cursor.description else None
+    finally:
+        connection.close()
+
+
 def _binaries():
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
@@ -105,13 +115,7 @@ class Node:
         return connection
 
     def execute(self, statement, params=None, dbname="postgres"):
-        connection = self.connect(dbname)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(statement, params)
-                return cursor.fetchall() if cursor.description else None
-        finally:
-            connection.close()
+        return run_once(self.connect(dbname), statement, params)
 
     def log_tail(self):
         return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else "(no log)"

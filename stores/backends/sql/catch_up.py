@@ -130,6 +130,23 @@ class CatchUp:
             connections[alias].close()
 
 
+def newest_and_mark(store, watermark):
+    """(the newest events.id or None, the watermark row's value or None): one round trip, on the store's
+    alias (a replica's when reading there)."""
+    from ...models import SummaryWatermark
+
+    state = connections[store.alias].ops.quote_name(SummaryWatermark._meta.db_table)
+    with connections[store.alias].cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT max(id) FROM events), (SELECT event_id FROM {state} WHERE name = %s)",
+                       [watermark])
+        return cursor.fetchone()
+
+
+def caught_up(newest, mark):
+    """Whether queries may answer from tables folded up to `mark` when the newest row is `newest`."""
+    return newest is None or (mark is not None and newest - mark <= MOST_ROWS_BEHIND)
+
+
 def claim(store, token, seconds=LEASE_SECONDS):
     """Take or renew the store's catch-up lease for `token`; whether it holds it now."""
     from ...models import SummaryWatermark

@@ -6,14 +6,14 @@ transaction; rows a bot wrote directly are folded by `refresh_summaries`,
 from a watermark, in the background (catch_up.py): queries never write.
 """
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import Max
 
 from ... import matching
 from ...contracts import classic
 from ...exceptions import IndexingInProgress
 from ...query import ConversationSummary
-from .catch_up import MOST_ROWS_BEHIND
+from .catch_up import caught_up, newest_and_mark
 from .schema import COLUMN_LENGTH, EVENTS_WATERMARK, FOLD_VERSION_MARK
 
 # How far below the watermark a refresh looks again for late-committed rows.
@@ -111,14 +111,8 @@ class SummaryTable:
     def _require_caught_up(self):
         """Refuse (IndexingInProgress) to answer from summaries that never caught up with the events table,
         or are far behind it. One round trip; on a replica, what the primary's catch-up wrote."""
-        from ...models import SummaryWatermark
-
-        state = connections[self.alias].ops.quote_name(SummaryWatermark._meta.db_table)
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(f"SELECT (SELECT max(id) FROM events), "
-                           f"(SELECT event_id FROM {state} WHERE name = %s)", [EVENTS_WATERMARK])
-            newest, mark = cursor.fetchone()
-        if newest is None or (mark is not None and newest - mark <= MOST_ROWS_BEHIND):
+        newest, mark = newest_and_mark(self, EVENTS_WATERMARK)
+        if caught_up(newest, mark):
             return
         if mark is None:
             done = "the conversations' summaries are being built from the events table"

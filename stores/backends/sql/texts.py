@@ -28,7 +28,7 @@ from django.db import DatabaseError, connections, transaction
 from ... import matching
 from ...contracts import classic
 from .batches import MOST_SENDERS, in_id_order
-from .catch_up import MOST_ROWS_BEHIND
+from .catch_up import caught_up, newest_and_mark
 
 logger = logging.getLogger(__name__)
 
@@ -238,14 +238,7 @@ class TextTable:
     def _texts_caught_up(self):
         """Whether the text table was folded from the events table once and isn't far behind it (the
         catch-up keeps it within a second of the bot; catch_up.py)."""
-        from ...models import SummaryWatermark
-
-        state = connections[self.alias].ops.quote_name(SummaryWatermark._meta.db_table)
-        with connections[self.alias].cursor() as cursor:
-            cursor.execute(f"SELECT (SELECT max(id) FROM events), (SELECT event_id FROM {state} WHERE name = %s)",
-                           [WATERMARK])
-            newest, mark = cursor.fetchone()
-        return newest is None or (mark is not None and newest - mark <= MOST_ROWS_BEHIND)
+        return caught_up(*newest_and_mark(self, WATERMARK))
 
     def _fts(self):
         if getattr(self, "_texts_fts", None) is None:
